@@ -1,0 +1,40 @@
+# FastReid.K8s — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+DOTNET ?= dotnet
+CONFIGURATION ?= Release
+ARTIFACTS := $(CURDIR)/artifacts
+FASTREID := $(ARTIFACTS)/fastreid/fastreid
+PUBLISH := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --self-contained false --nologo -v quiet
+DEMO_DIR ?= $(CURDIR)/output/demo
+DEMO_DATA ?= $(CURDIR)/datasets
+TEST_FILTER ?=
+
+.PHONY: all build test demo bench clean help
+
+all: build
+
+help:
+	@echo "make demo   generate a synthetic dataset, train the CPU recipe, evaluate, print the table"
+	@echo "make test   build and run every test suite"
+	@echo "make build  publish artifacts/fastreid/fastreid and artifacts/kube-emulator/kube-emulator"
+	@echo "make bench  run the benchmarks under bench/ (results in bench/results/)"
+
+build:
+	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid
+	$(PUBLISH) tests/FastReid.KubeEmulator -o $(ARTIFACTS)/kube-emulator
+
+# Tests build their own copies; `build` first so CLI tests can run the published binaries.
+test: build
+	$(DOTNET) test FastReid.K8s.sln -c $(CONFIGURATION) --nologo $(if $(TEST_FILTER),--filter "$(TEST_FILTER)",) \
+	  --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1500000
+
+demo: build
+	@bash trainer-image/scripts/demo.sh "$(FASTREID)" "$(DEMO_DATA)" "$(DEMO_DIR)"
+
+bench: build
+	@bash bench/run.sh "$(FASTREID)"
+
+clean:
+	rm -rf $(ARTIFACTS) output
+	find . -name bin -o -name obj -type d -prune -exec rm -rf {} +

@@ -1,0 +1,2 @@
+Console.Error.WriteLine("kube-emulator: under construction");
+return 1;

@@ -1,0 +1,69 @@
+using FastReid;
+using FastReid.Cli;
+
+CliCommand[] commands =
+[
+];
+
+return Dispatch(args);
+
+int Dispatch(string[] argv)
+{
+    if (argv.Length == 0 || argv[0] is "--help" or "-h" or "help")
+    {
+        PrintOverview();
+        return argv.Length == 0 ? 2 : 0;
+    }
+    if (argv[0] == "--version")
+    {
+        Console.WriteLine(typeof(CliCommand).Assembly.GetName().Version);
+        return 0;
+    }
+    var command = commands
+        .Where(c => c.Name.Split(' ') is var words && argv.Length >= words.Length && words.SequenceEqual(argv.Take(words.Length)))
+        .MaxBy(c => c.Name.Length);
+    if (command is null)
+    {
+        var group = commands.Where(c => c.Name.StartsWith(argv[0] + " ", StringComparison.Ordinal)).ToList();
+        if (group.Count > 0)
+        {
+            Console.Error.WriteLine($"fastreid {argv[0]}: expected one of: {string.Join(", ", group.Select(c => c.Name))}");
+            return 2;
+        }
+        var closest = commands.MinBy(c => CliArgs.Levenshtein(c.Name, argv[0]))!;
+        Console.Error.WriteLine($"fastreid: unknown command '{argv[0]}' (did you mean '{closest.Name}'?). Run 'fastreid --help'.");
+        return 2;
+    }
+    var rest = argv.Skip(command.Name.Split(' ').Length).ToArray();
+    try
+    {
+        var parsed = CliArgs.Parse(rest, command.Flags);
+        if (parsed.Help)
+        {
+            Console.WriteLine(command.Usage.TrimEnd());
+            return 0;
+        }
+        return command.Run(parsed);
+    }
+    catch (CliUsageException e)
+    {
+        Console.Error.WriteLine($"fastreid {command.Name}: {e.Message}");
+        Console.Error.WriteLine();
+        Console.Error.WriteLine(command.Usage.TrimEnd());
+        return 2;
+    }
+    catch (FastReidException e)
+    {
+        Console.Error.WriteLine($"fastreid {command.Name}: error: {e.Message}");
+        return 1;
+    }
+}
+
+void PrintOverview()
+{
+    Console.WriteLine("fastreid — FastReID training, evaluation and export on TorchSharp");
+    Console.WriteLine();
+    Console.WriteLine("Usage: fastreid COMMAND [OPTIONS]   (fastreid COMMAND --help for details)");
+    Console.WriteLine();
+    foreach (var c in commands) Console.WriteLine($"  {c.Name,-16} {c.Summary}");
+}
