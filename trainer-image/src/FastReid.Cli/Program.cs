@@ -5,6 +5,7 @@ using FastReid.Cli.Commands;
 
 CliCommand[] commands =
 [
+    TrainCommand.Definition,
     DataSynthCommand.Definition,
 ];
 
