@@ -7,6 +7,7 @@ CliCommand[] commands =
 [
     TrainCommand.Definition,
     DataSynthCommand.Definition,
+    BenchTrainCommand.Definition,
 ];
 
 return Dispatch(args);

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FastReid.Config;
 using FastReid.Evaluation;
 
 namespace FastReid.Engine;
@@ -13,7 +12,7 @@ public static class Results
 {
     public const int MaxResultBytes = 4096;
 
-    internal static TrainOutcome Write(RunContext run, FastReidConfig cfg, ReidMetrics? final, ReidMetrics? best, int bestEpoch,
+    internal static TrainOutcome Write(RunContext run, ReidMetrics? final, ReidMetrics? best, int bestEpoch,
         string weightsSha, int epochs, TimeSpan duration, string? resultFile)
     {
         var dir = run.OutputDir;
