@@ -1,8 +1,10 @@
 using FastReid;
 using FastReid.Cli;
+using FastReid.Cli.Commands;
 
 CliCommand[] commands =
 [
+    EvaluateCommand.Definition,
 ];
 
 return Dispatch(args);
