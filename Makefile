@@ -10,7 +10,7 @@ DEMO_DIR ?= $(CURDIR)/output/demo
 DEMO_DATA ?= $(CURDIR)/datasets
 TEST_FILTER ?=
 
-.PHONY: all build test demo bench clean help
+.PHONY: all build build-cli test demo bench clean help
 
 all: build
 
@@ -20,19 +20,21 @@ help:
 	@echo "make build  publish artifacts/fastreid/fastreid and artifacts/kube-emulator/kube-emulator"
 	@echo "make bench  run the benchmarks under bench/ (results in bench/results/)"
 
-build:
-	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid
+build: build-cli
 	$(PUBLISH) tests/FastReid.KubeEmulator -o $(ARTIFACTS)/kube-emulator
+
+build-cli:
+	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid
 
 # Tests build their own copies; `build` first so CLI tests can run the published binaries.
 test: build
 	$(DOTNET) test FastReid.K8s.sln -c $(CONFIGURATION) --nologo $(if $(TEST_FILTER),--filter "$(TEST_FILTER)",) \
 	  --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1500000
 
-demo: build
+demo: build-cli
 	@bash trainer-image/scripts/demo.sh "$(FASTREID)" "$(DEMO_DATA)" "$(DEMO_DIR)"
 
-bench: build
+bench: build-cli
 	@bash bench/run.sh "$(FASTREID)"
 
 clean:
