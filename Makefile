@@ -10,7 +10,7 @@ DEMO_DIR ?= $(CURDIR)/output/demo
 DEMO_DATA ?= $(CURDIR)/datasets
 TEST_FILTER ?=
 
-.PHONY: all build test demo bench clean help
+.PHONY: all build test test-deps demo bench clean help
 
 all: build
 
@@ -25,7 +25,11 @@ build:
 	$(PUBLISH) tests/FastReid.KubeEmulator -o $(ARTIFACTS)/kube-emulator
 
 # Tests build their own copies; `build` first so CLI tests can run the published binaries.
-test: build
+# Real peers the tests start themselves (s3rver for the storage tests).
+test-deps:
+	@bash tests/s3rver/install.sh
+
+test: build test-deps
 	$(DOTNET) test FastReid.K8s.sln -c $(CONFIGURATION) --nologo $(if $(TEST_FILTER),--filter "$(TEST_FILTER)",) \
 	  --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1500000
 
