@@ -190,14 +190,15 @@ public sealed class S3Storage : IStorage
         {
             return await TransientFaults.RunAsync(_pipeline, operation, _options.Retry.MaxRetries, action, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not FastReidException and not OperationCanceledException)
+        catch (Exception e) when (e is not FastReidException and not OperationCanceledException
+                                  && Translate(e, operation, key) is { } translated)
         {
-            throw Translate(e, operation, key);
+            throw translated;
         }
     }
 
     /// <summary>Permanent failures as errors a user can act on. Minio messages never carry the secret key, but we still only quote summaries.</summary>
-    private Exception Translate(Exception e, string operation, string key) => e switch
+    private FastReidException? Translate(Exception e, string operation, string key) => e switch
     {
         BucketNotFoundException => new FastReidException(
             $"{operation} failed: bucket '{Bucket}' does not exist at {_settings.EndpointDescription}", e),
@@ -208,7 +209,7 @@ public sealed class S3Storage : IStorage
         InvalidObjectNameException or InvalidBucketNameException => new FastReidException(
             $"{operation} failed: the server rejected the name ({TransientFaults.Summarize(e)})", e),
         MinioException => new FastReidException($"{operation} failed: {TransientFaults.Summarize(e)}", e),
-        _ => e,
+        _ => null,
     };
 
     internal static string NormalizeETag(string? etag) => (etag ?? "").Trim('"');

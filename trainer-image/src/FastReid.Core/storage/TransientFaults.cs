@@ -20,6 +20,10 @@ public static class TransientFaults
         nameof(HttpStatusCode.TooManyRequests), "SlowDown", "InternalError", "RequestTimeout",
     ];
 
+    /// <summary>S3 error codes that mean "try again" (AWS documents these as retryable).</summary>
+    private static readonly string[] TransientErrorCodes =
+        ["InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "OperationAborted"];
+
     /// <summary>
     /// True for failures a retry may cure. <paramref name="callerCancelled"/> tells a timeout (transient)
     /// apart from the caller giving up (never retried).
@@ -38,6 +42,13 @@ public static class TransientFaults
                     return true;
                 case OperationCanceledException:
                     return true; // the caller did not cancel, so a client-side timeout fired
+                // Minio 7.0.0 throws a null error (a NullReferenceException) for bodiless error responses
+                // other than 400/403/404, which in practice means a HEAD answered with 5xx or 429.
+                case NullReferenceException { TargetSite.Name: "ParseWellKnownErrorNoContent" }:
+                    return true;
+                // An S3 error body parsed by the SDK: judge by its code (the status is not kept).
+                case MinioException { Response.Code: { Length: > 0 } code }:
+                    return TransientErrorCodes.Contains(code, StringComparer.OrdinalIgnoreCase);
                 case MinioException m when m.ServerResponse is { } r:
                     return (int)r.StatusCode >= 500 || r.StatusCode == HttpStatusCode.TooManyRequests
                            || (int)r.StatusCode == 0;
@@ -112,6 +123,8 @@ public static class TransientFaults
         if (error is null) return "unknown error";
         var inner = error;
         while (inner.InnerException is not null && inner is not MinioException) inner = inner.InnerException;
+        if (inner is MinioException { Response.Code: { Length: > 0 } code } withCode)
+            return $"S3 error {code}: {withCode.Response.Message}";
         if (inner is MinioException { ServerResponse: { } r })
             return $"HTTP {(int)r.StatusCode} {r.StatusCode}";
         var message = inner.Message.Split('\n')[0];

@@ -1,0 +1,58 @@
+using FastReid.Storage;
+
+namespace FastReid.Core.Tests.Storage;
+
+[Collection(S3rverCollection.Name)]
+public sealed class ArtifactManifestTests(S3rverFixture s3)
+{
+    public static TheoryData<string> Backends => new() { TestStorage.S3, TestStorage.Local };
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Manifest_lists_every_artefact_and_verification_catches_changes(string backend)
+    {
+        using var t = await TestStorage.OpenAsync(backend, s3, "manifest");
+        var output = Path.Combine(t.Scratch, "output");
+        Directory.CreateDirectory(Path.Combine(output, "export"));
+        await File.WriteAllTextAsync(Path.Combine(output, "config.yaml"), "MODEL:\n  BACKBONE: r18\n");
+        await File.WriteAllBytesAsync(Path.Combine(output, "model.pt"), TestStorage.RandomBytes(50_000, 7));
+        await File.WriteAllBytesAsync(Path.Combine(output, "export", "model.onnx"), TestStorage.RandomBytes(10_000, 8));
+
+        var manifest = await ArtifactManifest.FromDirectoryAsync(output);
+        Assert.Equal(["config.yaml", "export/model.onnx", "model.pt"], manifest.Entries.Select(e => e.Path));
+        Assert.Equal(50_000, manifest.Entries.Single(e => e.Path == "model.pt").Size);
+        Assert.Equal(
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(output, "config.yaml")))),
+            manifest.Entries.Single(e => e.Path == "config.yaml").Sha256);
+
+        foreach (var entry in manifest.Entries)
+            await t.Storage.PutFileAsync(Path.Combine(output, entry.Path), entry.Path);
+        await manifest.WriteAsync(t.Storage);
+
+        var read = await ArtifactManifest.ReadAsync(t.Storage);
+        Assert.NotNull(read);
+        Assert.Equal(manifest.Entries, read.Entries);
+        Assert.Empty(await read.VerifyAsync(t.Storage));
+
+        // Same size, different bytes: only the digest can tell.
+        var tampered = TestStorage.RandomBytes(50_000, 99);
+        await t.Storage.PutStreamAsync(new MemoryStream(tampered), "model.pt");
+        await t.Storage.DeleteAsync("export/model.onnx");
+        var problems = await read.VerifyAsync(t.Storage);
+        Assert.Equal(["export/model.onnx", "model.pt"], problems.Select(p => p.Path));
+        Assert.Contains("missing", problems[0].Problem);
+        Assert.Contains("sha256", problems[1].Problem);
+    }
+
+    [Fact]
+    public async Task Malformed_manifests_fail_naming_where_they_are()
+    {
+        using var t = await TestStorage.OpenAsync(TestStorage.Local, s3, "badmanifest");
+        await t.Storage.PutStreamAsync(new MemoryStream("{\"format\": \"fastreid.manifest/v1\", \"artefacts\": [{\"path\": \"a\", \"si"u8.ToArray()), "manifest.json");
+        var error = await Assert.ThrowsAsync<FastReidException>(() => ArtifactManifest.ReadAsync(t.Storage));
+        Assert.Contains(t.Storage.UriOf("manifest.json"), error.Message);
+        Assert.Null(await ArtifactManifest.ReadAsync(t.Storage, "other.json"));
+        Assert.Throws<FastReidException>(() => new ArtifactManifest([new ManifestEntry("../x", 1, new string('a', 64))]));
+        Assert.Throws<FastReidException>(() => new ArtifactManifest([new ManifestEntry("x", 1, "abc")]));
+    }
+}
