@@ -129,9 +129,15 @@ public sealed class CheckpointStoreTests(S3rverFixture s3)
                 var store = new CheckpointStore(t.Storage, log: t.Note);
                 var loaded = await store.LoadLatestValidAsync(Path.Combine(t.Scratch, $"load-{put}-{fraction}"));
                 if (put == 3 && fraction == 1.0)
+                {
                     await AssertHoldsIteration(loaded, 2); // the whole manifest landed: the save had completed
+                }
                 else
+                {
                     await AssertHoldsIteration(loaded, 1);
+                    // Not even the unverified listing shows the interrupted save: its manifest never landed whole.
+                    Assert.Equal(["model_0000001"], (await store.ListAsync()).Select(c => c.Name));
+                }
             }
         }
     }
