@@ -38,6 +38,23 @@ public sealed class FaultInjectionTests(S3rverFixture s3)
     }
 
     [Fact]
+    public async Task A_dataset_syncs_completely_while_a_fifth_of_requests_fail()
+    {
+        await using var proxy = new FaultProxy(s3.Port, faultRate: 0, maxFaults: 100, seed: 99);
+        using var t = await TestStorage.OpenAsync(TestStorage.S3, s3, "faultyds", proxy.Endpoint, prefix: "ds");
+        for (var i = 0; i < 30; i++)
+            await t.Storage.PutStreamAsync(new MemoryStream(TestStorage.RandomBytes(5000, i)), $"train/{i:D4}_c1s1_{i:D6}_00.jpg");
+
+        proxy.FaultRate = 0.2;
+        var result = await new DatasetCache(t.Storage, Path.Combine(t.Scratch, "cache"), parallelism: 4).SyncAsync();
+        Assert.Equal(30, result.Downloaded);
+        for (var i = 0; i < 30; i++)
+            Assert.Equal(TestStorage.RandomBytes(5000, i), await File.ReadAllBytesAsync(Path.Combine(result.LocalRoot, "train", $"{i:D4}_c1s1_{i:D6}_00.jpg")));
+        Assert.True(proxy.Faults > 0);
+        Assert.DoesNotContain(Directory.GetFiles(result.LocalRoot, "*", SearchOption.AllDirectories), AtomicFile.IsTemporary);
+    }
+
+    [Fact]
     public async Task When_retries_run_out_the_error_is_clear_and_local_files_stay()
     {
         await using var proxy = new FaultProxy(s3.Port, faultRate: 1.0, maxFaults: int.MaxValue);
