@@ -44,6 +44,32 @@ public sealed class ArtifactManifestTests(S3rverFixture s3)
         Assert.Contains("sha256", problems[1].Problem);
     }
 
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Publishing_an_output_uploads_its_files_and_lists_them_with_the_checkpoints(string backend)
+    {
+        using var t = await TestStorage.OpenAsync(backend, s3, "publish");
+        var store = new CheckpointStore(t.Storage, keepLast: 2);
+        await store.SaveAsync(CheckpointStoreTests.Request(t, 10));
+        await store.SaveAsync(CheckpointStoreTests.Request(t, 20));
+        var output = Path.Combine(t.Scratch, "output");
+        Directory.CreateDirectory(output);
+        await File.WriteAllTextAsync(Path.Combine(output, "config.yaml"), "SOLVER:\n  MAX_EPOCH: 2\n");
+        await File.WriteAllBytesAsync(Path.Combine(output, "model.pt"), TestStorage.RandomBytes(30_000, 1));
+        await File.WriteAllTextAsync(Path.Combine(output, "metrics.json"), "{\"mAP\": 0.8}");
+
+        var checkpoints = (await store.ListAsync()).SelectMany(c => c.ArtefactEntries);
+        var published = await ArtifactManifest.PublishDirectoryAsync(output, t.Storage, checkpoints);
+
+        Assert.Equal(9, published.Entries.Count);
+        Assert.Contains(published.Entries, e => e.Path == "checkpoints/model_0000020/model.pth");
+        var read = await ArtifactManifest.ReadAsync(t.Storage);
+        Assert.Equal(published.Entries, read!.Entries);
+        Assert.Empty(await read.VerifyAsync(t.Storage));
+        Assert.Equal("{\"mAP\": 0.8}", await StorageText.TryReadAsync(t.Storage, "metrics.json"));
+        Assert.True(File.Exists(Path.Combine(output, "model.pt")));
+    }
+
     [Fact]
     public async Task Malformed_manifests_fail_naming_where_they_are()
     {

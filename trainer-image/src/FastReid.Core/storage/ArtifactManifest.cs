@@ -87,10 +87,24 @@ public sealed class ArtifactManifest
     }
 
     /// <summary>Writes the manifest as one object (all or nothing) at <paramref name="key"/>.</summary>
-    public async Task WriteAsync(IStorage storage, string key = FileName, CancellationToken ct = default)
+    public Task WriteAsync(IStorage storage, string key = FileName, CancellationToken ct = default) =>
+        StorageText.WriteAsync(storage, key, ToJson(), ct);
+
+    /// <summary>
+    /// Uploads every file below <paramref name="localDirectory"/> to the same relative keys, then writes
+    /// <c>manifest.json</c> LAST listing them plus <paramref name="alreadyStored"/> (e.g.
+    /// <see cref="CheckpointInfo.ArtefactEntries"/> of the kept checkpoints). Local files are kept.
+    /// </summary>
+    public static async Task<ArtifactManifest> PublishDirectoryAsync(string localDirectory, IStorage storage,
+        IEnumerable<ManifestEntry>? alreadyStored = null, CancellationToken ct = default)
     {
-        using var content = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(ToJson()));
-        await storage.PutStreamAsync(content, key, ct).ConfigureAwait(false);
+        var local = await FromDirectoryAsync(localDirectory, ct).ConfigureAwait(false);
+        foreach (var entry in local.Entries)
+            await storage.PutFileAsync(Path.Combine(localDirectory, entry.Path.Replace('/', Path.DirectorySeparatorChar)), entry.Path, ct)
+                .ConfigureAwait(false);
+        var manifest = new ArtifactManifest(local.Entries.Concat(alreadyStored ?? []));
+        await manifest.WriteAsync(storage, FileName, ct).ConfigureAwait(false);
+        return manifest;
     }
 
     /// <summary>Reads a manifest, or null when there is none at <paramref name="key"/>.</summary>
@@ -145,32 +159,4 @@ public sealed class ArtifactManifest
     }
 
     private sealed record ManifestDocument(string Format, List<ManifestEntry>? Artefacts);
-}
-
-/// <summary>Small text objects (manifests, indexes) read through any storage.</summary>
-internal static class StorageText
-{
-    public static async Task<string?> TryReadAsync(IStorage storage, string key, CancellationToken ct)
-    {
-        var scratch = Path.Combine(Path.GetTempPath(), $"fastreid-read{AtomicFile.TempMarker}{Guid.NewGuid():N}");
-        try
-        {
-            if (await storage.StatAsync(key, ct).ConfigureAwait(false) is null) return null;
-            try
-            {
-                await storage.GetFileAsync(key, scratch, ct).ConfigureAwait(false);
-            }
-            catch (FastReidException)
-            {
-                if (await storage.StatAsync(key, ct).ConfigureAwait(false) is null)
-                    return null; // deleted between stat and read
-                throw;
-            }
-            return await File.ReadAllTextAsync(scratch, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            File.Delete(scratch);
-        }
-    }
 }

@@ -8,7 +8,12 @@ public sealed record CheckpointRequest(int Epoch, long Iteration, IReadOnlyList<
 
 /// <summary>A checkpoint as its manifest describes it (not yet verified against the stored objects).</summary>
 public sealed record CheckpointInfo(string Name, int Epoch, long Iteration, bool IsBest, DateTimeOffset CreatedUtc,
-    IReadOnlyList<ManifestEntry> Files);
+    IReadOnlyList<ManifestEntry> Files)
+{
+    /// <summary>The checkpoint's objects as entries of the output's manifest.json (paths relative to the output root).</summary>
+    public IEnumerable<ManifestEntry> ArtefactEntries =>
+        Files.Select(f => f with { Path = $"{CheckpointStore.Folder}/{Name}/{f.Path}" });
+}
 
 /// <summary>A verified checkpoint in a local folder: <see cref="Files"/> maps each file name to its local path.</summary>
 public sealed record LoadedCheckpoint(CheckpointInfo Info, string Directory, IReadOnlyDictionary<string, string> Files);
