@@ -29,18 +29,22 @@ public sealed partial class S3rverFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var script = Path.Combine(RepositoryRoot(), ".tools", "s3rver", "node_modules", "s3rver", "bin", "s3rver.js");
-        if (!File.Exists(script))
+        var root = RepositoryRoot();
+        var installed = Path.Combine(root, ".tools", "s3rver", "node_modules", "s3rver", "package.json");
+        if (!File.Exists(installed))
             throw new InvalidOperationException(
-                $"s3rver is not installed ({script} is missing): run tests/s3rver/install.sh (`make test` does it)");
+                $"s3rver is not installed ({installed} is missing): run tests/s3rver/install.sh (`make test` does it)");
+        var launcher = Path.Combine(root, "tests", "s3rver", "launch.js");
         _dataDirectory = Directory.CreateTempSubdirectory("fastreid-s3rver-").FullName;
         var start = new ProcessStartInfo(File.Exists("/usr/bin/node") ? "/usr/bin/node" : "node")
         {
+            // The launcher exits when this pipe closes, so the server dies with the test process.
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { script, "-d", _dataDirectory, "-a", "127.0.0.1", "-p", "0", "-s" })
+        foreach (var arg in new[] { launcher, _dataDirectory })
             start.ArgumentList.Add(arg);
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start node");
         var stderr = _process.StandardError.ReadToEndAsync();
@@ -73,9 +77,16 @@ public sealed partial class S3rverFixture : IAsyncLifetime
     {
         if (_process is { HasExited: false })
         {
+            _process.StandardInput.Close();
+            if (_process.WaitForExit(5_000)) return Cleanup();
             _process.Kill(entireProcessTree: true);
             _process.WaitForExit(10_000);
         }
+        return Cleanup();
+    }
+
+    private Task Cleanup()
+    {
         _process?.Dispose();
         if (_dataDirectory is not null && Directory.Exists(_dataDirectory))
             Directory.Delete(_dataDirectory, recursive: true);
