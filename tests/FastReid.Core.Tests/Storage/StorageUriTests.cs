@@ -72,11 +72,14 @@ public sealed class StorageUriTests
             ["AWS_SECRET_ACCESS_KEY"] = "very-secret-value",
             ["AWS_ENDPOINT_URL"] = "http://minio:9000",
             ["AWS_DEFAULT_REGION"] = "eu-west-1",
+            ["AWS_SESSION_TOKEN"] = "secret-session-token",
         };
         var settings = S3Settings.FromEnvironment(env.GetValueOrDefault);
         Assert.Equal(new Uri("http://minio:9000"), settings.Endpoint);
         Assert.Equal("eu-west-1", settings.Region);
         Assert.DoesNotContain("very-secret-value", settings.ToString());
+        Assert.DoesNotContain("secret-session-token", settings.ToString());
+        Assert.Contains("AKIAEXAMPLE", settings.ToString());
         env["AWS_ENDPOINT_URL"] = "http://minio:9000/path";
         Assert.Contains("no path", Assert.Throws<FastReidException>(() => S3Settings.FromEnvironment(env.GetValueOrDefault)).Message);
     }

@@ -13,7 +13,7 @@ public sealed class TestStorage : IDisposable
         MaxRetries = 10,
         BaseDelay = TimeSpan.FromMilliseconds(10),
         MaxDelay = TimeSpan.FromMilliseconds(200),
-        AttemptTimeout = TimeSpan.FromSeconds(30),
+        AttemptTimeout = TimeSpan.FromSeconds(10),
     };
 
     private TestStorage(IStorage storage, string scratch, StorageOptions options, List<string> log)

@@ -31,13 +31,14 @@ public sealed class S3Storage : IStorage
             ConnectTimeout = TimeSpan.FromSeconds(30),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
         });
-        _client = new MinioClient()
+        var client = new MinioClient()
             .WithEndpoint(endpoint?.Host ?? "s3.amazonaws.com", endpoint?.Port ?? 443)
             .WithSSL(endpoint is null || endpoint.Scheme == Uri.UriSchemeHttps)
             .WithCredentials(settings.AccessKey, settings.SecretKey)
             .WithRegion(settings.Region)
-            .WithHttpClient(http, disposeHttpClient: true)
-            .Build();
+            .WithHttpClient(http, disposeHttpClient: true);
+        if (settings.SessionToken is not null) client = client.WithSessionToken(settings.SessionToken);
+        _client = client.Build();
     }
 
     public StorageUri Root { get; }

@@ -32,7 +32,7 @@ public sealed record RetrySettings
 /// </summary>
 public sealed class S3Settings
 {
-    public S3Settings(string accessKey, string secretKey, Uri? endpoint = null, string? region = null)
+    public S3Settings(string accessKey, string secretKey, Uri? endpoint = null, string? region = null, string? sessionToken = null)
     {
         if (string.IsNullOrEmpty(accessKey) || string.IsNullOrEmpty(secretKey))
             throw new FastReidException("S3 credentials are incomplete: both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are needed");
@@ -43,11 +43,15 @@ public sealed class S3Settings
         SecretKey = secretKey;
         Endpoint = endpoint;
         Region = string.IsNullOrEmpty(region) ? "us-east-1" : region;
+        SessionToken = string.IsNullOrEmpty(sessionToken) ? null : sessionToken;
     }
 
     public string AccessKey { get; }
 
     internal string SecretKey { get; }
+
+    /// <summary>Temporary credentials' token (AWS_SESSION_TOKEN), if any; as secret as the key.</summary>
+    internal string? SessionToken { get; }
 
     /// <summary>A custom endpoint (MinIO, s3rver, Ceph...), addressed path-style; null for AWS S3 itself.</summary>
     public Uri? Endpoint { get; }
@@ -57,8 +61,8 @@ public sealed class S3Settings
     public string EndpointDescription => Endpoint?.ToString().TrimEnd('/') ?? "AWS S3";
 
     /// <summary>
-    /// Reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL and AWS_REGION (then
-    /// AWS_DEFAULT_REGION). <paramref name="getVariable"/> defaults to the process environment.
+    /// Reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), AWS_ENDPOINT_URL
+    /// and AWS_REGION (then AWS_DEFAULT_REGION). <paramref name="getVariable"/> defaults to the process environment.
     /// </summary>
     public static S3Settings FromEnvironment(Func<string, string?>? getVariable = null, string? forUri = null)
     {
@@ -78,8 +82,8 @@ public sealed class S3Settings
             throw new FastReidException($"AWS_ENDPOINT_URL '{endpointText}' is not an absolute http(s) URL");
         var region = getVariable("AWS_REGION");
         if (string.IsNullOrEmpty(region)) region = getVariable("AWS_DEFAULT_REGION");
-        return new S3Settings(access!, secret!, endpoint, region);
+        return new S3Settings(access!, secret!, endpoint, region, getVariable("AWS_SESSION_TOKEN"));
     }
 
-    public override string ToString() => $"S3Settings(endpoint={EndpointDescription}, region={Region}, accessKey={AccessKey}, secretKey=***)";
+    public override string ToString() => $"S3Settings(endpoint={EndpointDescription}, region={Region}, accessKey={AccessKey}, secretKey=***{(SessionToken is null ? "" : ", sessionToken=***")})";
 }
