@@ -50,6 +50,22 @@ public sealed class DatasetCacheTests(S3rverFixture s3)
     }
 
     [Fact]
+    public async Task A_local_source_syncs_the_same_way()
+    {
+        using var t = await TestStorage.OpenAsync(TestStorage.Local, s3, "localds");
+        foreach (var file in Files)
+            await t.Storage.PutStreamAsync(new MemoryStream(TestStorage.RandomBytes(100, file.Length)), file);
+        var cache = new DatasetCache(t.Storage, Path.Combine(t.Scratch, "cache"));
+        Assert.Equal(Files.Length, (await cache.SyncAsync()).Downloaded);
+        Assert.Equal(0, (await cache.SyncAsync()).Downloaded);
+        await Task.Delay(20);
+        await t.Storage.PutStreamAsync(new MemoryStream("new"u8.ToArray()), Files[2]);
+        var after = await cache.SyncAsync();
+        Assert.Equal((1, Files.Length - 1), (after.Downloaded, after.Reused));
+        Assert.Equal("new", await File.ReadAllTextAsync(Path.Combine(after.LocalRoot, Files[2])));
+    }
+
+    [Fact]
     public async Task Resolve_passes_local_datasets_through_and_caches_s3_ones()
     {
         using var t = await TestStorage.OpenAsync(TestStorage.S3, s3, "resolve", prefix: "ds");
