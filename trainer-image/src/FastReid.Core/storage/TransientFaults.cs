@@ -60,8 +60,8 @@ public static class TransientFaults
     }
 
     /// <summary>
-    /// A pipeline of retries (outer) around a per-attempt timeout (inner). <paramref name="describe"/>
-    /// names the operation in retry notes.
+    /// A pipeline of retries (outer) around a per-attempt timeout (inner). Each retry writes one line to
+    /// <paramref name="log"/> naming the operation (see <see cref="RunAsync{T}"/>) and the failure.
     /// </summary>
     public static ResiliencePipeline CreatePipeline(RetrySettings settings, Action<string>? log)
     {
