@@ -71,6 +71,23 @@ public sealed class ArtifactManifestTests(S3rverFixture s3)
     }
 
     [Fact]
+    public async Task Publishing_a_local_output_in_place_lists_each_file_once()
+    {
+        using var t = await TestStorage.OpenAsync(TestStorage.Local, s3, "inplace");
+        var store = new CheckpointStore(t.Storage);
+        await store.SaveAsync(CheckpointStoreTests.Request(t, 10));
+        var output = t.Storage.Root.LocalPath!;
+        await File.WriteAllTextAsync(Path.Combine(output, "metrics.json"), "{}");
+
+        var published = await ArtifactManifest.PublishDirectoryAsync(output, t.Storage, (await store.ListAsync()).SelectMany(c => c.ArtefactEntries));
+
+        Assert.Equal(["checkpoints/model_0000010/checkpoint.json", "checkpoints/model_0000010/model.pth",
+            "checkpoints/model_0000010/optimizer.pth", "checkpoints/model_0000010/trainer_state.json", "metrics.json"],
+            published.Entries.Select(e => e.Path));
+        Assert.Empty(await published.VerifyAsync(t.Storage));
+    }
+
+    [Fact]
     public async Task Malformed_manifests_fail_naming_where_they_are()
     {
         using var t = await TestStorage.OpenAsync(TestStorage.Local, s3, "badmanifest");

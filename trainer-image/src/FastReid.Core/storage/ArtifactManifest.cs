@@ -102,7 +102,10 @@ public sealed class ArtifactManifest
         foreach (var entry in local.Entries)
             await storage.PutFileAsync(Path.Combine(localDirectory, entry.Path.Replace('/', Path.DirectorySeparatorChar)), entry.Path, ct)
                 .ConfigureAwait(false);
-        var manifest = new ArtifactManifest(local.Entries.Concat(alreadyStored ?? []));
+        // When the local folder is the storage root itself (a local OUTPUT_DIR), stored files are also
+        // local files; the freshly hashed local entry wins.
+        var localPaths = local.Entries.Select(e => e.Path).ToHashSet(StringComparer.Ordinal);
+        var manifest = new ArtifactManifest(local.Entries.Concat((alreadyStored ?? []).Where(e => !localPaths.Contains(e.Path))));
         await manifest.WriteAsync(storage, FileName, ct).ConfigureAwait(false);
         return manifest;
     }
