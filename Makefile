@@ -10,7 +10,7 @@ DEMO_DIR ?= $(CURDIR)/output/demo
 DEMO_DATA ?= $(CURDIR)/datasets
 TEST_FILTER ?=
 
-.PHONY: all build build-cli test demo bench clean help
+.PHONY: all build build-cli test test-deps demo bench clean help
 
 all: build
 
@@ -27,7 +27,11 @@ build-cli:
 	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid
 
 # Tests build their own copies; `build` first so CLI tests can run the published binaries.
-test: build
+# Real peers the tests start themselves (s3rver for the storage tests).
+test-deps:
+	@bash tests/s3rver/install.sh
+
+test: build test-deps
 	$(DOTNET) test FastReid.K8s.sln -c $(CONFIGURATION) --nologo $(if $(TEST_FILTER),--filter "$(TEST_FILTER)",) \
 	  --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1500000
 
