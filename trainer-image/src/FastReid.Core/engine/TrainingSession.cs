@@ -21,7 +21,7 @@ public sealed class TrainingSession : IDisposable
     public TrainingSet Train { get; }
     public IReadOnlyList<ReidDataset> Tests { get; }
     public Baseline Model { get; }
-    public optim.Optimizer Optimizer { get; }
+    public TorchSharp.Modules.OptimizerHelper Optimizer { get; }
     public IReadOnlyList<ParameterGroup> Groups { get; }
     public LrSchedule Schedule { get; }
     public TrainStep Step { get; }
