@@ -13,7 +13,7 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
 
     public void Dispose() => Directory.Delete(_out, recursive: true);
 
-    private static string[] Args(string dir, bool resume) =>
+    internal static string[] Args(string dir, bool resume) =>
     [
         "train", "--config", Path.Combine("trainer-image", "configs", "Synthetic", "bagtricks_R18-cpu.yml"), .. resume ? new[] { "--resume" } : [],
         "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16", "SOLVER.MAX_EPOCH", "5",
@@ -29,8 +29,15 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
         var reference = Path.Combine(_out, "reference");
         var (code, stdout, stderr) = CliRunner.Run(data.Env, Args(reference, resume: false));
         Assert.True(code == 0, stderr + stdout);
-
         var dir = Path.Combine(_out, "killed");
+        var resumed = KillThreeTimesThenFinish(data.Env, dir, () => Checkpoints(dir));
+        Assert.Contains("resumed from checkpoint", resumed);
+        Assert.Equal(WeightsSha(reference), WeightsSha(dir));
+    }
+
+    /// <summary>Starts the run with --resume three times, SIGKILLing it at a random moment after a new checkpoint; then lets it finish.</summary>
+    internal static string KillThreeTimesThenFinish(IReadOnlyDictionary<string, string> env, string dir, Func<int> checkpoints)
+    {
         var rng = new Random(2024);
         int kills = 0;
         for (int attempt = 0; attempt < 3; attempt++)
@@ -40,14 +47,14 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
                 RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = CliRunner.RepoRoot,
             };
             foreach (var a in Args(dir, resume: true)) start.ArgumentList.Add(a);
-            start.Environment["FASTREID_DATASETS"] = data.Root;
+            foreach (var (k, v) in env) start.Environment[k] = v;
             using var p = Process.Start(start)!;
             _ = p.StandardOutput.ReadToEndAsync();
             _ = p.StandardError.ReadToEndAsync();
             // wait for one more checkpoint than before, then kill after a random extra moment
-            int before = Checkpoints(dir);
+            int before = checkpoints();
             var watch = Stopwatch.StartNew();
-            while (!p.HasExited && Checkpoints(dir) <= before && watch.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(50);
+            while (!p.HasExited && checkpoints() <= before && watch.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(50);
             Thread.Sleep(rng.Next(0, 1500));
             if (!p.HasExited)
             {
@@ -57,10 +64,9 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
             p.WaitForExit();
         }
         Assert.True(kills >= 2, $"only {kills} kills landed before the run finished");
-        var (c2, o2, e2) = CliRunner.Run(data.Env, Args(dir, resume: true));
+        var (c2, o2, e2) = CliRunner.Run(env, Args(dir, resume: true));
         Assert.True(c2 == 0, e2 + o2);
-        Assert.Contains("resumed from checkpoint", o2);
-        Assert.Equal(WeightsSha(reference), WeightsSha(dir));
+        return o2;
     }
 
     private static int Checkpoints(string dir)
