@@ -1,0 +1,280 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using FastReid.KubeEmulator.Rules;
+using FastReid.KubeEmulator.Storage;
+
+namespace FastReid.KubeEmulator.Controllers;
+
+/// <summary>
+/// A minimal batch/v1 Job controller: creates pods from the template up to parallelism (one per
+/// completion index in Indexed mode), counts finished pods through the job-tracking finalizer as the
+/// real controller does, and writes active/ready/succeeded/failed, completedIndexes and the
+/// Complete/Failed/Suspended conditions. Pods never run: tests finish them by writing pod status.
+/// </summary>
+internal sealed class JobController(ApiOperations ops)
+{
+    static ResourceType Jobs => BuiltinResources.Jobs;
+    static ResourceType Pods => BuiltinResources.Pods;
+
+    public void Handle(StoredEvent e)
+    {
+        if (e.Key.StorageKey == Jobs.StorageKey && e.Type != "DELETED") Reconcile(e.Key.Namespace, e.Key.Name);
+        else if (e.Key.StorageKey == Pods.StorageKey)
+            foreach (var owner in Meta.OwnerReferences(e.Object))
+                if (Meta.Str(owner["kind"]) == "Job" && Meta.Str(owner["apiVersion"]) == "batch/v1")
+                    Reconcile(e.Key.Namespace, Meta.Str(owner["name"]));
+    }
+
+    void Reconcile(string ns, string name)
+    {
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            try
+            {
+                ReconcileOnce(ns, name);
+                return;
+            }
+            catch (ApiException ex) when (ex.Code == 409) { }
+        }
+    }
+
+    void ReconcileOnce(string ns, string name)
+    {
+        JsonObject? job;
+        List<JsonObject> pods;
+        lock (ops.Store.Gate)
+        {
+            job = ops.Store.Get(ApiOperations.Key(Jobs, ns, name));
+            if (job is null) return;
+            var uid = Meta.Uid(job);
+            pods = ops.Store.List(Pods.StorageKey, ns).Select(p => p.Object)
+                .Where(p => Meta.OwnerReferences(p).Any(o => Meta.Str(o["uid"]) == uid && o["controller"]?.GetValue<bool>() == true))
+                .ToList();
+        }
+        var spec = job["spec"]!.AsObject();
+        var status = job["status"]?.DeepClone() as JsonObject ?? new JsonObject();
+        var indexed = Meta.Str(spec["completionMode"]) == "Indexed";
+        var completions = (int?)Meta.Long(spec["completions"]);
+        var parallelism = (int)(Meta.Long(spec["parallelism"]) ?? 1);
+        var backoffLimit = Meta.Long(spec["backoffLimit"]) ?? 6;
+        var suspended = spec["suspend"]?.GetValue<bool>() == true;
+        var succeeded = Int(status["succeeded"]);
+        var failed = Int(status["failed"]);
+        var completed = ParseIndexes(Meta.Str(status["completedIndexes"]));
+        var finished = HasCondition(status, "Complete") || HasCondition(status, "Failed");
+
+        // Count pods that finished (or were deleted before finishing) exactly once: the tracking
+        // finalizer is removed when a pod is counted, so it can then go away without losing the count.
+        foreach (var pod in pods.Where(p => Meta.Finalizers(p).Contains(JobRules.TrackingFinalizer)))
+        {
+            var phase = Meta.Str(pod["status"]?["phase"]);
+            if (phase == "Succeeded")
+            {
+                if (indexed && CompletionIndex(pod) is { } index) completed.Add(index);
+                else if (!indexed) succeeded++;
+            }
+            else if (phase == "Failed" || Meta.IsDeleting(pod)) failed++;
+            else continue;
+            ops.RemoveFinalizer(Pods, ApiOperations.Key(Pods, ns, Meta.Name(pod)), JobRules.TrackingFinalizer);
+        }
+        if (indexed) succeeded = completed.Count(i => completions is null || i < completions);
+        var active = pods.Where(IsActive).ToList();
+        var now = Meta.Now();
+
+        if (!finished && Meta.IsDeleting(job)) finished = true;
+        if (!finished)
+        {
+            if (suspended)
+            {
+                foreach (var pod in active) RemovePod(pod);
+                active.Clear();
+                SetCondition(status, "Suspended", "True", "JobSuspended", "Job suspended", now);
+                status.Remove("startTime");
+            }
+            else
+            {
+                if (HasCondition(status, "Suspended")) SetCondition(status, "Suspended", "False", "JobResumed", "Job resumed", now);
+                status["startTime"] ??= now;
+                if (failed > backoffLimit)
+                {
+                    foreach (var pod in active) RemovePod(pod);
+                    active.Clear();
+                    SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now);
+                    SetCondition(status, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now);
+                }
+                else if (indexed ? succeeded >= completions : completions is null ? succeeded > 0 && active.Count == 0 : succeeded >= completions)
+                {
+                    foreach (var pod in active) RemovePod(pod);
+                    active.Clear();
+                    SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
+                    SetCondition(status, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
+                    status["completionTime"] = now;
+                }
+                else if (indexed) active.AddRange(CreateIndexed(job, active, completed, completions!.Value, parallelism));
+                else
+                {
+                    var want = completions is null ? (succeeded > 0 ? 0 : parallelism) : Math.Min(parallelism, completions.Value - succeeded);
+                    for (var i = active.Count; i < want; i++) active.Add(CreatePod(job, null));
+                    foreach (var extra in active.Skip(Math.Max(want, 0)).ToList())
+                    {
+                        RemovePod(extra);
+                        active.Remove(extra);
+                    }
+                }
+            }
+        }
+
+        SetCount(status, "active", active.Count);
+        SetCount(status, "succeeded", succeeded);
+        SetCount(status, "failed", failed);
+        status["ready"] = active.Count(IsReady);
+        status["terminating"] = pods.Count(p => Meta.IsDeleting(p) && !IsTerminal(p));
+        if (indexed)
+        {
+            if (completed.Count > 0) status["completedIndexes"] = FormatIndexes(completed);
+            else status.Remove("completedIndexes");
+        }
+        status["uncountedTerminatedPods"] ??= new JsonObject();
+        if (Meta.Same(status, job["status"])) return;
+        var update = job.DeepClone().AsObject();
+        update["status"] = status;
+        ops.Update(Jobs, ns, name, update, statusWrite: true, FieldValidation.Ignore);
+    }
+
+    IEnumerable<JsonObject> CreateIndexed(JsonObject job, List<JsonObject> active, SortedSet<int> completed, int completions, int parallelism)
+    {
+        var running = active.Select(CompletionIndex).OfType<int>().ToHashSet();
+        var slots = parallelism - active.Count;
+        for (var index = 0; index < completions && slots > 0; index++)
+        {
+            if (completed.Contains(index) || running.Contains(index)) continue;
+            slots--;
+            yield return CreatePod(job, index);
+        }
+    }
+
+    JsonObject CreatePod(JsonObject job, int? index)
+    {
+        var name = Meta.Name(job);
+        var template = job["spec"]!["template"]!.AsObject();
+        var meta = template["metadata"]?.DeepClone() as JsonObject ?? new JsonObject();
+        meta.Remove("name");
+        meta["generateName"] = index is null ? $"{name}-" : $"{name}-{index}-";
+        meta["ownerReferences"] = new JsonArray(new JsonObject
+        {
+            ["apiVersion"] = "batch/v1", ["kind"] = "Job", ["name"] = name, ["uid"] = Meta.Uid(job),
+            ["controller"] = true, ["blockOwnerDeletion"] = true,
+        });
+        meta["finalizers"] = new JsonArray(JobRules.TrackingFinalizer);
+        var podSpec = template["spec"]!.DeepClone().AsObject();
+        if (index is { } i)
+        {
+            var text = i.ToString(CultureInfo.InvariantCulture);
+            var annotations = meta["annotations"] as JsonObject ?? new JsonObject();
+            annotations[JobRules.CompletionIndexAnnotation] = text;
+            meta["annotations"] = annotations;
+            var labels = meta["labels"] as JsonObject ?? new JsonObject();
+            labels[JobRules.CompletionIndexAnnotation] = text;
+            meta["labels"] = labels;
+            // Stable per-index hostname; with spec.subdomain naming a headless Service this is the
+            // pod's DNS name, which is how multi-node training finds rank 0.
+            podSpec["hostname"] = $"{name}-{text}";
+            foreach (var c in (podSpec["containers"] as JsonArray ?? []).Concat(podSpec["initContainers"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                var env = c["env"] as JsonArray ?? new JsonArray();
+                if (!env.OfType<JsonObject>().Any(v => Meta.Str(v["name"]) == "JOB_COMPLETION_INDEX"))
+                    env.Add(new JsonObject
+                    {
+                        ["name"] = "JOB_COMPLETION_INDEX",
+                        ["valueFrom"] = new JsonObject { ["fieldRef"] = new JsonObject
+                        {
+                            ["apiVersion"] = "v1", ["fieldPath"] = $"metadata.annotations['{JobRules.CompletionIndexAnnotation}']",
+                        } },
+                    });
+                c["env"] = env;
+            }
+        }
+        var pod = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Pod", ["metadata"] = meta, ["spec"] = podSpec };
+        return ops.Create(Pods, Meta.Namespace(job), pod, FieldValidation.Ignore).Object;
+    }
+
+    /// <summary>The controller removes a pod it no longer wants without counting it as a failure.</summary>
+    void RemovePod(JsonObject pod)
+    {
+        var key = ApiOperations.Key(Pods, Meta.Namespace(pod), Meta.Name(pod));
+        ops.RemoveFinalizer(Pods, key, JobRules.TrackingFinalizer);
+        try
+        {
+            ops.Delete(Pods, key.Namespace, key.Name, new DeleteOptions("Background"));
+        }
+        catch (ApiException ex) when (ex.Code == 404) { }
+    }
+
+    static bool IsTerminal(JsonObject pod) => Meta.Str(pod["status"]?["phase"]) is "Succeeded" or "Failed";
+    static bool IsActive(JsonObject pod) => !IsTerminal(pod) && !Meta.IsDeleting(pod);
+
+    static bool IsReady(JsonObject pod) =>
+        (pod["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>()
+            .Any(c => Meta.Str(c["type"]) == "Ready" && Meta.Str(c["status"]) == "True");
+
+    static int? CompletionIndex(JsonObject pod) =>
+        int.TryParse(Meta.Str(pod["metadata"]?["annotations"]?[JobRules.CompletionIndexAnnotation]), out var i) ? i : null;
+
+    static int Int(JsonNode? node) => (int)(Meta.Long(node) ?? 0);
+
+    static void SetCount(JsonObject status, string field, int value)
+    {
+        if (value == 0) status.Remove(field);
+        else status[field] = value;
+    }
+
+    static bool HasCondition(JsonObject status, string type) =>
+        (status["conditions"] as JsonArray ?? []).OfType<JsonObject>().Any(c => Meta.Str(c["type"]) == type && Meta.Str(c["status"]) == "True");
+
+    static void SetCondition(JsonObject status, string type, string value, string reason, string message, string now)
+    {
+        var conditions = status["conditions"] as JsonArray ?? new JsonArray();
+        status["conditions"] = conditions;
+        var existing = conditions.OfType<JsonObject>().FirstOrDefault(c => Meta.Str(c["type"]) == type);
+        if (existing is not null && Meta.Str(existing["status"]) == value) return;
+        var condition = new JsonObject
+        {
+            ["type"] = type, ["status"] = value, ["lastProbeTime"] = now, ["lastTransitionTime"] = now, ["reason"] = reason, ["message"] = message,
+        };
+        if (existing is not null) conditions[conditions.IndexOf(existing)] = condition;
+        else conditions.Add(condition);
+    }
+
+    /// <summary>Parses "0-2,4" into {0,1,2,4}.</summary>
+    public static SortedSet<int> ParseIndexes(string text)
+    {
+        var set = new SortedSet<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var range = part.Split('-');
+            var from = int.Parse(range[0], CultureInfo.InvariantCulture);
+            var to = range.Length > 1 ? int.Parse(range[1], CultureInfo.InvariantCulture) : from;
+            for (var i = from; i <= to; i++) set.Add(i);
+        }
+        return set;
+    }
+
+    /// <summary>Formats {0,1,2,4} as "0-2,4", the completedIndexes syntax.</summary>
+    public static string FormatIndexes(SortedSet<int> indexes)
+    {
+        var parts = new List<string>();
+        int? start = null, prev = null;
+        foreach (var i in indexes.Append(int.MinValue))
+        {
+            if (start is not null && i != prev + 1)
+            {
+                parts.Add(start == prev ? $"{start}" : $"{start}-{prev}");
+                start = null;
+            }
+            if (i == int.MinValue) break;
+            start ??= i;
+            prev = i;
+        }
+        return string.Join(",", parts);
+    }
+}
