@@ -30,6 +30,12 @@ internal static class HttpIo
 
     public static async Task<JsonNode?> ReadBody(HttpContext ctx)
     {
+        if ((ctx.Request.ContentType ?? "").Contains("protobuf", StringComparison.OrdinalIgnoreCase))
+        {
+            using var buffer = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
+            return ProtobufBody.Decode(buffer.ToArray());
+        }
         using var reader = new StreamReader(ctx.Request.Body);
         var text = await reader.ReadToEndAsync(ctx.RequestAborted);
         if (string.IsNullOrWhiteSpace(text)) return null;
