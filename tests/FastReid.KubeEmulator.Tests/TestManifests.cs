@@ -37,6 +37,9 @@ public static class TestManifests
                     properties:
                       phase: {type: string}
                       observedGeneration: {type: integer}
+                      conditions:
+                        type: array
+                        items: {type: object, x-kubernetes-preserve-unknown-fields: true}
         """;
 
     public static string Widget(string ns, string name, int size) => $"""
