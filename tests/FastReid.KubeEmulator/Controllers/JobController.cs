@@ -19,10 +19,16 @@ internal sealed class JobController(ApiOperations ops)
     public void Handle(StoredEvent e)
     {
         if (e.Key.StorageKey == Jobs.StorageKey && e.Type != "DELETED") Reconcile(e.Key.Namespace, e.Key.Name);
-        else if (e.Key.StorageKey == Pods.StorageKey)
-            foreach (var owner in Meta.OwnerReferences(e.Object))
-                if (Meta.Str(owner["kind"]) == "Job" && Meta.Str(owner["apiVersion"]) == "batch/v1")
-                    Reconcile(e.Key.Namespace, Meta.Str(owner["name"]));
+        else if (e.Key.StorageKey == Pods.StorageKey && e.Type != "DELETED")
+        {
+            var owner = Meta.OwnerReferences(e.Object).FirstOrDefault(o => Meta.Str(o["kind"]) == "Job" && Meta.Str(o["apiVersion"]) == "batch/v1");
+            if (owner is not null) Reconcile(e.Key.Namespace, Meta.Str(owner["name"]));
+            // A pod whose Job is gone (deleted, or orphaned it) must not be held by the tracking finalizer.
+            bool jobExists;
+            lock (ops.Store.Gate) jobExists = owner is not null && ops.Store.FindByUid(Meta.Str(owner["uid"])) is not null;
+            if (!jobExists && Meta.Finalizers(e.Object).Contains(JobRules.TrackingFinalizer))
+                ops.RemoveFinalizer(Pods, e.Key, JobRules.TrackingFinalizer);
+        }
     }
 
     void Reconcile(string ns, string name)
