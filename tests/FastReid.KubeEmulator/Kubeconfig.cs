@@ -1,6 +1,9 @@
 namespace FastReid.KubeEmulator;
 
-/// <summary>A kubeconfig for a plain-HTTP loopback server: no TLS, no credentials, namespace default.</summary>
+/// <summary>
+/// A kubeconfig for a plain-HTTP loopback server, namespace default. The server checks no credentials;
+/// the token is there because KubernetesClient refuses a kubeconfig user without any.
+/// </summary>
 internal static class Kubeconfig
 {
     public static string Render(string url) => $"""
@@ -12,7 +15,8 @@ internal static class Kubeconfig
             server: {url}
         users:
         - name: kube-emulator
-          user: {"{}"}
+          user:
+            token: kube-emulator
         contexts:
         - name: kube-emulator
           context:
