@@ -111,6 +111,8 @@ internal sealed partial class ApiOperations(ObjectStore store, ResourceCatalog c
     public WriteResult Patch(ResourceType type, string ns, string name, string contentType, JsonNode? patch, bool statusWrite,
         FieldValidation fieldValidation = FieldValidation.Strict, bool dryRun = false)
     {
+        if (contentType is "application/apply-patch+yaml" or "application/apply-patch+cbor")
+            throw new ApiException(415, "UnsupportedMediaType", "server-side apply is not emulated; use client-side kubectl apply or a merge patch");
         lock (store.Gate)
         {
             var key = Key(type, ns, name);
@@ -123,8 +125,6 @@ internal sealed partial class ApiOperations(ObjectStore store, ResourceCatalog c
                 "application/strategic-merge-patch+json" when type.IsCustom => throw new ApiException(415, "UnsupportedMediaType",
                     "strategic merge patch is not supported for custom resources; use application/merge-patch+json or application/json-patch+json"),
                 "application/strategic-merge-patch+json" => Patching.StrategicMergePatch.Apply(current, patch),
-                "application/apply-patch+yaml" or "application/apply-patch+cbor" => throw new ApiException(415, "UnsupportedMediaType",
-                    "server-side apply is not emulated; use client-side kubectl apply or a merge patch"),
                 _ => throw ApiException.UnsupportedMediaType(contentType),
             };
             if (Meta.Name(patched) != name) throw ApiException.BadRequest("metadata.name cannot be changed by a patch");
