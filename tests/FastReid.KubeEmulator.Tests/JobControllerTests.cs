@@ -118,6 +118,24 @@ public sealed class JobControllerTests(EmulatorFixture kube) : IClassFixture<Emu
     }
 
     [Fact]
+    public async Task ActiveDeadlineSeconds_fails_a_running_job_and_ttlSecondsAfterFinished_deletes_a_finished_one()
+    {
+        var ns = kube.Namespace("deadline");
+        kube.Kubectl.Apply(JobYaml(ns, "slow", 1, 1).Replace("\"backoffLimit\"", "\"activeDeadlineSeconds\":1,\"backoffLimit\"")).Ok();
+        await WaitForPods(ns, "slow", 1);
+        kube.Kubectl.Run("wait", "--for=condition=Failed", "job/slow", "-n", ns, "--timeout=10s").Ok();
+        var job = await kube.Client.BatchV1.ReadNamespacedJobAsync("slow", ns);
+        Assert.Equal("DeadlineExceeded", job.Status.Conditions.Single(c => c.Type == "Failed").Reason);
+        await WaitForPods(ns, "slow", 0);
+
+        kube.Kubectl.Apply(JobYaml(ns, "short", 1, 1).Replace("\"backoffLimit\"", "\"ttlSecondsAfterFinished\":0,\"backoffLimit\"")).Ok();
+        var pod = (await WaitForPods(ns, "short", 1)).Single();
+        kube.Kubectl.Run("patch", "pod", pod.Metadata.Name, "-n", ns, "--subresource=status", "--type=merge", "-p", Finished(true, "done")).Ok();
+        await Eventually.True(() => kube.Client.BatchV1.ListNamespacedJob(ns).Items.All(j => j.Metadata.Name != "short"), "the finished job to be deleted by its TTL");
+        await Eventually.True(() => kube.Client.CoreV1.ListNamespacedPod(ns, labelSelector: "batch.kubernetes.io/job-name=short").Items.Count == 0, "its pods to go with it");
+    }
+
+    [Fact]
     public void A_job_with_an_invalid_template_is_rejected()
     {
         var ns = kube.Namespace("badjob");

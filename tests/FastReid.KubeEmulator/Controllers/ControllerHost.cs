@@ -11,7 +11,9 @@ namespace FastReid.KubeEmulator.Controllers;
 internal sealed class ControllerHost : IAsyncDisposable
 {
     readonly ApiOperations _ops;
-    readonly Channel<StoredEvent> _events = Channel.CreateUnbounded<StoredEvent>();
+    // A null item is a clock tick: time-based rules (Job deadlines, TTL after finished) are checked on it.
+    readonly Channel<StoredEvent?> _events = Channel.CreateUnbounded<StoredEvent?>();
+    Timer? _clock;
     readonly CancellationTokenSource _cts = new();
     readonly GarbageCollector _gc;
     readonly NamespaceController _namespaces;
@@ -37,6 +39,11 @@ internal sealed class ControllerHost : IAsyncDisposable
                 _events.Writer.TryWrite(e);
             });
         _loop = Task.Run(RunAsync);
+        _clock = new Timer(_ =>
+        {
+            Interlocked.Increment(ref _pending);
+            if (!_events.Writer.TryWrite(null)) Interlocked.Decrement(ref _pending);
+        }, null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
     }
 
     async Task RunAsync()
@@ -47,14 +54,18 @@ internal sealed class ControllerHost : IAsyncDisposable
             {
                 try
                 {
-                    _gc.Handle(e);
-                    _namespaces.Handle(e);
-                    _jobs?.Handle(e);
+                    if (e is null) _jobs?.Tick();
+                    else
+                    {
+                        _gc.Handle(e);
+                        _namespaces.Handle(e);
+                        _jobs?.Handle(e);
+                    }
                 }
                 catch (Exception ex) when (ex is ApiException or InvalidOperationException)
                 {
                     // A controller losing a race with a client retries on the next event, as a requeue would.
-                    Console.Error.WriteLine($"kube-emulator: controller error on {e.Type} {e.Key}: {ex.Message}");
+                    Console.Error.WriteLine($"kube-emulator: controller error on {e?.Type ?? "tick"} {e?.Key}: {ex.Message}");
                 }
                 finally
                 {
@@ -73,6 +84,7 @@ internal sealed class ControllerHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _subscription?.Dispose();
+        if (_clock is not null) await _clock.DisposeAsync();
         await _cts.CancelAsync();
         await _loop;
         _cts.Dispose();

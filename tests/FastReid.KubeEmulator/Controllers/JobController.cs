@@ -31,6 +31,39 @@ internal sealed class JobController(ApiOperations ops)
         }
     }
 
+    /// <summary>Time-based rules: activeDeadlineSeconds of running jobs, ttlSecondsAfterFinished of finished ones.</summary>
+    public void Tick()
+    {
+        List<JsonObject> jobs;
+        lock (ops.Store.Gate) jobs = ops.Store.List(Jobs.StorageKey, null).Select(j => j.Object).ToList();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var job in jobs)
+        {
+            var status = job["status"] as JsonObject ?? new JsonObject();
+            var finishedAt = FinishedAt(status);
+            if (finishedAt is null && Meta.Long(job["spec"]?["activeDeadlineSeconds"]) is not null)
+                Reconcile(Meta.Namespace(job), Meta.Name(job));
+            else if (finishedAt is { } at && Meta.Long(job["spec"]?["ttlSecondsAfterFinished"]) is { } ttl
+                && at.AddSeconds(ttl) <= now && !Meta.IsDeleting(job))
+            {
+                // As the TTL-after-finished controller does: foreground, so pods go before the Job.
+                try
+                {
+                    ops.Delete(Jobs, Meta.Namespace(job), Meta.Name(job), new DeleteOptions("Foreground"));
+                }
+                catch (ApiException ex) when (ex.Code == 404) { }
+            }
+        }
+    }
+
+    static DateTimeOffset? FinishedAt(JsonObject status)
+    {
+        var condition = (status["conditions"] as JsonArray ?? []).OfType<JsonObject>()
+            .FirstOrDefault(c => Meta.Str(c["type"]) is "Complete" or "Failed" && Meta.Str(c["status"]) == "True");
+        return condition is not null && DateTimeOffset.TryParse(Meta.Str(condition["lastTransitionTime"]), CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+    }
+
     void Reconcile(string ns, string name)
     {
         for (var attempt = 0; attempt < 5; attempt++)
@@ -101,7 +134,16 @@ internal sealed class JobController(ApiOperations ops)
             {
                 if (HasCondition(status, "Suspended")) SetCondition(status, "Suspended", "False", "JobResumed", "Job resumed", now);
                 status["startTime"] ??= now;
-                if (failed > backoffLimit)
+                var deadline = Meta.Long(spec["activeDeadlineSeconds"]);
+                var started = DateTimeOffset.Parse(Meta.Str(status["startTime"]), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+                if (deadline is { } seconds && started.AddSeconds(seconds) <= DateTimeOffset.UtcNow)
+                {
+                    foreach (var pod in active) RemovePod(pod);
+                    active.Clear();
+                    SetCondition(status, "FailureTarget", "True", "DeadlineExceeded", "Job was active longer than specified deadline", now);
+                    SetCondition(status, "Failed", "True", "DeadlineExceeded", "Job was active longer than specified deadline", now);
+                }
+                else if (failed > backoffLimit)
                 {
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
