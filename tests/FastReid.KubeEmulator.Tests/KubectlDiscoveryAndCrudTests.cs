@@ -72,6 +72,14 @@ public sealed class KubectlDiscoveryAndCrudTests(EmulatorFixture kube) : IClassF
             """).Fails();
         Assert.Contains("spec.containers[0].image: Required value", noImage.Stderr);
 
+        var typo = $$$$"""
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"typo","namespace":"{{{{ns}}}}"},"spec":{"containers":[{"name":"c","image":"x","imagePolicy":"Always"}]}}
+            """;
+        Assert.Contains("strict decoding error: unknown field \"spec.containers[0].imagePolicy\"", kube.Kubectl.Apply(typo).Fails().Stderr);
+        Assert.Contains("Warning: unknown field \"spec.containers[0].imagePolicy\"", kube.Kubectl.RunWithInput(typo, "apply", "--validate=warn", "-f", "-").Ok().Stderr);
+        // Warn (and Ignore) store the object without the unknown field, as decoding into the Go struct does.
+        Assert.Equal("x|", kube.Kubectl.Run("get", "pod", "typo", "-n", ns, "-o", "jsonpath={.spec.containers[0].image}|{.spec.containers[0].imagePolicy}").Ok().Stdout);
+
         Assert.Contains("namespaces \"nowhere\" not found", kube.Kubectl.Run("create", "configmap", "x", "-n", "nowhere").Fails().Stderr);
     }
 

@@ -60,16 +60,22 @@ internal sealed class Admission(Func<string> allocateServiceIp)
                 errors.AddRange(CrdRules.Validate(obj, old));
                 break;
         }
+        if (!type.IsCustom) Report(BuiltinSchemas.PruneUnknown(type.StorageKey, obj), fieldValidation, warnings);
         if (type.IsCustom && type.Schema is not null)
         {
             StructuralSchema.Default(obj, type.Schema);
-            var unknown = StructuralSchema.Prune(obj, type.Schema);
+            Report(StructuralSchema.Prune(obj, type.Schema), fieldValidation, warnings);
+            errors.AddRange(StructuralSchema.Validate(obj, type.Schema));
+        }
+        if (errors.Count > 0) throw ApiException.Invalid(type.Group, type.Kind, Meta.Name(obj), errors);
+    }
+
+    /// <summary>Unknown fields are already pruned; Strict turns them into a 400, Warn into Warning headers.</summary>
+    static void Report(List<string> unknown, FieldValidation fieldValidation, List<string> warnings)
+    {
             if (unknown.Count > 0 && fieldValidation == FieldValidation.Strict)
                 throw ApiException.BadRequest("strict decoding error: " + string.Join(", ", unknown.Select(u => $"unknown field \"{u.TrimStart('.')}\"")));
             if (fieldValidation == FieldValidation.Warn)
                 warnings.AddRange(unknown.Select(u => $"unknown field \"{u.TrimStart('.')}\""));
-            errors.AddRange(StructuralSchema.Validate(obj, type.Schema));
-        }
-        if (errors.Count > 0) throw ApiException.Invalid(type.Group, type.Kind, Meta.Name(obj), errors);
     }
 }
