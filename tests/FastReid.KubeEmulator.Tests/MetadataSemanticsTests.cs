@@ -49,6 +49,49 @@ public sealed class MetadataSemanticsTests(EmulatorFixture kube) : IClassFixture
     }
 
     [Fact]
+    public async Task Concurrent_read_modify_write_loops_lose_no_update()
+    {
+        var ns = kube.Namespace("race");
+        var seed = ConfigMap("counter");
+        seed.Data["n"] = "0";
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(seed, ns);
+        var conflicts = 0;
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(async () =>
+        {
+            for (var done = 0; done < 10;)
+            {
+                var cm = await kube.Client.CoreV1.ReadNamespacedConfigMapAsync("counter", ns);
+                cm.Data["n"] = (int.Parse(cm.Data["n"]) + 1).ToString();
+                try
+                {
+                    await kube.Client.CoreV1.ReplaceNamespacedConfigMapAsync(cm, "counter", ns);
+                    done++;
+                }
+                catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Conflict)
+                {
+                    Interlocked.Increment(ref conflicts);
+                }
+            }
+        })));
+        Assert.Equal("60", (await kube.Client.CoreV1.ReadNamespacedConfigMapAsync("counter", ns)).Data["n"]);
+    }
+
+    [Fact]
+    public async Task Dry_run_writes_nothing_and_delete_collection_honours_selectors()
+    {
+        var ns = kube.Namespace("dry");
+        var preview = kube.Kubectl.Run("create", "configmap", "ghost", "-n", ns, "--dry-run=server", "-o", "jsonpath={.metadata.name}").Ok().Stdout;
+        Assert.Equal("ghost", preview);
+        Assert.NotEqual(0, kube.Kubectl.Run("get", "cm", "ghost", "-n", ns).ExitCode);
+
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("t1", new Dictionary<string, string> { ["trial"] = "yes" }), ns);
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("t2", new Dictionary<string, string> { ["trial"] = "yes" }), ns);
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("keep"), ns);
+        await kube.Client.CoreV1.DeleteCollectionNamespacedConfigMapAsync(ns, labelSelector: "trial=yes");
+        Assert.Equal(["keep"], (await kube.Client.CoreV1.ListNamespacedConfigMapAsync(ns)).Items.Select(i => i.Metadata.Name));
+    }
+
+    [Fact]
     public async Task Label_selectors_equality_and_set_based_with_kubectl_and_client()
     {
         var ns = kube.Namespace("sel");

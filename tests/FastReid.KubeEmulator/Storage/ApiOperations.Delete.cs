@@ -13,8 +13,9 @@ internal sealed partial class ApiOperations
     static readonly string[] ProtectedNamespaces = ["default", "kube-system", "kube-public"];
 
     /// <summary>
-    /// Deletes now when nothing holds the object (200), otherwise marks it with deletionTimestamp and
-    /// answers 202, as the apiserver does for objects with finalizers.
+    /// Deletes now when nothing holds the object, otherwise marks it with deletionTimestamp (finalizers,
+    /// foreground propagation, namespaces). Either way the answer is 200 with the object, as the
+    /// apiserver answers unless a client sets the legacy orphanDependents=false.
     /// </summary>
     public WriteResult Delete(ResourceType type, string ns, string name, DeleteOptions options)
     {
@@ -61,10 +62,10 @@ internal sealed partial class ApiOperations
             }
             Meta.SetFinalizers(next, finalizers);
             if (type.StorageKey == "/namespaces") next["status"] = new JsonObject { ["phase"] = "Terminating" };
-            if (Meta.Same(next, current)) return new WriteResult(current, 202, warnings);
+            if (Meta.Same(next, current)) return new WriteResult(current, 200, warnings);
             Meta.SetResourceVersion(next, store.NextRevision());
             store.Put(key, next);
-            return new WriteResult(next, 202, warnings);
+            return new WriteResult(next, 200, warnings);
         }
     }
 

@@ -113,7 +113,26 @@ internal sealed class ObjectStore(int historyWindow)
     /// once (lazily parsed JsonObjects are not safe for that), and numbers compare and convert the
     /// same way whether a client or a controller wrote them.
     /// </summary>
-    static JsonObject Normalize(JsonObject obj) => JsonNode.Parse(obj.ToJsonString())!.DeepClone().AsObject();
+    static JsonObject Normalize(JsonObject obj)
+    {
+        var copy = JsonNode.Parse(obj.ToJsonString())!.AsObject();
+        Materialize(copy);
+        return copy;
+    }
+
+    /// <summary>Forces every lazily parsed object and array to build its members now, while the gate is held.</summary>
+    static void Materialize(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (_, child) in o) Materialize(child);
+                break;
+            case JsonArray a:
+                foreach (var child in a) Materialize(child);
+                break;
+        }
+    }
 
     static ObjectKey KeyOf(string storageKey, JsonObject obj) => new(storageKey, Meta.Namespace(obj), Meta.Name(obj));
 
