@@ -130,6 +130,22 @@ public sealed class WatchTests(EmulatorFixture kube) : IClassFixture<EmulatorFix
     }
 
     [Fact]
+    public async Task Deleting_through_a_finalizer_shows_the_deletionTimestamp_then_one_DELETED()
+    {
+        var ns = kube.Namespace("finwatch");
+        var list = await kube.Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+        var watch = Collect(ns, 3, resourceVersion: list.Metadata.ResourceVersion);
+        var held = ConfigMap("held");
+        held.Metadata.Finalizers = ["fastreid.io/cleanup"];
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(held, ns);
+        await kube.Client.CoreV1.DeleteNamespacedConfigMapAsync("held", ns);
+        await kube.Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"metadata":{"finalizers":null}}""", V1Patch.PatchType.MergePatch), "held", ns);
+        var events = await watch;
+        Assert.Equal([WatchEventType.Added, WatchEventType.Modified, WatchEventType.Deleted], events.Select(e => e.Type));
+        Assert.NotNull(events[1].Object.Metadata.DeletionTimestamp);
+    }
+
+    [Fact]
     public async Task Objects_entering_and_leaving_a_label_selector_are_added_and_deleted()
     {
         var ns = kube.Namespace("transit");

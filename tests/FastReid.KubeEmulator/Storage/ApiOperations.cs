@@ -186,13 +186,16 @@ internal sealed partial class ApiOperations(ObjectStore store, ResourceCatalog c
         // Like etcd3's guaranteed update, a write that changes nothing is not a write: no new revision, no event.
         if (Meta.Same(next, current)) return new WriteResult(current, 200, warnings);
         if (dryRun) return new WriteResult(next, 200, warnings);
-        Meta.SetResourceVersion(next, store.NextRevision());
-        store.Put(key, next);
         if (Meta.IsDeleting(next) && Meta.Finalizers(next).Count == 0 && !HasNamespaceFinalizers(type, next))
         {
-            RemoveNow(type, key);
+            // Like the apiserver's registry, an update that empties the finalizers of a deleting object
+            // becomes the delete itself: watchers see DELETED, never an intermediate MODIFIED.
+            var removed = RemoveNow(type, key);
+            Meta.Of(next)["resourceVersion"] = removed["metadata"]?["resourceVersion"]?.DeepClone();
             return new WriteResult(next, 200, warnings);
         }
+        Meta.SetResourceVersion(next, store.NextRevision());
+        store.Put(key, next);
         AfterWrite(type, next);
         return new WriteResult(next, 200, warnings);
     }
