@@ -41,6 +41,9 @@ public sealed class CustomResourceTests(EmulatorFixture kube) : IClassFixture<Em
         kube.Kubectl.Run("patch", "widget", "w", "-n", ns, "--subresource=status", "--type=merge", "-p", """{"spec":{"size":99}}""").Ok();
         Assert.Equal("2 Running 4", Get(ns, "{.metadata.generation} {.status.phase} {.spec.size}"));
 
+        var strategic = kube.Kubectl.Run("patch", "widget", "w", "-n", ns, "--type=strategic", "-p", """{"spec":{"size":5}}""").Fails();
+        Assert.Contains("strategic merge patch is not supported for custom resources", strategic.Stderr);
+
         var table = kube.Kubectl.Run("get", "wd", "-n", ns).Ok().Stdout;
         Assert.Matches(@"NAME\s+PHASE\s+SIZE\s+AGE", table);
         Assert.Matches(@"w\s+Running\s+4\s+\d+s", table);

@@ -93,7 +93,7 @@ public sealed class WatchTests(EmulatorFixture kube) : IClassFixture<EmulatorFix
         await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("b"), ns);
         kube.Server.CompactHistory();
         var errors = new List<Exception>();
-        var events = await Collect(ns, 1, resourceVersion: old.Metadata.ResourceVersion, onError: errors.Add, timeoutMs: 3_000);
+        var events = await Collect(ns, 1, resourceVersion: old.Metadata.ResourceVersion, onError: errors.Add, timeoutMs: 1_500);
         Assert.Empty(events);
         var error = Assert.IsType<KubernetesException>(Assert.Single(errors));
         Assert.Equal(410, error.Status.Code);

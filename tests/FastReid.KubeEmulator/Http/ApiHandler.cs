@@ -31,6 +31,13 @@ internal sealed class ApiHandler(ApiOperations ops, KubeFaults faults, WatchStre
             // A body of the wrong shape (a string where an object belongs): answer as the apiserver's decoder would.
             if (!ctx.Response.HasStarted) await HttpIo.WriteStatus(ctx, ApiException.BadRequest($"unable to decode the request: {e.Message}"));
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An emulator bug must surface in the test that hit it, as a Status a client can print, not as an empty 500.
+            Console.Error.WriteLine($"kube-emulator: {ctx.Request.Method} {path} failed: {e}");
+            if (!ctx.Response.HasStarted)
+                await HttpIo.WriteStatus(ctx, new ApiException(500, "InternalError", $"Internal error occurred: kube-emulator: {e.GetType().Name}: {e.Message}"));
+        }
     }
 
     async Task<bool> TryDiscovery(HttpContext ctx, string path)

@@ -54,7 +54,8 @@ internal static class StrategicMergePatch
                 if (merged is null) result.Remove(key); else result[key] = merged;
             }
             else if (value is JsonArray va && MergeKeys.TryGetValue(key, out var mergeKey))
-                result[key] = MergeList(result[key] as JsonArray, va, key == "ports" ? "port" : mergeKey);
+                result[key] = MergeList(result[key] as JsonArray, va, mergeKey);
+            // Container ports merge on containerPort, Service ports on port: tell them apart by content.
             else if (value is JsonArray pa && key == "ports")
                 result[key] = MergeList(result[key] as JsonArray, pa, pa.OfType<JsonObject>().Any(e => e["containerPort"] is not null) ? "containerPort" : "port");
             else if (value is JsonArray prim && PrimitiveMergeLists.Contains(key))
