@@ -126,6 +126,67 @@ public sealed class KubectlDiscoveryAndCrudTests(EmulatorFixture kube) : IClassF
     }
 
     [Fact]
+    public void An_operator_install_of_rbac_service_account_and_deployment_applies_and_reads_back()
+    {
+        var ns = kube.Namespace("install");
+        var manifests = $"""
+            apiVersion: v1
+            kind: ServiceAccount
+            metadata:
+              name: fastreid-operator
+              namespace: {ns}
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRole
+            metadata:
+              name: fastreid-operator-{ns}
+            rules:
+            - apiGroups: [fastreid.io]
+              resources: [reidexperiments, reidexperiments/status]
+              verbs: [get, list, watch, update, patch]
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRoleBinding
+            metadata:
+              name: fastreid-operator-{ns}
+            roleRef:
+              apiGroup: rbac.authorization.k8s.io
+              kind: ClusterRole
+              name: fastreid-operator-{ns}
+            subjects:
+            - kind: ServiceAccount
+              name: fastreid-operator
+              namespace: {ns}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: fastreid-operator
+              namespace: {ns}
+            spec:
+              replicas: 1
+              selector:
+                matchLabels:
+                  app: fastreid-operator
+              template:
+                metadata:
+                  labels:
+                    app: fastreid-operator
+                spec:
+                  serviceAccountName: fastreid-operator
+                  containers:
+                  - name: operator
+                    image: fastreid-operator:dev
+            """;
+        var applied = kube.Kubectl.Apply(manifests).Ok().Stdout;
+        Assert.Contains("deployment.apps/fastreid-operator created", applied);
+        Assert.Contains("clusterrolebinding.rbac.authorization.k8s.io/fastreid-operator-" + ns + " created", applied);
+        Assert.Equal("fastreid-operator", kube.Kubectl.Run("get", "deploy", "fastreid-operator", "-n", ns, "-o", "jsonpath={.spec.template.spec.serviceAccountName}").Ok().Stdout);
+        var mismatch = kube.Kubectl.Apply(manifests.Replace("matchLabels:\n      app: fastreid-operator", "matchLabels:\n      app: other")).Fails();
+        Assert.Contains("`selector` does not match template `labels`", mismatch.Stderr);
+    }
+
+    [Fact]
     public void Deleting_a_namespace_removes_its_content_then_the_namespace()
     {
         var ns = kube.Namespace("doomed");

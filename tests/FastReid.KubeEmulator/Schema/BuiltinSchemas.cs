@@ -22,6 +22,10 @@ internal static partial class BuiltinSchemas
         ["events.k8s.io/events"] = typeof(Eventsv1Event), ["batch/jobs"] = typeof(V1Job),
         ["coordination.k8s.io/leases"] = typeof(V1Lease),
         ["apiextensions.k8s.io/customresourcedefinitions"] = typeof(V1CustomResourceDefinition),
+        ["/serviceaccounts"] = typeof(V1ServiceAccount), ["apps/deployments"] = typeof(V1Deployment),
+        ["rbac.authorization.k8s.io/roles"] = typeof(V1Role), ["rbac.authorization.k8s.io/rolebindings"] = typeof(V1RoleBinding),
+        ["rbac.authorization.k8s.io/clusterroles"] = typeof(V1ClusterRole),
+        ["rbac.authorization.k8s.io/clusterrolebindings"] = typeof(V1ClusterRoleBinding),
     };
 
     /// <summary>Removes fields the kind does not have and returns their paths (e.g. "spec.containers[0].imagee").</summary>

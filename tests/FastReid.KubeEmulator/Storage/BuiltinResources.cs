@@ -30,8 +30,23 @@ internal static class BuiltinResources
         "CustomResourceDefinition", false, ["crd", "crds"], ["api-extensions"], true, true,
         PrinterColumns: [new("Created At", "date", ".metadata.creationTimestamp")]);
 
+    // Stored but not acted on (no controllers), so the operator's Helm chart can be applied and read back.
+    public static readonly ResourceType ServiceAccounts = new("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, ["sa"], [], false, false,
+        PrinterColumns: [Age]);
+    public static readonly ResourceType Deployments = new("apps", "v1", "deployments", "deployment", "Deployment", true, ["deploy"], ["all"], true, true,
+        PrinterColumns: [new("Up-to-date", "integer", ".status.updatedReplicas"), new("Available", "integer", ".status.availableReplicas"), Age]);
+    public static readonly ResourceType Roles = new("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, [], [], false, false,
+        PrinterColumns: [new("Created At", "date", ".metadata.creationTimestamp")]);
+    public static readonly ResourceType RoleBindings = new("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, [], [], false, false,
+        PrinterColumns: [new("Role", "string", ".roleRef.name"), Age]);
+    public static readonly ResourceType ClusterRoles = new("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, [], [], false, false,
+        PrinterColumns: [new("Created At", "date", ".metadata.creationTimestamp")]);
+    public static readonly ResourceType ClusterRoleBindings = new("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false, [], [], false, false,
+        PrinterColumns: [new("Role", "string", ".roleRef.name"), Age]);
+
     public static readonly IReadOnlyList<ResourceType> All =
-        [Namespaces, Pods, Services, ConfigMaps, Secrets, CoreEvents, EventsV1, Jobs, Leases, Crds];
+        [Namespaces, Pods, Services, ConfigMaps, Secrets, ServiceAccounts, CoreEvents, EventsV1, Jobs, Leases, Crds,
+         Deployments, Roles, RoleBindings, ClusterRoles, ClusterRoleBindings];
 
     /// <summary>Namespaces every cluster starts with.</summary>
     public static readonly IReadOnlyList<string> InitialNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
