@@ -102,6 +102,27 @@ public sealed class CustomResourceTests(EmulatorFixture kube) : IClassFixture<Em
     }
 
     [Fact]
+    public void Non_structural_crds_are_rejected_and_value_validation_junctors_apply()
+    {
+        var untyped = TestManifests.WidgetCrd.Replace("widgets", "loose").Replace("Widget", "Loose").Replace("widget", "loosething").Replace("[wd]", "[lz]")
+            .Replace("color: {type: string, default: blue, enum: [blue, red]}", "color: {default: blue}");
+        var rejected = kube.Kubectl.Apply(untyped).Fails();
+        Assert.Contains("spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[color].type: Required value: must not be empty for specified object fields", rejected.Stderr);
+
+        var crd = TestManifests.WidgetCrd.Replace("widgets", "knobs").Replace("Widget", "Knob").Replace("widget", "knob").Replace("[wd]", "[kn]")
+            .Replace("size: {type: integer, minimum: 1}", "size: {type: integer, minimum: 1, oneOf: [{maximum: 4}, {minimum: 8}]}")
+            .Replace("config: {type: object, x-kubernetes-preserve-unknown-fields: true}",
+                "config: {type: object, x-kubernetes-preserve-unknown-fields: true}\n              tags: {type: array, items: {type: string}, x-kubernetes-list-type: set}");
+        kube.Kubectl.Apply(crd).Ok();
+        kube.Kubectl.Run("wait", "--for=condition=Established", "crd/knobs.example.io", "--timeout=10s").Ok();
+        var ns = kube.Namespace("junctor");
+        string Knob(int size, string tags = "[a]") => TestManifests.Widget(ns, "k", size).Replace("Widget", "Knob") + $"\n  tags: {tags}\n";
+        Assert.Contains("must validate one and only one schema (oneOf)", kube.Kubectl.Apply(Knob(6)).Fails().Stderr);
+        Assert.Contains("Duplicate value: \"a\"", kube.Kubectl.Apply(Knob(2, "[a, b, a]")).Fails().Stderr);
+        kube.Kubectl.Apply(Knob(9)).Ok();
+    }
+
+    [Fact]
     public void A_crd_appears_in_discovery_when_created_and_takes_its_objects_when_deleted()
     {
         var crd = TestManifests.WidgetCrd.Replace("widgets", "gadgets").Replace("widget", "gadget").Replace("Widget", "Gadget").Replace("[wd]", "[gd]");

@@ -38,8 +38,12 @@ internal static class CrdRules
         else if (versions.Count(v => v["storage"] is JsonValue s && s.TryGetValue<bool>(out var b) && b) != 1)
             yield return FieldError.InvalidValue("spec.versions", null, "must have exactly one version marked as storage version");
         for (var i = 0; i < versions.Count; i++)
-            if (versions[i]["schema"]?["openAPIV3Schema"] is not JsonObject)
+        {
+            if (versions[i]["schema"]?["openAPIV3Schema"] is not JsonObject schema)
                 yield return FieldError.Required($"spec.versions[{i}].schema.openAPIV3Schema", "schemas are required");
+            else
+                foreach (var e in Schema.StructuralCheck.Check(schema, $"spec.versions[{i}].schema.openAPIV3Schema")) yield return e;
+        }
         if (old is not null && Meta.Str(old["spec"]?["scope"]) != scope) yield return FieldError.Immutable("spec.scope");
         if (old is not null && Meta.Str(old["spec"]?["group"]) != group) yield return FieldError.Immutable("spec.group");
     }

@@ -90,6 +90,7 @@ internal static class StructuralSchema
             errors.Add(FieldError.TypeInvalid(field, value, $"{field} in body must be of type {(intOrString ? "integer or string" : type)}: \"{actual}\""));
             return;
         }
+        ValidateJunctors(value, schema, path, field, errors);
         if (schema["enum"] is JsonArray allowed && !allowed.Any(a => JsonNode.DeepEquals(a, value)))
             errors.Add(FieldError.Unsupported(field, value is JsonValue sv && sv.TryGetValue<string>(out var s) ? s : value.ToJsonString(),
                 allowed.Select(a => a is JsonValue av && av.TryGetValue<string>(out var x) ? x : a?.ToJsonString() ?? "null")));
@@ -135,7 +136,38 @@ internal static class StructuralSchema
                 errors.Add(new FieldError(field, "FieldValueTooMany", $"Too many: {arr.Count}: must have at most {maxI.ToJsonString()} items"));
             if (schema["items"] is JsonObject items)
                 for (var i = 0; i < arr.Count; i++) ValidateNode(arr[i], items, $"{path}[{i}]", errors);
+            // listType set and map: the apiserver rejects duplicates (by value, or by the map keys).
+            var listType = Meta.Str(schema["x-kubernetes-list-type"]);
+            var keys = (schema["x-kubernetes-list-map-keys"] as JsonArray ?? []).Select(Meta.Str).ToList();
+            if (listType is "set" or "map")
+                for (var i = 0; i < arr.Count; i++)
+                    for (var j = 0; j < i; j++)
+                        if (listType == "set" ? JsonNode.DeepEquals(arr[i], arr[j])
+                            : keys.All(k => JsonNode.DeepEquals(arr[i]?[k], arr[j]?[k])))
+                        {
+                            errors.Add(new FieldError($"{field}[{i}]", "FieldValueDuplicate", $"Duplicate value: {arr[i]?.ToJsonString()}"));
+                            j = i;
+                        }
         }
+    }
+
+    /// <summary>anyOf/oneOf/allOf/not as value validation over the same value (structural schemas keep types outside them).</summary>
+    static void ValidateJunctors(JsonNode value, JsonObject schema, string path, string field, List<FieldError> errors)
+    {
+        int Passing(JsonArray branches) => branches.OfType<JsonObject>().Count(b =>
+        {
+            var scratch = new List<FieldError>();
+            ValidateNode(value, b, path, scratch);
+            return scratch.Count == 0;
+        });
+        if (schema["allOf"] is JsonArray all)
+            foreach (var b in all.OfType<JsonObject>()) ValidateNode(value, b, path, errors);
+        if (schema["anyOf"] is JsonArray any && Passing(any) == 0)
+            errors.Add(FieldError.InvalidValue(field, value, "must validate at least one schema (anyOf)"));
+        if (schema["oneOf"] is JsonArray one && Passing(one) != 1)
+            errors.Add(FieldError.InvalidValue(field, value, "must validate one and only one schema (oneOf)"));
+        if (schema["not"] is JsonObject not && Passing(new JsonArray(not.DeepClone())) == 1)
+            errors.Add(FieldError.InvalidValue(field, value, "must not validate the schema (not)"));
     }
 
     static string TypeOf(JsonNode value) => value switch
