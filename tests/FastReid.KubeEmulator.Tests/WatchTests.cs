@@ -34,8 +34,10 @@ public sealed class WatchTests(EmulatorFixture kube) : IClassFixture<EmulatorFix
     public async Task Kubectl_get_watch_prints_added_modified_and_deleted()
     {
         var ns = kube.Namespace("kwatch");
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("seed"), ns);
         using var watch = kube.Kubectl.StartBackground("get", "configmaps", "-n", ns, "-w", "--output-watch-events");
-        await watch.WaitForOutput(o => o.Length > 0 || watch.HasExited, "kubectl get -w to start", 5_000).ContinueWith(_ => Task.Delay(300)).Unwrap();
+        // kubectl lists first (printing seed), then watches from the list's resourceVersion.
+        await watch.WaitForOutput(o => o.Contains("seed"), "kubectl get -w to list");
         await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("watched"), ns);
         await kube.Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"data":{"k":"w"}}""", V1Patch.PatchType.MergePatch), "watched", ns);
         await kube.Client.CoreV1.DeleteNamespacedConfigMapAsync("watched", ns);
