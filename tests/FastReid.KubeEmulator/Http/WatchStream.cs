@@ -27,7 +27,8 @@ internal sealed class WatchStream(ObjectStore store, KubeFaults faults, TimeSpan
         IDisposable? subscription = null;
         lock (store.Gate)
         {
-            if (faults.TakeWatchExpiry()) expiredFrom = ParseVersion(request.ResourceVersion);
+            if (faults.TakeWatchExpiry())
+                expiredFrom = request.ResourceVersion is null or "" ? 0 : ParseVersion(request.ResourceVersion);
             else if (request.ResourceVersion is null or "" or "0")
             {
                 foreach (var (_, obj) in store.List(request.Type.StorageKey, request.Namespace))
