@@ -60,6 +60,9 @@ public sealed class JobControllerTests(EmulatorFixture kube) : IClassFixture<Emu
         Assert.Null(job.Status.Active);
         Assert.NotNull(job.Status.CompletionTime);
         Assert.Matches(@"train\s+3/3", kube.Kubectl.Run("get", "job", "train", "-n", ns).Ok().Stdout);
+        var described = kube.Kubectl.Run("describe", "job", "train", "-n", ns).Ok().Stdout;
+        Assert.Contains("SuccessfulCreate", described);
+        Assert.Contains("Job completed", described);
     }
 
     [Fact]

@@ -127,12 +127,17 @@ internal sealed class JobController(ApiOperations ops)
             {
                 foreach (var pod in active) RemovePod(pod);
                 active.Clear();
+                if (!HasCondition(status, "Suspended")) Record(job, "Normal", "Suspended", "Job suspended");
                 SetCondition(status, "Suspended", "True", "JobSuspended", "Job suspended", now);
                 status.Remove("startTime");
             }
             else
             {
-                if (HasCondition(status, "Suspended")) SetCondition(status, "Suspended", "False", "JobResumed", "Job resumed", now);
+                if (HasCondition(status, "Suspended"))
+                {
+                    Record(job, "Normal", "Resumed", "Job resumed");
+                    SetCondition(status, "Suspended", "False", "JobResumed", "Job resumed", now);
+                }
                 status["startTime"] ??= now;
                 var deadline = Meta.Long(spec["activeDeadlineSeconds"]);
                 var started = DateTimeOffset.Parse(Meta.Str(status["startTime"]), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
@@ -140,6 +145,7 @@ internal sealed class JobController(ApiOperations ops)
                 {
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
+                    Record(job, "Warning", "DeadlineExceeded", "Job was active longer than specified deadline");
                     SetCondition(status, "FailureTarget", "True", "DeadlineExceeded", "Job was active longer than specified deadline", now);
                     SetCondition(status, "Failed", "True", "DeadlineExceeded", "Job was active longer than specified deadline", now);
                 }
@@ -147,6 +153,7 @@ internal sealed class JobController(ApiOperations ops)
                 {
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
+                    Record(job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
                     SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now);
                     SetCondition(status, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now);
                 }
@@ -154,6 +161,7 @@ internal sealed class JobController(ApiOperations ops)
                 {
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
+                    Record(job, "Normal", "Completed", "Job completed");
                     SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
                     SetCondition(status, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
                     status["completionTime"] = now;
@@ -243,7 +251,33 @@ internal sealed class JobController(ApiOperations ops)
             }
         }
         var pod = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Pod", ["metadata"] = meta, ["spec"] = podSpec };
-        return ops.Create(Pods, Meta.Namespace(job), pod, FieldValidation.Ignore).Object;
+        var created = ops.Create(Pods, Meta.Namespace(job), pod, FieldValidation.Ignore).Object;
+        Record(job, "Normal", "SuccessfulCreate", $"Created pod: {Meta.Name(created)}");
+        return created;
+    }
+
+    /// <summary>A core/v1 Event about the Job, as the real controller records (what `kubectl describe job` shows).</summary>
+    void Record(JsonObject job, string type, string reason, string message)
+    {
+        var now = Meta.Now();
+        var ev = new JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["generateName"] = Meta.Name(job) + "." },
+            ["involvedObject"] = new JsonObject
+            {
+                ["apiVersion"] = "batch/v1", ["kind"] = "Job", ["name"] = Meta.Name(job), ["namespace"] = Meta.Namespace(job),
+                ["uid"] = Meta.Uid(job), ["resourceVersion"] = job["metadata"]?["resourceVersion"]?.DeepClone(),
+            },
+            ["reason"] = reason, ["message"] = message, ["type"] = type,
+            ["source"] = new JsonObject { ["component"] = "job-controller" },
+            ["firstTimestamp"] = now, ["lastTimestamp"] = now, ["count"] = 1, ["reportingComponent"] = "job-controller",
+        };
+        try
+        {
+            ops.Create(BuiltinResources.CoreEvents, Meta.Namespace(job), ev, FieldValidation.Ignore);
+        }
+        catch (ApiException ex) when (ex.Code is 403 or 404) { }
     }
 
     /// <summary>The controller removes a pod it no longer wants without counting it as a failure.</summary>
