@@ -88,6 +88,23 @@ public sealed class WatchTests(EmulatorFixture kube) : IClassFixture<EmulatorFix
     }
 
     [Fact]
+    public async Task A_watch_under_concurrent_writers_sees_every_event_once_in_resourceVersion_order()
+    {
+        var ns = kube.Namespace("load");
+        var list = await kube.Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+        var watch = Collect(ns, 200, resourceVersion: list.Metadata.ResourceVersion, timeoutMs: 30_000);
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < 50; i++) await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap($"w{w}-{i}"), ns);
+        })));
+        var events = await watch;
+        Assert.Equal(200, events.Count);
+        Assert.Equal(200, events.Select(e => e.Object.Metadata.Name).Distinct().Count());
+        var versions = events.Select(e => long.Parse(e.Object.Metadata.ResourceVersion)).ToList();
+        Assert.True(versions.Zip(versions.Skip(1)).All(p => p.First < p.Second), "resourceVersions must increase along the stream");
+    }
+
+    [Fact]
     public async Task A_compacted_resourceVersion_answers_410_Gone()
     {
         var ns = kube.Namespace("gone");

@@ -96,7 +96,7 @@ public sealed class KubeEmulatorServer : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, PassiveHostLifetime>();
         builder.WebHost.UseKestrel(k =>
         {
-            k.Listen(IPAddress.Parse(_options.Host), port);
+            k.Listen(ListenAddress(_options.Host), port);
             k.Limits.MaxRequestBodySize = 3 * 1024 * 1024;
         });
         var app = builder.Build();
@@ -107,6 +107,11 @@ public sealed class KubeEmulatorServer : IAsyncDisposable
         Port = new Uri(address).Port;
         _app = app;
     }
+
+    static IPAddress ListenAddress(string host) =>
+        IPAddress.TryParse(host, out var ip) ? ip
+        : host == "localhost" ? IPAddress.Loopback
+        : throw new ArgumentException($"listen address must be an IP address or localhost, got '{host}'");
 
     async Task StopHttpAsync()
     {

@@ -30,7 +30,7 @@ try
 {
     server = await KubeEmulatorServer.StartAsync(new KubeEmulatorOptions { Host = listen[..colon], Port = port });
 }
-catch (IOException e)
+catch (Exception e) when (e is IOException or ArgumentException)
 {
     Console.Error.WriteLine($"kube-emulator: cannot listen on {listen}: {e.Message}");
     return 1;
