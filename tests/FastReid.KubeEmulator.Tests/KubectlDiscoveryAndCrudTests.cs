@@ -187,6 +187,36 @@ public sealed class KubectlDiscoveryAndCrudTests(EmulatorFixture kube) : IClassF
     }
 
     [Fact]
+    public void Services_get_a_cluster_ip_unless_headless_and_keep_it()
+    {
+        var ns = kube.Namespace("svc");
+        kube.Kubectl.Apply($$$$"""
+            {"apiVersion":"v1","kind":"Service","metadata":{"name":"train","namespace":"{{{{ns}}}}"},
+             "spec":{"clusterIP":"None","selector":{"batch.kubernetes.io/job-name":"train"},"ports":[{"name":"dist","port":29500}]}}
+            """).Ok();
+        Assert.Equal("None 29500 TCP", kube.Kubectl.Run("get", "svc", "train", "-n", ns, "-o",
+            "jsonpath={.spec.clusterIP} {.spec.ports[0].targetPort} {.spec.ports[0].protocol}").Ok().Stdout);
+        // kubectl's typed generators send protobuf; the emulator decodes these kinds.
+        kube.Kubectl.Run("create", "service", "clusterip", "metrics", "-n", ns, "--tcp=8080:metrics").Ok();
+        Assert.Equal("8080 metrics metrics", kube.Kubectl.Run("get", "svc", "metrics", "-n", ns, "-o",
+            "jsonpath={.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.selector.app}").Ok().Stdout);
+        kube.Kubectl.Run("create", "serviceaccount", "trainer", "-n", ns).Ok();
+        kube.Kubectl.Run("create", "role", "reader", "-n", ns, "--verb=get,list", "--resource=pods").Ok();
+        kube.Kubectl.Run("create", "rolebinding", "reader", "-n", ns, "--role=reader", $"--serviceaccount={ns}:trainer").Ok();
+        Assert.Equal($"Role/reader ServiceAccount/{ns}/trainer", kube.Kubectl.Run("get", "rolebinding", "reader", "-n", ns, "-o",
+            "jsonpath={.roleRef.kind}/{.roleRef.name} {.subjects[0].kind}/{.subjects[0].namespace}/{.subjects[0].name}").Ok().Stdout);
+        Assert.Equal("get,list pods", kube.Kubectl.Run("get", "role", "reader", "-n", ns, "-o",
+            "jsonpath={.rules[0].verbs[0]},{.rules[0].verbs[1]} {.rules[0].resources[0]}").Ok().Stdout);
+        Assert.Contains("send batch/v1 Job as application/json", kube.Kubectl.Run("create", "job", "j", "-n", ns, "--image=x").Fails().Stderr);
+        var ip = kube.Kubectl.Run("get", "svc", "metrics", "-n", ns, "-o", "jsonpath={.spec.clusterIP}").Ok().Stdout;
+        Assert.Matches(@"^10\.96\.\d+\.\d+$", ip);
+        Assert.Contains("spec.clusterIP: Invalid value: field is immutable",
+            kube.Kubectl.Run("patch", "svc", "metrics", "-n", ns, "--type=merge", "-p", """{"spec":{"clusterIP":"10.96.9.9"}}""").Fails().Stderr);
+        Assert.Contains("spec.ports[0].port", kube.Kubectl.Run("patch", "svc", "metrics", "-n", ns, "--type=json",
+            "-p", """[{"op":"replace","path":"/spec/ports/0/port","value":70000}]""").Fails().Stderr);
+    }
+
+    [Fact]
     public void Deleting_a_namespace_removes_its_content_then_the_namespace()
     {
         var ns = kube.Namespace("doomed");

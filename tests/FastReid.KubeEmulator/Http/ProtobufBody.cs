@@ -5,116 +5,186 @@ namespace FastReid.KubeEmulator.Http;
 
 /// <summary>
 /// Decodes the Kubernetes protobuf envelope for the kinds kubectl's typed generators send
-/// (<c>kubectl create configmap|secret|namespace</c> always use protobuf, with no JSON fallback in
-/// kubectl 1.32). Field numbers are those of k8s.io/api generated.proto. Other kinds answer 415.
+/// (<c>kubectl create configmap|secret|namespace|service|serviceaccount|role|clusterrole|rolebinding|clusterrolebinding</c>
+/// always use protobuf, with no JSON fallback in kubectl 1.32). Field numbers are those of the
+/// generated.proto files in k8s.io/api. Other kinds (e.g. <c>kubectl create job</c>) answer 415.
 /// </summary>
 internal static class ProtobufBody
 {
     static readonly byte[] Magic = "k8s\0"u8.ToArray();
+
+    /// <summary>One protobuf field: its number, and either a varint or a length-delimited payload.</summary>
+    readonly record struct Field(int Number, ulong Varint, ReadOnlyMemory<byte> Bytes)
+    {
+        public string Text => Encoding.UTF8.GetString(Bytes.Span);
+    }
 
     public static JsonObject Decode(byte[] body)
     {
         if (body.Length < 4 || !body.AsSpan(0, 4).SequenceEqual(Magic))
             throw ApiException.BadRequest("protobuf body lacks the k8s envelope");
         string apiVersion = "", kind = "";
-        byte[] raw = [];
-        foreach (var (field, value) in Fields(body.AsMemory(4)))
+        ReadOnlyMemory<byte> raw = default;
+        foreach (var f in Fields(body.AsMemory(4)))
         {
-            if (field == 1)
-                foreach (var (f, v) in Fields(value))
+            if (f.Number == 1)
+                foreach (var t in Fields(f.Bytes))
                 {
-                    if (f == 1) apiVersion = Str(v);
-                    if (f == 2) kind = Str(v);
+                    if (t.Number == 1) apiVersion = t.Text;
+                    if (t.Number == 2) kind = t.Text;
                 }
-            if (field == 2) raw = value.ToArray();
+            if (f.Number == 2) raw = f.Bytes;
         }
         var obj = new JsonObject { ["apiVersion"] = apiVersion, ["kind"] = kind };
-        switch ((apiVersion, kind))
+        Action<Field, JsonObject> decoder = (apiVersion, kind) switch
         {
-            case ("v1", "ConfigMap"):
-                foreach (var (f, v) in Fields(raw))
-                    switch (f)
-                    {
-                        case 1: obj["metadata"] = ObjectMeta(v); break;
-                        case 2: MapEntry(obj, "data", v, bytes: false); break;
-                        case 3: MapEntry(obj, "binaryData", v, bytes: true); break;
-                    }
-                break;
-            case ("v1", "Secret"):
-                foreach (var (f, v) in Fields(raw))
-                    switch (f)
-                    {
-                        case 1: obj["metadata"] = ObjectMeta(v); break;
-                        case 2: MapEntry(obj, "data", v, bytes: true); break;
-                        case 3: obj["type"] = Str(v); break;
-                        case 4: MapEntry(obj, "stringData", v, bytes: false); break;
-                    }
-                break;
-            case ("v1", "Namespace"):
-                foreach (var (f, v) in Fields(raw))
-                    if (f == 1) obj["metadata"] = ObjectMeta(v);
-                break;
-            default:
-                throw new ApiException(415, "UnsupportedMediaType",
-                    $"the emulator decodes protobuf only for ConfigMap, Secret and Namespace; send {apiVersion} {kind} as application/json");
-        }
+            ("v1", "ConfigMap") => ConfigMap,
+            ("v1", "Secret") => Secret,
+            ("v1", "Namespace") or ("v1", "ServiceAccount") => (_, _) => { },
+            ("v1", "Service") => Service,
+            ("rbac.authorization.k8s.io/v1", "Role" or "ClusterRole") => Role,
+            ("rbac.authorization.k8s.io/v1", "RoleBinding" or "ClusterRoleBinding") => RoleBinding,
+            _ => throw new ApiException(415, "UnsupportedMediaType",
+                $"the emulator decodes protobuf only for the kinds kubectl's create generators send; send {apiVersion} {kind} as application/json"),
+        };
+        foreach (var f in Fields(raw))
+            if (f.Number == 1) obj["metadata"] = ObjectMeta(f.Bytes);
+            else decoder(f, obj);
         return obj;
+    }
+
+    static void ConfigMap(Field f, JsonObject obj)
+    {
+        if (f.Number == 2) MapEntry(obj, "data", f.Bytes, bytes: false);
+        if (f.Number == 3) MapEntry(obj, "binaryData", f.Bytes, bytes: true);
+    }
+
+    static void Secret(Field f, JsonObject obj)
+    {
+        if (f.Number == 2) MapEntry(obj, "data", f.Bytes, bytes: true);
+        if (f.Number == 3) obj["type"] = f.Text;
+        if (f.Number == 4) MapEntry(obj, "stringData", f.Bytes, bytes: false);
+    }
+
+    static void Service(Field f, JsonObject obj)
+    {
+        if (f.Number != 2) return;
+        var spec = new JsonObject();
+        foreach (var s in Fields(f.Bytes))
+            switch (s.Number)
+            {
+                case 1:
+                    var port = new JsonObject();
+                    foreach (var p in Fields(s.Bytes))
+                        switch (p.Number)
+                        {
+                            case 1: port["name"] = p.Text; break;
+                            case 2: port["protocol"] = p.Text; break;
+                            case 3: port["port"] = (int)p.Varint; break;
+                            case 4: port["targetPort"] = IntOrString(p.Bytes); break;
+                            case 5 when p.Varint != 0: port["nodePort"] = (int)p.Varint; break;
+                        }
+                    Append(spec, "ports", port);
+                    break;
+                case 2: MapEntry(spec, "selector", s.Bytes, bytes: false); break;
+                case 3: spec["clusterIP"] = s.Text; break;
+                case 4: spec["type"] = s.Text; break;
+                // Go's protobuf writes zero values; JSON's omitempty would not, so neither do we.
+                case 10 when s.Bytes.Length > 0: spec["externalName"] = s.Text; break;
+                case 18 when s.Bytes.Length > 0: Append(spec, "clusterIPs", s.Text); break;
+            }
+        if (spec["clusterIP"] is JsonValue ip && ip.GetValue<string>().Length == 0) spec.Remove("clusterIP");
+        obj["spec"] = spec;
+    }
+
+    static void Role(Field f, JsonObject obj)
+    {
+        if (f.Number != 2) return;
+        var rule = new JsonObject();
+        foreach (var r in Fields(f.Bytes))
+        {
+            var name = r.Number switch { 1 => "verbs", 2 => "apiGroups", 3 => "resources", 4 => "resourceNames", 5 => "nonResourceURLs", _ => null };
+            if (name is not null) Append(rule, name, r.Text);
+        }
+        Append(obj, "rules", rule);
+    }
+
+    static void RoleBinding(Field f, JsonObject obj)
+    {
+        if (f.Number is not (2 or 3)) return;
+        var names = f.Number == 2 ? new[] { "", "kind", "apiGroup", "name", "namespace" } : ["", "apiGroup", "kind", "name"];
+        var item = new JsonObject();
+        foreach (var s in Fields(f.Bytes))
+            if (s.Number < names.Length && s.Bytes.Length > 0) item[names[s.Number]] = s.Text;
+        if (f.Number == 2) Append(obj, "subjects", item);
+        else obj["roleRef"] = item;
+    }
+
+    static JsonNode IntOrString(ReadOnlyMemory<byte> data)
+    {
+        ulong type = 0, intVal = 0;
+        var strVal = "";
+        foreach (var f in Fields(data))
+        {
+            if (f.Number == 1) type = f.Varint;
+            if (f.Number == 2) intVal = f.Varint;
+            if (f.Number == 3) strVal = f.Text;
+        }
+        return type == 1 ? JsonValue.Create(strVal) : JsonValue.Create((int)intVal);
     }
 
     static JsonObject ObjectMeta(ReadOnlyMemory<byte> data)
     {
         var meta = new JsonObject();
-        foreach (var (f, v) in Fields(data))
-            switch (f)
+        foreach (var f in Fields(data))
+            switch (f.Number)
             {
-                case 1: meta["name"] = Str(v); break;
-                case 2: meta["generateName"] = Str(v); break;
-                case 3: meta["namespace"] = Str(v); break;
-                case 11: MapEntry(meta, "labels", v, bytes: false); break;
-                case 12: MapEntry(meta, "annotations", v, bytes: false); break;
-                case 14:
-                    var list = meta["finalizers"] as JsonArray ?? new JsonArray();
-                    list.Add(Str(v));
-                    meta["finalizers"] = list;
-                    break;
+                case 1 when f.Bytes.Length > 0: meta["name"] = f.Text; break;
+                case 2 when f.Bytes.Length > 0: meta["generateName"] = f.Text; break;
+                case 3 when f.Bytes.Length > 0: meta["namespace"] = f.Text; break;
+                case 11: MapEntry(meta, "labels", f.Bytes, bytes: false); break;
+                case 12: MapEntry(meta, "annotations", f.Bytes, bytes: false); break;
+                case 14: Append(meta, "finalizers", f.Text); break;
             }
-        foreach (var key in new[] { "name", "generateName", "namespace" })
-            if (meta[key] is JsonValue s && s.GetValue<string>().Length == 0) meta.Remove(key);
         return meta;
+    }
+
+    static void Append(JsonObject target, string field, JsonNode item)
+    {
+        var list = target[field] as JsonArray ?? new JsonArray();
+        list.Add(item);
+        target[field] = list;
     }
 
     static void MapEntry(JsonObject target, string field, ReadOnlyMemory<byte> entry, bool bytes)
     {
         string key = "", value = "";
-        foreach (var (f, v) in Fields(entry))
+        foreach (var f in Fields(entry))
         {
-            if (f == 1) key = Str(v);
-            if (f == 2) value = bytes ? Convert.ToBase64String(v.Span) : Str(v);
+            if (f.Number == 1) key = f.Text;
+            if (f.Number == 2) value = bytes ? Convert.ToBase64String(f.Bytes.Span) : f.Text;
         }
         var map = target[field] as JsonObject ?? new JsonObject();
         map[key] = value;
         target[field] = map;
     }
 
-    static string Str(ReadOnlyMemory<byte> v) => Encoding.UTF8.GetString(v.Span);
-
-    /// <summary>Length-delimited fields of a protobuf message (varint and fixed fields are skipped: none we need).</summary>
-    static IEnumerable<(int Field, ReadOnlyMemory<byte> Value)> Fields(ReadOnlyMemory<byte> data)
+    static IEnumerable<Field> Fields(ReadOnlyMemory<byte> data)
     {
         var pos = 0;
         while (pos < data.Length)
         {
             var tag = Varint(data.Span, ref pos);
-            var field = (int)(tag >> 3);
+            var number = (int)(tag >> 3);
             switch (tag & 7)
             {
-                case 0: Varint(data.Span, ref pos); break;
+                case 0: yield return new Field(number, Varint(data.Span, ref pos), default); break;
                 case 1: pos += 8; break;
                 case 5: pos += 4; break;
                 case 2:
                     var length = (int)Varint(data.Span, ref pos);
                     if (pos + length > data.Length) throw ApiException.BadRequest("truncated protobuf body");
-                    yield return (field, data.Slice(pos, length));
+                    yield return new Field(number, 0, data.Slice(pos, length));
                     pos += length;
                     break;
                 default: throw ApiException.BadRequest("unsupported protobuf wire type");
