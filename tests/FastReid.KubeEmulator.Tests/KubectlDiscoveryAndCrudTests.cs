@@ -207,7 +207,10 @@ public sealed class KubectlDiscoveryAndCrudTests(EmulatorFixture kube) : IClassF
             "jsonpath={.roleRef.kind}/{.roleRef.name} {.subjects[0].kind}/{.subjects[0].namespace}/{.subjects[0].name}").Ok().Stdout);
         Assert.Equal("get,list pods", kube.Kubectl.Run("get", "role", "reader", "-n", ns, "-o",
             "jsonpath={.rules[0].verbs[0]},{.rules[0].verbs[1]} {.rules[0].resources[0]}").Ok().Stdout);
-        Assert.Contains("send batch/v1 Job as application/json", kube.Kubectl.Run("create", "job", "j", "-n", ns, "--image=x").Fails().Stderr);
+        kube.Kubectl.Run("create", "job", "j", "-n", ns, "--image=x", "--", "train", "--epochs", "1").Ok();
+        Assert.Equal("[\"train\",\"--epochs\",\"1\"] Never", kube.Kubectl.Run("get", "job", "j", "-n", ns, "-o",
+            "jsonpath={.spec.template.spec.containers[0].command} {.spec.template.spec.restartPolicy}").Ok().Stdout);
+        Assert.Contains("send apps/v1 Deployment as application/json", kube.Kubectl.Run("create", "deployment", "d", "-n", ns, "--image=x").Fails().Stderr);
         var ip = kube.Kubectl.Run("get", "svc", "metrics", "-n", ns, "-o", "jsonpath={.spec.clusterIP}").Ok().Stdout;
         Assert.Matches(@"^10\.96\.\d+\.\d+$", ip);
         Assert.Contains("spec.clusterIP: Invalid value: field is immutable",

@@ -5,9 +5,10 @@ namespace FastReid.KubeEmulator.Http;
 
 /// <summary>
 /// Decodes the Kubernetes protobuf envelope for the kinds kubectl's typed generators send
-/// (<c>kubectl create configmap|secret|namespace|service|serviceaccount|role|clusterrole|rolebinding|clusterrolebinding</c>
+/// (<c>kubectl create configmap|secret|namespace|service|serviceaccount|role|clusterrole|rolebinding|clusterrolebinding|job</c>
 /// always use protobuf, with no JSON fallback in kubectl 1.32). Field numbers are those of the
-/// generated.proto files in k8s.io/api. Other kinds (e.g. <c>kubectl create job</c>) answer 415.
+/// generated.proto files in k8s.io/api; <c>kubectl create job</c> is decoded for the fields that generator
+/// sets. Other kinds (e.g. <c>kubectl create deployment</c>) answer 415.
 /// </summary>
 internal static class ProtobufBody
 {
@@ -44,6 +45,7 @@ internal static class ProtobufBody
             ("v1", "Service") => Service,
             ("rbac.authorization.k8s.io/v1", "Role" or "ClusterRole") => Role,
             ("rbac.authorization.k8s.io/v1", "RoleBinding" or "ClusterRoleBinding") => RoleBinding,
+            ("batch/v1", "Job") => Job,
             _ => throw new ApiException(415, "UnsupportedMediaType",
                 $"the emulator decodes protobuf only for the kinds kubectl's create generators send; send {apiVersion} {kind} as application/json"),
         };
@@ -118,6 +120,58 @@ internal static class ProtobufBody
             if (s.Number < names.Length && s.Bytes.Length > 0) item[names[s.Number]] = s.Text;
         if (f.Number == 2) Append(obj, "subjects", item);
         else obj["roleRef"] = item;
+    }
+
+    /// <summary>What `kubectl create job NAME --image=I [-- CMD ARGS]` fills in: counts, template, containers.</summary>
+    static void Job(Field f, JsonObject obj)
+    {
+        if (f.Number != 2) return;
+        var spec = new JsonObject();
+        foreach (var s in Fields(f.Bytes))
+            switch (s.Number)
+            {
+                case 1: spec["parallelism"] = (int)s.Varint; break;
+                case 2: spec["completions"] = (int)s.Varint; break;
+                case 3: spec["activeDeadlineSeconds"] = (long)s.Varint; break;
+                case 7: spec["backoffLimit"] = (int)s.Varint; break;
+                case 8: spec["ttlSecondsAfterFinished"] = (int)s.Varint; break;
+                case 9 when s.Bytes.Length > 0: spec["completionMode"] = s.Text; break;
+                case 10: spec["suspend"] = s.Varint != 0; break;
+                case 6:
+                    var template = new JsonObject();
+                    foreach (var t in Fields(s.Bytes))
+                        if (t.Number == 1) template["metadata"] = ObjectMeta(t.Bytes);
+                        else if (t.Number == 2) template["spec"] = PodSpec(t.Bytes);
+                    spec["template"] = template;
+                    break;
+            }
+        obj["spec"] = spec;
+    }
+
+    static JsonObject PodSpec(ReadOnlyMemory<byte> data)
+    {
+        var spec = new JsonObject();
+        foreach (var f in Fields(data))
+            switch (f.Number)
+            {
+                case 2:
+                    var container = new JsonObject();
+                    foreach (var c in Fields(f.Bytes))
+                        switch (c.Number)
+                        {
+                            case 1: container["name"] = c.Text; break;
+                            case 2 when c.Bytes.Length > 0: container["image"] = c.Text; break;
+                            case 3: Append(container, "command", c.Text); break;
+                            case 4: Append(container, "args", c.Text); break;
+                            case 5 when c.Bytes.Length > 0: container["workingDir"] = c.Text; break;
+                            case 14 when c.Bytes.Length > 0: container["imagePullPolicy"] = c.Text; break;
+                        }
+                    Append(spec, "containers", container);
+                    break;
+                case 3 when f.Bytes.Length > 0: spec["restartPolicy"] = f.Text; break;
+                case 8 when f.Bytes.Length > 0: spec["serviceAccountName"] = f.Text; break;
+            }
+        return spec;
     }
 
     static JsonNode IntOrString(ReadOnlyMemory<byte> data)
