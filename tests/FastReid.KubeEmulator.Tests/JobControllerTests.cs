@@ -139,6 +139,22 @@ public sealed class JobControllerTests(EmulatorFixture kube) : IClassFixture<Emu
     }
 
     [Fact]
+    public async Task The_kubelet_helper_reports_ready_and_finished_pods_that_the_job_counts()
+    {
+        var ns = kube.Namespace("kubelet");
+        kube.Kubectl.Apply(JobYaml(ns, "pair", completions: 2, parallelism: 2)).Ok();
+        var pods = await WaitForPods(ns, "pair", 2);
+        kube.Server.Kubelet.Start(ns, pods[0].Metadata.Name);
+        await Eventually.True(async () => (await kube.Client.BatchV1.ReadNamespacedJobAsync("pair", ns)).Status.Ready == 1, "ready to count the started pod");
+        kube.Server.Kubelet.Finish(ns, pods[0].Metadata.Name, 0, """{"mAP":0.88}""");
+        kube.Server.Kubelet.Finish(ns, pods[1].Metadata.Name, 0, "ok");
+        kube.Kubectl.Run("wait", "--for=condition=Complete", "job/pair", "-n", ns, "--timeout=10s").Ok();
+        var finished = await kube.Client.CoreV1.ReadNamespacedPodAsync(pods[0].Metadata.Name, ns);
+        Assert.Equal("Succeeded", finished.Status.Phase);
+        Assert.Equal("""{"mAP":0.88}""", finished.Status.ContainerStatuses.Single().State.Terminated.Message);
+    }
+
+    [Fact]
     public void A_job_with_an_invalid_template_is_rejected()
     {
         var ns = kube.Namespace("badjob");

@@ -35,7 +35,11 @@ public sealed class KubeEmulatorServer : IAsyncDisposable
         foreach (var ns in BuiltinResources.InitialNamespaces)
             _ops.Create(BuiltinResources.Namespaces, "", new() { ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = ns } });
         _controllers = new ControllerHost(_ops, options);
+        Kubelet = new Kubelet(_ops);
     }
+
+    /// <summary>Moves pods along as a kubelet would report them (pods never run in the emulator).</summary>
+    public Kubelet Kubelet { get; }
 
     /// <summary>Fault hooks: drop watches, expire the next watch, fail the next requests.</summary>
     public KubeFaults Faults { get; } = new();
