@@ -43,6 +43,14 @@ public sealed class MetadataSemanticsTests(EmulatorFixture kube) : IClassFixture
         var stale = await Assert.ThrowsAsync<HttpOperationException>(() => kube.Client.CoreV1.ReplaceNamespacedConfigMapAsync(a, "a", ns));
         Assert.Equal(System.Net.HttpStatusCode.Conflict, stale.Response.StatusCode);
 
+        // An update carrying the uid of a deleted-and-recreated object is refused even without a resourceVersion.
+        await kube.Client.CoreV1.DeleteNamespacedConfigMapAsync("b", ns);
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("b"), ns);
+        b.Metadata.ResourceVersion = null;
+        var recreated = await Assert.ThrowsAsync<HttpOperationException>(() => kube.Client.CoreV1.ReplaceNamespacedConfigMapAsync(b, "b", ns));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, recreated.Response.StatusCode);
+        Assert.Contains("Precondition failed: UID in precondition", recreated.Response.Content);
+
         var missing = await Assert.ThrowsAsync<HttpOperationException>(() => kube.Client.CoreV1.ReadNamespacedConfigMapAsync("nope", ns));
         Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.Response.StatusCode);
         Assert.Contains("\"reason\":\"NotFound\"", missing.Response.Content);

@@ -140,6 +140,11 @@ internal sealed partial class ApiOperations(ObjectStore store, ResourceCatalog c
         var requested = Meta.Str(incoming["metadata"]?["resourceVersion"]);
         if (requested.Length > 0 && requested != Meta.Str(current["metadata"]?["resourceVersion"]))
             throw ApiException.StaleConflict(type.Group, type.Plural, key.Name);
+        // A uid in the body is a precondition: an update meant for an object that was deleted and recreated fails.
+        var uid = Meta.Str(incoming["metadata"]?["uid"]);
+        if (uid.Length > 0 && uid != Meta.Uid(current))
+            throw ApiException.Conflict(type.Group, type.Plural, key.Name,
+                $"Precondition failed: UID in precondition: {uid}, UID in object meta: {Meta.Uid(current)}");
         if (requested.Length == 0 && !type.AllowUnconditionalUpdate)
             throw ApiException.Invalid(type.Group, type.Kind, key.Name,
                 [FieldError.InvalidValue("metadata.resourceVersion", "0x0", "must be specified for an update")]);
