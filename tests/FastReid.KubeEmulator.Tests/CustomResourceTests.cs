@@ -102,6 +102,19 @@ public sealed class CustomResourceTests(EmulatorFixture kube) : IClassFixture<Em
     }
 
     [Fact]
+    public void Cluster_scoped_custom_resources_live_outside_namespaces()
+    {
+        var crd = TestManifests.WidgetCrd.Replace("widgets", "pools").Replace("Widget", "Pool").Replace("widget", "pool").Replace("[wd]", "[pl]")
+            .Replace("scope: Namespaced", "scope: Cluster");
+        kube.Kubectl.Apply(crd).Ok();
+        kube.Kubectl.Run("wait", "--for=condition=Established", "crd/pools.example.io", "--timeout=10s").Ok();
+        kube.Kubectl.Apply("apiVersion: example.io/v1\nkind: Pool\nmetadata:\n  name: gpus\nspec:\n  size: 8\n").Ok();
+        Assert.Equal("8", kube.Kubectl.Run("get", "pool", "gpus", "-o", "jsonpath={.spec.size}").Ok().Stdout);
+        Assert.Contains("false", kube.Kubectl.Run("api-resources", "--api-group=example.io", "-o", "wide").Ok().Stdout.Split('\n').Single(l => l.StartsWith("pools")));
+        Assert.Contains("gpus", kube.Kubectl.Run("get", "pools", "-A").Ok().Stdout);
+    }
+
+    [Fact]
     public void Non_structural_crds_are_rejected_and_value_validation_junctors_apply()
     {
         var untyped = TestManifests.WidgetCrd.Replace("widgets", "loose").Replace("Widget", "Loose").Replace("widget", "loosething").Replace("[wd]", "[lz]")
