@@ -25,8 +25,10 @@ internal sealed class WatchStream(ObjectStore store, KubeFaults faults, TimeSpan
         var initial = new List<(string, JsonObject)>();
         long? expiredFrom = null;
         IDisposable? subscription = null;
+        long revisionAtStart;
         lock (store.Gate)
         {
+            revisionAtStart = store.Revision;
             if (faults.TakeWatchExpiry())
                 expiredFrom = request.ResourceVersion is null or "" ? 0 : ParseVersion(request.ResourceVersion);
             else if (request.ResourceVersion is null or "" or "0")
@@ -49,7 +51,6 @@ internal sealed class WatchStream(ObjectStore store, KubeFaults faults, TimeSpan
             }
         }
         using var _ = subscription;
-        var revisionAtStart = store.Revision;
         var dropToken = faults.WatchDropToken;
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, serverStopping, dropToken);
         if (request.TimeoutSeconds is { } t0 && t0 > 0) lifetime.CancelAfter(TimeSpan.FromSeconds(t0));
