@@ -165,6 +165,24 @@ public sealed class WatchTests(EmulatorFixture kube) : IClassFixture<EmulatorFix
     }
 
     [Fact]
+    public async Task A_watch_list_request_streams_the_state_then_an_initial_events_end_bookmark()
+    {
+        var ns = kube.Namespace("watchlist");
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("one"), ns);
+        await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("two"), ns);
+        using var http = new HttpClient { BaseAddress = new Uri(kube.Server.Url) };
+        using var response = await http.GetAsync($"/api/v1/namespaces/{ns}/configmaps?watch=1&sendInitialEvents=true&allowWatchBookmarks=true" +
+            "&resourceVersionMatch=NotOlderThan&timeoutSeconds=1", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var lines = new List<System.Text.Json.JsonElement>();
+        while (await reader.ReadLineAsync() is { } line && lines.Count < 3)
+            lines.Add(System.Text.Json.JsonDocument.Parse(line).RootElement.Clone());
+        Assert.Equal(["ADDED", "ADDED", "BOOKMARK"], lines.Select(l => l.GetProperty("type").GetString()));
+        Assert.Equal("true", lines[2].GetProperty("object").GetProperty("metadata").GetProperty("annotations")
+            .GetProperty("k8s.io/initial-events-end").GetString());
+    }
+
+    [Fact]
     public async Task Objects_entering_and_leaving_a_label_selector_are_added_and_deleted()
     {
         var ns = kube.Namespace("transit");
