@@ -155,6 +155,30 @@ public sealed class JobControllerTests(EmulatorFixture kube) : IClassFixture<Emu
     }
 
     [Fact]
+    public async Task A_pod_failure_policy_ignores_evictions_and_fails_the_job_on_a_fatal_exit_code()
+    {
+        var ns = kube.Namespace("pfp");
+        var policy = "\"podFailurePolicy\":{\"rules\":[" +
+            "{\"action\":\"FailJob\",\"onExitCodes\":{\"operator\":\"In\",\"values\":[2]}}," +
+            "{\"action\":\"Ignore\",\"onExitCodes\":{\"operator\":\"In\",\"values\":[137]}}]},";
+        kube.Kubectl.Apply(JobYaml(ns, "strict", 1, 1, backoffLimit: 0).Replace("\"backoffLimit\"", policy + "\"backoffLimit\"")).Ok();
+        var first = (await WaitForPods(ns, "strict", 1)).Single();
+        kube.Server.Kubelet.Finish(ns, first.Metadata.Name, exitCode: 137, message: "OOMKilled");
+        var second = (await WaitForPods(ns, "strict", 1)).Single();
+        Assert.NotEqual(first.Metadata.Name, second.Metadata.Name);
+        Assert.Null((await kube.Client.BatchV1.ReadNamespacedJobAsync("strict", ns)).Status.Failed);
+
+        kube.Server.Kubelet.Finish(ns, second.Metadata.Name, exitCode: 2, message: "invalid config: MODEL.BACKBONE.DEPTH");
+        kube.Kubectl.Run("wait", "--for=condition=Failed", "job/strict", "-n", ns, "--timeout=10s").Ok();
+        var failed = (await kube.Client.BatchV1.ReadNamespacedJobAsync("strict", ns)).Status.Conditions.Single(c => c.Type == "Failed");
+        Assert.Equal("PodFailurePolicy", failed.Reason);
+        Assert.Contains("failed with exit code 2 matching FailJob rule at index 0", failed.Message);
+
+        var invalid = kube.Kubectl.Apply(JobYaml(ns, "bad-policy", 1, 1).Replace("\"Never\"", "\"OnFailure\"").Replace("\"backoffLimit\"", policy + "\"backoffLimit\"")).Fails();
+        Assert.Contains("may not be specified when template.spec.restartPolicy is different than Never", invalid.Stderr);
+    }
+
+    [Fact]
     public void A_job_with_an_invalid_template_is_rejected()
     {
         var ns = kube.Namespace("badjob");

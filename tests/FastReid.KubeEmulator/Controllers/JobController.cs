@@ -103,7 +103,10 @@ internal sealed class JobController(ApiOperations ops)
         var finished = HasCondition(status, "Complete") || HasCondition(status, "Failed");
 
         // Count pods that finished (or were deleted before finishing) exactly once: the tracking
-        // finalizer is removed when a pod is counted, so it can then go away without losing the count.
+        // finalizer is released only after the status holding the count is written, so a pod can then
+        // go away, and a failed status write leaves it to be counted again.
+        var release = new List<JsonObject>();
+        string? failJob = null;
         foreach (var pod in pods.Where(p => Meta.Finalizers(p).Contains(JobRules.TrackingFinalizer)))
         {
             var phase = Meta.Str(pod["status"]?["phase"]);
@@ -112,9 +115,14 @@ internal sealed class JobController(ApiOperations ops)
                 if (indexed && CompletionIndex(pod) is { } index) completed.Add(index);
                 else if (!indexed) succeeded++;
             }
-            else if (phase == "Failed" || Meta.IsDeleting(pod)) failed++;
+            else if (phase == "Failed" || Meta.IsDeleting(pod))
+            {
+                var (action, message) = PodFailurePolicy.Evaluate(spec["podFailurePolicy"] as JsonObject, pod);
+                if (action != "Ignore") failed++;
+                if (action == "FailJob") failJob ??= message;
+            }
             else continue;
-            ops.RemoveFinalizer(Pods, ApiOperations.Key(Pods, ns, Meta.Name(pod)), JobRules.TrackingFinalizer);
+            release.Add(pod);
         }
         if (indexed) succeeded = completed.Count(i => completions is null || i < completions);
         var active = pods.Where(IsActive).ToList();
@@ -141,7 +149,15 @@ internal sealed class JobController(ApiOperations ops)
                 status["startTime"] ??= now;
                 var deadline = Meta.Long(spec["activeDeadlineSeconds"]);
                 var started = DateTimeOffset.Parse(Meta.Str(status["startTime"]), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
-                if (deadline is { } seconds && started.AddSeconds(seconds) <= DateTimeOffset.UtcNow)
+                if (failJob is not null)
+                {
+                    foreach (var pod in active) RemovePod(pod);
+                    active.Clear();
+                    Record(job, "Warning", "PodFailurePolicy", failJob);
+                    SetCondition(status, "FailureTarget", "True", "PodFailurePolicy", failJob, now);
+                    SetCondition(status, "Failed", "True", "PodFailurePolicy", failJob, now);
+                }
+                else if (deadline is { } seconds && started.AddSeconds(seconds) <= DateTimeOffset.UtcNow)
                 {
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
@@ -191,10 +207,14 @@ internal sealed class JobController(ApiOperations ops)
             else status.Remove("completedIndexes");
         }
         status["uncountedTerminatedPods"] ??= new JsonObject();
-        if (Meta.Same(status, job["status"])) return;
-        var update = job.DeepClone().AsObject();
-        update["status"] = status;
-        ops.Update(Jobs, ns, name, update, statusWrite: true, FieldValidation.Ignore);
+        if (!Meta.Same(status, job["status"]))
+        {
+            var update = job.DeepClone().AsObject();
+            update["status"] = status;
+            ops.Update(Jobs, ns, name, update, statusWrite: true, FieldValidation.Ignore);
+        }
+        foreach (var pod in release)
+            ops.RemoveFinalizer(Pods, ApiOperations.Key(Pods, ns, Meta.Name(pod)), JobRules.TrackingFinalizer);
     }
 
     IEnumerable<JsonObject> CreateIndexed(JsonObject job, List<JsonObject> active, SortedSet<int> completed, int completions, int parallelism)

@@ -70,6 +70,16 @@ internal static class JobRules
         var restart = Meta.Str(template["spec"]?["restartPolicy"]);
         if (restart is not ("OnFailure" or "Never"))
             yield return FieldError.Unsupported("spec.template.spec.restartPolicy", restart, ["OnFailure", "Never"]);
+        if (spec["podFailurePolicy"] is JsonObject && restart != "Never")
+            yield return FieldError.InvalidValue("spec.podFailurePolicy", null, "may not be specified when template.spec.restartPolicy is different than Never");
+        foreach (var (rule, i) in (spec["podFailurePolicy"]?["rules"] as JsonArray ?? []).OfType<JsonObject>().Select((r, i) => (r, i)))
+        {
+            var action = Meta.Str(rule["action"]);
+            if (action is not ("FailJob" or "Ignore" or "Count" or "FailIndex"))
+                yield return FieldError.Unsupported($"spec.podFailurePolicy.rules[{i}].action", action, ["Count", "FailIndex", "FailJob", "Ignore"]);
+            if (rule["onExitCodes"] is JsonObject exit && Meta.Str(exit["operator"]) is not ("In" or "NotIn"))
+                yield return FieldError.Unsupported($"spec.podFailurePolicy.rules[{i}].onExitCodes.operator", Meta.Str(exit["operator"]), ["In", "NotIn"]);
+        }
         var selector = LabelSelector.FromObject(spec["selector"] as JsonObject);
         if (spec["selector"] is null) yield return FieldError.Required("spec.selector");
         else if (!selector.Matches(Meta.StringMap(template["metadata"]?["labels"])))
