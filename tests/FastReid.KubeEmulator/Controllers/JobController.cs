@@ -97,10 +97,10 @@ internal sealed class JobController(ApiOperations ops)
         var parallelism = (int)(Meta.Long(spec["parallelism"]) ?? 1);
         var backoffLimit = Meta.Long(spec["backoffLimit"]) ?? 6;
         var suspended = spec["suspend"]?.GetValue<bool>() == true;
-        var succeeded = Int(status["succeeded"]);
-        var failed = Int(status["failed"]);
-        var completed = ParseIndexes(Meta.Str(status["completedIndexes"]));
-        var finished = HasCondition(status, "Complete") || HasCondition(status, "Failed");
+        var succeeded = JobStatusFields.Int(status["succeeded"]);
+        var failed = JobStatusFields.Int(status["failed"]);
+        var completed = JobStatusFields.ParseIndexes(Meta.Str(status["completedIndexes"]));
+        var finished = JobStatusFields.HasCondition(status, "Complete") || JobStatusFields.HasCondition(status, "Failed");
 
         // Count pods that finished (or were deleted before finishing) exactly once: the tracking
         // finalizer is released only after the status holding the count is written, so a pod can then
@@ -135,16 +135,16 @@ internal sealed class JobController(ApiOperations ops)
             {
                 foreach (var pod in active) RemovePod(pod);
                 active.Clear();
-                if (!HasCondition(status, "Suspended")) Record(job, "Normal", "Suspended", "Job suspended");
-                SetCondition(status, "Suspended", "True", "JobSuspended", "Job suspended", now);
+                if (!JobStatusFields.HasCondition(status, "Suspended")) Record(job, "Normal", "Suspended", "Job suspended");
+                JobStatusFields.SetCondition(status, "Suspended", "True", "JobSuspended", "Job suspended", now);
                 status.Remove("startTime");
             }
             else
             {
-                if (HasCondition(status, "Suspended"))
+                if (JobStatusFields.HasCondition(status, "Suspended"))
                 {
                     Record(job, "Normal", "Resumed", "Job resumed");
-                    SetCondition(status, "Suspended", "False", "JobResumed", "Job resumed", now);
+                    JobStatusFields.SetCondition(status, "Suspended", "False", "JobResumed", "Job resumed", now);
                 }
                 status["startTime"] ??= now;
                 var deadline = Meta.Long(spec["activeDeadlineSeconds"]);
@@ -154,32 +154,32 @@ internal sealed class JobController(ApiOperations ops)
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
                     Record(job, "Warning", "PodFailurePolicy", failJob);
-                    SetCondition(status, "FailureTarget", "True", "PodFailurePolicy", failJob, now);
-                    SetCondition(status, "Failed", "True", "PodFailurePolicy", failJob, now);
+                    JobStatusFields.SetCondition(status, "FailureTarget", "True", "PodFailurePolicy", failJob, now);
+                    JobStatusFields.SetCondition(status, "Failed", "True", "PodFailurePolicy", failJob, now);
                 }
                 else if (deadline is { } seconds && started.AddSeconds(seconds) <= DateTimeOffset.UtcNow)
                 {
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
                     Record(job, "Warning", "DeadlineExceeded", "Job was active longer than specified deadline");
-                    SetCondition(status, "FailureTarget", "True", "DeadlineExceeded", "Job was active longer than specified deadline", now);
-                    SetCondition(status, "Failed", "True", "DeadlineExceeded", "Job was active longer than specified deadline", now);
+                    JobStatusFields.SetCondition(status, "FailureTarget", "True", "DeadlineExceeded", "Job was active longer than specified deadline", now);
+                    JobStatusFields.SetCondition(status, "Failed", "True", "DeadlineExceeded", "Job was active longer than specified deadline", now);
                 }
                 else if (failed > backoffLimit)
                 {
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
                     Record(job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
-                    SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now);
-                    SetCondition(status, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now);
+                    JobStatusFields.SetCondition(status, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now);
+                    JobStatusFields.SetCondition(status, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now);
                 }
                 else if (indexed ? succeeded >= completions : completions is null ? succeeded > 0 && active.Count == 0 : succeeded >= completions)
                 {
                     foreach (var pod in active) RemovePod(pod);
                     active.Clear();
                     Record(job, "Normal", "Completed", "Job completed");
-                    SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
-                    SetCondition(status, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
+                    JobStatusFields.SetCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
+                    JobStatusFields.SetCondition(status, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", now);
                     status["completionTime"] = now;
                 }
                 else if (indexed) active.AddRange(CreateIndexed(job, active, completed, completions!.Value, parallelism));
@@ -196,14 +196,14 @@ internal sealed class JobController(ApiOperations ops)
             }
         }
 
-        SetCount(status, "active", active.Count);
-        SetCount(status, "succeeded", succeeded);
-        SetCount(status, "failed", failed);
+        JobStatusFields.SetCount(status, "active", active.Count);
+        JobStatusFields.SetCount(status, "succeeded", succeeded);
+        JobStatusFields.SetCount(status, "failed", failed);
         status["ready"] = active.Count(IsReady);
         status["terminating"] = pods.Count(p => Meta.IsDeleting(p) && !IsTerminal(p));
         if (indexed)
         {
-            if (completed.Count > 0) status["completedIndexes"] = FormatIndexes(completed);
+            if (completed.Count > 0) status["completedIndexes"] = JobStatusFields.FormatIndexes(completed);
             else status.Remove("completedIndexes");
         }
         status["uncountedTerminatedPods"] ??= new JsonObject();
@@ -321,62 +321,4 @@ internal sealed class JobController(ApiOperations ops)
 
     static int? CompletionIndex(JsonObject pod) =>
         int.TryParse(Meta.Str(pod["metadata"]?["annotations"]?[JobRules.CompletionIndexAnnotation]), out var i) ? i : null;
-
-    static int Int(JsonNode? node) => (int)(Meta.Long(node) ?? 0);
-
-    static void SetCount(JsonObject status, string field, int value)
-    {
-        if (value == 0) status.Remove(field);
-        else status[field] = value;
-    }
-
-    static bool HasCondition(JsonObject status, string type) =>
-        (status["conditions"] as JsonArray ?? []).OfType<JsonObject>().Any(c => Meta.Str(c["type"]) == type && Meta.Str(c["status"]) == "True");
-
-    static void SetCondition(JsonObject status, string type, string value, string reason, string message, string now)
-    {
-        var conditions = status["conditions"] as JsonArray ?? new JsonArray();
-        status["conditions"] = conditions;
-        var existing = conditions.OfType<JsonObject>().FirstOrDefault(c => Meta.Str(c["type"]) == type);
-        if (existing is not null && Meta.Str(existing["status"]) == value) return;
-        var condition = new JsonObject
-        {
-            ["type"] = type, ["status"] = value, ["lastProbeTime"] = now, ["lastTransitionTime"] = now, ["reason"] = reason, ["message"] = message,
-        };
-        if (existing is not null) conditions[conditions.IndexOf(existing)] = condition;
-        else conditions.Add(condition);
-    }
-
-    /// <summary>Parses "0-2,4" into {0,1,2,4}.</summary>
-    public static SortedSet<int> ParseIndexes(string text)
-    {
-        var set = new SortedSet<int>();
-        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var range = part.Split('-');
-            var from = int.Parse(range[0], CultureInfo.InvariantCulture);
-            var to = range.Length > 1 ? int.Parse(range[1], CultureInfo.InvariantCulture) : from;
-            for (var i = from; i <= to; i++) set.Add(i);
-        }
-        return set;
-    }
-
-    /// <summary>Formats {0,1,2,4} as "0-2,4", the completedIndexes syntax.</summary>
-    public static string FormatIndexes(SortedSet<int> indexes)
-    {
-        var parts = new List<string>();
-        int? start = null, prev = null;
-        foreach (var i in indexes.Append(int.MinValue))
-        {
-            if (start is not null && i != prev + 1)
-            {
-                parts.Add(start == prev ? $"{start}" : $"{start}-{prev}");
-                start = null;
-            }
-            if (i == int.MinValue) break;
-            start ??= i;
-            prev = i;
-        }
-        return string.Join(",", parts);
-    }
 }
