@@ -35,7 +35,7 @@ public sealed class Kubectl(string kubeconfig, string cacheDir)
         return null;
     });
 
-    public static string Path_ => Binary.Value ?? throw new InvalidOperationException(
+    public static string Executable => Binary.Value ?? throw new InvalidOperationException(
         "kubectl is not installed or not on PATH: these tests verify the emulator with the real kubectl client " +
         "(install kubectl v1.32+, e.g. `apt-get install kubectl`).");
 
@@ -66,7 +66,7 @@ public sealed class Kubectl(string kubeconfig, string cacheDir)
 
     Process Start(string[] args, bool redirectInput)
     {
-        var info = new ProcessStartInfo(Path_)
+        var info = new ProcessStartInfo(Executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
