@@ -38,6 +38,8 @@ public sealed class S3TrainingTests(TinyDataset data) : IClassFixture<TinyDatase
         ["AWS_SECRET_ACCESS_KEY"] = S3rverFixture.SecretKey,
         ["AWS_ENDPOINT_URL"] = endpoint.ToString(),
         ["AWS_REGION"] = "us-east-1",
+        // the fault proxy can stall a connection without resetting it: give up on such an attempt quickly
+        ["FASTREID_S3_ATTEMPT_TIMEOUT"] = "20",
     };
 
     private static string[] Tiny(string output, params string[] more) =>

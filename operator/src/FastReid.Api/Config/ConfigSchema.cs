@@ -28,6 +28,7 @@ public static class ConfigSchema
         SL("MODEL.FREEZE_LAYERS", [], "top-level modules frozen for SOLVER.FREEZE_ITERS iterations (e.g. backbone)"),
         S("MODEL.BACKBONE.NAME", "build_resnet_backbone", "backbone builder", "build_resnet_backbone"),
         S("MODEL.BACKBONE.DEPTH", "50x", "ResNet depth", "18x", "34x", "50x", "101x"),
+        F("MODEL.BACKBONE.WIDTH_MULT", 1.0, "FastReid.K8s extension: channel width multiplier of the ResNet (0.5 = half width, for CPU recipes and tests; 1.0 keeps torchvision shapes)"),
         I("MODEL.BACKBONE.LAST_STRIDE", 1, "stride of the last stage (1 keeps a larger feature map)"),
         I("MODEL.BACKBONE.FEAT_DIM", 2048, "channels of the backbone output (512 for ResNet-18/34, 2048 for 50/101)"),
         S("MODEL.BACKBONE.NORM", "BN", "normalisation layer", "BN"),

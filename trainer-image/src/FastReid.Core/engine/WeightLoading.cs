@@ -90,6 +90,8 @@ public static class WeightLoading
         }
         var missing = target.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && !source.ContainsKey(k[prefix.Length..]))
             .Where(k => !k.EndsWith("num_batches_tracked", StringComparison.Ordinal)).ToList();
+        if (loaded == 0 && mismatched.Count > 0)
+            throw new FastReidException($"'{sourceName}' matches the model's tensor names but none of their shapes ({Summarise(mismatched)}); is it for another depth, width or FEAT_DIM?");
         if (loaded == 0)
             throw new FastReidException($"'{sourceName}' shares no tensor names with the model (expected names like {target.Keys.First()}); is it the right file?");
         var report = $"loaded {loaded} tensors from {sourceName}";

@@ -11,7 +11,7 @@ public static class StorageFactory
 
     public static IStorage Open(StorageUri root, StorageOptions? options = null)
     {
-        options ??= new StorageOptions();
+        options ??= new StorageOptions { Retry = RetrySettings.FromEnvironment() };
         if (!root.IsS3) return new LocalStorage(root);
         var settings = options.S3 ?? S3Settings.FromEnvironment(forUri: root.ToString());
         return new S3Storage(root, settings, options);

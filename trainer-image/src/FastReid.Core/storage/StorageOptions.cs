@@ -26,8 +26,28 @@ public sealed record RetrySettings
 
     public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>One attempt (one request, or one whole multipart upload) that takes longer than this counts as a transient fault.</summary>
-    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// One attempt (one request, or one whole multipart upload) that takes longer than this counts as a
+    /// transient fault: a connection that stalls without being reset is abandoned and retried.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The defaults, with <c>FASTREID_S3_ATTEMPT_TIMEOUT</c> (seconds) and <c>FASTREID_S3_MAX_RETRIES</c>
+    /// applied when set: slow links with huge checkpoints want a longer attempt, tests a shorter one.
+    /// </summary>
+    public static RetrySettings FromEnvironment()
+    {
+        var settings = new RetrySettings();
+        if (Read("FASTREID_S3_ATTEMPT_TIMEOUT") is { } seconds) settings = settings with { AttemptTimeout = TimeSpan.FromSeconds(seconds) };
+        if (Read("FASTREID_S3_MAX_RETRIES") is { } retries) settings = settings with { MaxRetries = retries };
+        return settings;
+
+        static int? Read(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v
+            ? int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
+                ? n : throw new FastReidException($"environment variable {name}='{v}' is not a positive integer")
+            : null;
+    }
 }
 
 /// <summary>

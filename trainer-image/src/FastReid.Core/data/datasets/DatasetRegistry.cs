@@ -29,7 +29,7 @@ public static class DatasetRegistry
         var cache = Environment.GetEnvironmentVariable("FASTREID_CACHE") is { Length: > 0 } c
             ? c : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "fastreid");
         log?.Invoke($"FASTREID_DATASETS is {root}: syncing into the cache under {cache}");
-        return Storage.DatasetCache.ResolveAsync(root, Path.Combine(cache, "datasets"), new Storage.StorageOptions { Log = log })
+        return Storage.DatasetCache.ResolveAsync(root, Path.Combine(cache, "datasets"), new Storage.StorageOptions { Log = log, Retry = Storage.RetrySettings.FromEnvironment() })
             .GetAwaiter().GetResult();
     }
 

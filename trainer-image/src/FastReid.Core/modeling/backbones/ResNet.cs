@@ -23,8 +23,11 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
 
     public long OutChannels { get; }
 
-    public ResNet(int depth, int lastStride, string norm, bool withIbn, bool withNl) : base(nameof(ResNet))
+    public ResNet(int depth, int lastStride, string norm, bool withIbn, bool withNl, double widthMult = 1.0) : base(nameof(ResNet))
     {
+        if (widthMult is < 0.125 or > 4 || !double.IsFinite(widthMult))
+            throw new FastReidException($"MODEL.BACKBONE.WIDTH_MULT must be between 0.125 and 4 (got {widthMult})");
+        long W(long channels) => Math.Max(8, (long)Math.Round(channels * widthMult));
         var (layers, nonLayers, bottleneck) = depth switch
         {
             18 => (new[] { 2, 2, 2, 2 }, new[] { 0, 0, 0, 0 }, false),
@@ -35,15 +38,15 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         };
         if (lastStride is not (1 or 2)) throw new FastReidException($"MODEL.BACKBONE.LAST_STRIDE must be 1 or 2 (got {lastStride})");
         int expansion = bottleneck ? 4 : 1;
-        long inplanes = 64;
-        conv1 = nn.Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
-        bn1 = Norms.Create(norm, 64);
+        long inplanes = W(64);
+        conv1 = nn.Conv2d(3, inplanes, 7, stride: 2, padding: 3, bias: false);
+        bn1 = Norms.Create(norm, inplanes);
         maxpool = nn.MaxPool2d(3, stride: 2, padding: 1, ceil_mode: true);
-        layer1 = MakeLayer(ref inplanes, 64, layers[0], 1, norm, withIbn, bottleneck);
-        layer2 = MakeLayer(ref inplanes, 128, layers[1], 2, norm, withIbn, bottleneck);
-        layer3 = MakeLayer(ref inplanes, 256, layers[2], 2, norm, withIbn, bottleneck);
-        layer4 = MakeLayer(ref inplanes, 512, layers[3], lastStride, norm, false, bottleneck);
-        OutChannels = 512L * expansion;
+        layer1 = MakeLayer(ref inplanes, W(64), layers[0], 1, norm, withIbn, bottleneck);
+        layer2 = MakeLayer(ref inplanes, W(128), layers[1], 2, norm, withIbn, bottleneck);
+        layer3 = MakeLayer(ref inplanes, W(256), layers[2], 2, norm, withIbn, bottleneck);
+        layer4 = MakeLayer(ref inplanes, W(512), layers[3], lastStride, norm, false, bottleneck);
+        OutChannels = W(512) * expansion;
         _nlIndices = new int[4][];
         if (withNl)
         {
@@ -51,10 +54,10 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
             for (int s = 0; s < 4; s++) _nlIndices[s] = Enumerable.Range(0, nonLayers[s]).Select(i => layers[s] - (i + 1)).Order().ToArray();
             ModuleList<NonLocal>? Nl(int s, long ch) => nonLayers[s] == 0 ? null
                 : nn.ModuleList(Enumerable.Range(0, nonLayers[s]).Select(_ => new NonLocal(ch, norm)).ToArray());
-            NL_1 = Nl(0, 64L * expansion);
-            NL_2 = Nl(1, 128L * expansion);
-            NL_3 = Nl(2, 256L * expansion);
-            NL_4 = Nl(3, 512L * expansion);
+            NL_1 = Nl(0, W(64) * expansion);
+            NL_2 = Nl(1, W(128) * expansion);
+            NL_3 = Nl(2, W(256) * expansion);
+            NL_4 = Nl(3, W(512) * expansion);
         }
         else
         {
@@ -70,7 +73,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         var depthText = cfg.String("MODEL.BACKBONE.DEPTH");
         var depth = int.Parse(depthText.TrimEnd('x'), System.Globalization.CultureInfo.InvariantCulture);
         return new ResNet(depth, cfg.Int("MODEL.BACKBONE.LAST_STRIDE"), cfg.String("MODEL.BACKBONE.NORM"),
-            cfg.Bool("MODEL.BACKBONE.WITH_IBN"), cfg.Bool("MODEL.BACKBONE.WITH_NL"));
+            cfg.Bool("MODEL.BACKBONE.WITH_IBN"), cfg.Bool("MODEL.BACKBONE.WITH_NL"), cfg.Float("MODEL.BACKBONE.WIDTH_MULT"));
     }
 
     private static Sequential MakeLayer(ref long inplanes, long planes, int blocks, int stride, string norm, bool ibn, bool bottleneck)
