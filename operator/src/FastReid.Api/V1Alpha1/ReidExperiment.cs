@@ -11,6 +11,7 @@ namespace FastReid.Api.V1Alpha1;
 [PrinterColumn("Rank-1", "number", ".status.metrics.rank1")]
 [PrinterColumn("Nodes", "integer", ".spec.resources.nodes", Priority = 1)]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
+[CelRule("size(self.metadata.name) <= 63", "metadata.name must be at most 63 characters: it names the Job, Service and pod host names")]
 public sealed class ReidExperiment : CustomResource<ReidExperimentSpec, ReidExperimentStatus>
 {
     public override string Kind { get; set; } = "ReidExperiment";
@@ -24,8 +25,8 @@ public sealed class ReidExperimentSpec
     public JsonObject? Config { get; set; }
     [Description("Pods, GPUs, CPU and memory.")]
     public ResourcesSpec Resources { get; set; } = new();
-    [Required, Description("Where artefacts are written.")]
-    public OutputSpec Output { get; set; } = new();
+    [Description("Where artefacts are written; the operator's default storage (plus /namespace/name) when absent.")]
+    public OutputSpec? Output { get; set; }
     [Description("Retries, deadline, clean-up, suspension.")]
     public RunPolicy RunPolicy { get; set; } = new();
 }

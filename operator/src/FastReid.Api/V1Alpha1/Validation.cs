@@ -24,6 +24,7 @@ public static partial class Validation
     public static IReadOnlyList<FieldError> Validate(ReidExperiment experiment)
     {
         var errors = new List<FieldError>();
+        CheckDnsLabelName(experiment.Metadata.Name, errors);
         CheckAttributes(experiment.Spec, "spec", errors);
         CheckExperimentSpec(experiment.Spec, "spec", errors);
         return errors;
@@ -73,7 +74,18 @@ public static partial class Validation
             errors.Add(new($"{path}.dataset.uri", $"must be s3://bucket/prefix or an absolute path, got '{uri}'"));
         CheckQuantity(spec.Resources.Cpu, $"{path}.resources.cpu", errors);
         CheckQuantity(spec.Resources.Memory, $"{path}.resources.memory", errors);
-        CheckOutput(spec.Output, $"{path}.output", errors);
+        if (spec.Output is not null) CheckOutput(spec.Output, $"{path}.output", errors);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    private static partial System.Text.RegularExpressions.Regex Dns1123Label();
+
+    /// <summary>Experiments name their Job, Service and pod host names, so their own name must be a DNS label.</summary>
+    private static void CheckDnsLabelName(string? name, List<FieldError> errors)
+    {
+        if (string.IsNullOrEmpty(name)) errors.Add(new("metadata.name", "is required"));
+        else if (name.Length > 63 || !Dns1123Label().IsMatch(name))
+            errors.Add(new("metadata.name", $"must be a DNS label (lower-case letters, digits, '-', at most 63 characters), got '{name}'"));
     }
 
     private static void CheckOutput(OutputSpec output, string path, List<FieldError> errors)

@@ -1,0 +1,234 @@
+using System.Globalization;
+using FastReid.Api.V1Alpha1;
+using k8s.Models;
+
+namespace FastReid.Pipeline.Experiments;
+
+/// <summary>What one run needs, resolved from the spec and the operator defaults.</summary>
+public sealed record ResolvedRun(
+    ReidExperiment Experiment,
+    string RunName,
+    string Namespace,
+    string ConfigYaml,
+    OutputSpec Output,
+    string Image);
+
+/// <summary>
+/// Builds the desired children of a run: the ConfigMap with the effective config, the headless Service that
+/// gives the index-0 pod its DNS name, and the Indexed Job (one pod per node, one worker per GPU).
+/// </summary>
+public static class ExperimentChildren
+{
+    public const string ConfigMountPath = "/etc/fastreid";
+    public const string ConfigFileName = "config.yaml";
+    public const string ResultFile = "/dev/termination-log";
+    public const long RunAsUser = 1000;
+
+    public static V1ConfigMap ConfigMap(ResolvedRun run) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "ConfigMap",
+        Metadata = Metadata(run),
+        Data = new Dictionary<string, string> { [ConfigFileName] = run.ConfigYaml },
+    };
+
+    public static V1Service HeadlessService(ResolvedRun run, PlannerOptions options) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Service",
+        Metadata = Metadata(run),
+        Spec = new V1ServiceSpec
+        {
+            ClusterIP = "None",
+            // Workers resolve the rank-0 pod before it is ready: it is the one that becomes ready last.
+            PublishNotReadyAddresses = true,
+            Selector = new Dictionary<string, string> { [ExperimentNames.RunLabel] = run.RunName },
+            Ports = [new V1ServicePort { Name = "rendezvous", Port = options.MasterPort, TargetPort = options.MasterPort, Protocol = "TCP" }],
+        },
+    };
+
+    public static V1Job Job(ResolvedRun run, PlannerOptions options)
+    {
+        var spec = run.Experiment.Spec;
+        int nodes = spec.Resources.Nodes;
+        var labels = ExperimentNames.Labels(run.Experiment, run.RunName);
+        return new V1Job
+        {
+            ApiVersion = "batch/v1",
+            Kind = "Job",
+            Metadata = Metadata(run),
+            Spec = new V1JobSpec
+            {
+                CompletionMode = "Indexed",
+                Completions = nodes,
+                Parallelism = nodes,
+                BackoffLimit = spec.RunPolicy.BackoffLimit,
+                ActiveDeadlineSeconds = spec.RunPolicy.ActiveDeadlineSeconds,
+                Suspend = spec.RunPolicy.Suspend,
+                // ttlSecondsAfterFinished is applied by the operator, which removes every child and keeps the status.
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = labels },
+                    Spec = PodSpec(run, options),
+                },
+            },
+        };
+    }
+
+    private static V1PodSpec PodSpec(ResolvedRun run, PlannerOptions options)
+    {
+        var spec = run.Experiment.Spec;
+        var volumes = new List<V1Volume>
+        {
+            new() { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = run.RunName } },
+            new() { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
+        };
+        var mounts = new List<V1VolumeMount>
+        {
+            new() { Name = "config", MountPath = ConfigMountPath, ReadOnlyProperty = true },
+            new() { Name = "tmp", MountPath = "/tmp" },
+        };
+        if (spec.Resources.GpusPerNode > 0)
+        {
+            // Data-loader workers share batches through /dev/shm; the container default (64 MiB) is too small.
+            volumes.Add(new V1Volume { Name = "dshm", EmptyDir = new V1EmptyDirVolumeSource { Medium = "Memory" } });
+            mounts.Add(new V1VolumeMount { Name = "dshm", MountPath = "/dev/shm" });
+        }
+        return new V1PodSpec
+        {
+            RestartPolicy = "Never",
+            Subdomain = run.RunName,
+            EnableServiceLinks = false,
+            AutomountServiceAccountToken = false,
+            SecurityContext = new V1PodSecurityContext
+            {
+                RunAsNonRoot = true,
+                RunAsUser = RunAsUser,
+                RunAsGroup = RunAsUser,
+                FsGroup = RunAsUser,
+                SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+            },
+            Volumes = volumes,
+            Containers =
+            [
+                new V1Container
+                {
+                    Name = ExperimentNames.TrainerContainer,
+                    Image = run.Image,
+                    ImagePullPolicy = "IfNotPresent",
+                    Command = TrainerCommand(options),
+                    Args = ["train", "--config-file", $"{ConfigMountPath}/{ConfigFileName}"],
+                    Env = Env(run, options),
+                    Ports = [new V1ContainerPort { Name = "rendezvous", ContainerPort = options.MasterPort, Protocol = "TCP" }],
+                    Resources = Resources(spec.Resources),
+                    VolumeMounts = mounts,
+                    TerminationMessagePath = ResultFile,
+                    TerminationMessagePolicy = "FallbackToLogsOnError",
+                    SecurityContext = new V1SecurityContext
+                    {
+                        AllowPrivilegeEscalation = false,
+                        ReadOnlyRootFilesystem = true,
+                        RunAsNonRoot = true,
+                        Privileged = false,
+                        Capabilities = new V1Capabilities { Drop = ["ALL"] },
+                        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+                    },
+                },
+            ],
+        };
+    }
+
+    /// <summary>
+    /// The pod's RANK is the global rank of its first worker, NODE_RANK × NPROC_PER_NODE. Kubernetes cannot do
+    /// arithmetic in env, so a one-line shell computes it before exec'ing the trainer, which gives worker i
+    /// RANK + i and LOCAL_RANK i.
+    /// </summary>
+    public static List<string> TrainerCommand(PlannerOptions options) =>
+        ["/bin/sh", "-c", "RANK=$((NODE_RANK * NPROC_PER_NODE)); export RANK; exec \"$0\" \"$@\"", options.TrainerCommand];
+
+    /// <summary>The DNS name of the index-0 pod: hostname {job}-0 under the headless Service {job}.</summary>
+    public static string MasterAddress(ResolvedRun run) => $"{run.RunName}-0.{run.RunName}.{run.Namespace}.svc";
+
+    private static List<V1EnvVar> Env(ResolvedRun run, PlannerOptions options)
+    {
+        var spec = run.Experiment.Spec;
+        int nodes = spec.Resources.Nodes, perNode = Math.Max(1, spec.Resources.GpusPerNode);
+        var completionIndex = new V1EnvVarSource
+        {
+            FieldRef = new V1ObjectFieldSelector { FieldPath = $"metadata.annotations['{ExperimentNames.CompletionIndexAnnotation}']" },
+        };
+        var env = new List<V1EnvVar>
+        {
+            new() { Name = "JOB_COMPLETION_INDEX", ValueFrom = completionIndex },
+            new() { Name = "NODE_RANK", ValueFrom = completionIndex },
+            new() { Name = "NNODES", Value = Invariant(nodes) },
+            new() { Name = "NPROC_PER_NODE", Value = Invariant(perNode) },
+            new() { Name = "WORLD_SIZE", Value = Invariant(nodes * perNode) },
+            new() { Name = "LOCAL_RANK", Value = "0" },
+            new() { Name = "MASTER_ADDR", Value = MasterAddress(run) },
+            new() { Name = "MASTER_PORT", Value = Invariant(options.MasterPort) },
+            new() { Name = "FASTREID_RESULT_FILE", Value = ResultFile },
+            new() { Name = "FASTREID_OUTPUT_URI", Value = run.Output.Uri },
+            new() { Name = "HOME", Value = "/tmp" },
+        };
+        if (spec.Dataset.Uri is { } datasetUri)
+            env.Add(new V1EnvVar { Name = "FASTREID_DATASET_URI", Value = datasetUri });
+        if (spec.Dataset.Synthetic is { } synthetic)
+        {
+            env.Add(new V1EnvVar
+            {
+                Name = "FASTREID_SYNTHETIC",
+                Value = string.Create(CultureInfo.InvariantCulture,
+                    $"identities={synthetic.Identities},imagesPerIdentity={synthetic.ImagesPerIdentity},cameras={synthetic.Cameras},seed={synthetic.Seed}"),
+            });
+        }
+        if (run.Output.Endpoint is { } endpoint) env.Add(new V1EnvVar { Name = "AWS_ENDPOINT_URL", Value = endpoint });
+        if (run.Output.Region is { } region) env.Add(new V1EnvVar { Name = "AWS_REGION", Value = region });
+        if (run.Output.SecretRef is { } secret)
+        {
+            env.Add(SecretEnv("AWS_ACCESS_KEY_ID", secret.Name, secret.AccessKeyIdKey));
+            env.Add(SecretEnv("AWS_SECRET_ACCESS_KEY", secret.Name, secret.SecretAccessKeyKey));
+        }
+        return env;
+    }
+
+    private static V1EnvVar SecretEnv(string name, string secret, string key) => new()
+    {
+        Name = name,
+        ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = secret, Key = key, Optional = false } },
+    };
+
+    private static V1ResourceRequirements Resources(ResourcesSpec resources)
+    {
+        var requests = new Dictionary<string, ResourceQuantity>();
+        var limits = new Dictionary<string, ResourceQuantity>();
+        if (resources.Cpu is { } cpu) { requests["cpu"] = new ResourceQuantity(cpu); limits["cpu"] = new ResourceQuantity(cpu); }
+        if (resources.Memory is { } memory) { requests["memory"] = new ResourceQuantity(memory); limits["memory"] = new ResourceQuantity(memory); }
+        if (resources.GpusPerNode > 0) limits["nvidia.com/gpu"] = new ResourceQuantity(Invariant(resources.GpusPerNode));
+        return new V1ResourceRequirements
+        {
+            Requests = requests.Count > 0 ? requests : null,
+            Limits = limits.Count > 0 ? limits : null,
+        };
+    }
+
+    private static V1ObjectMeta Metadata(ResolvedRun run) => new()
+    {
+        Name = run.RunName,
+        NamespaceProperty = run.Namespace,
+        Labels = ExperimentNames.Labels(run.Experiment, run.RunName),
+        OwnerReferences = [OwnerReference(run.Experiment)],
+    };
+
+    public static V1OwnerReference OwnerReference(ReidExperiment experiment) => new()
+    {
+        ApiVersion = ApiGroup.ApiVersion,
+        Kind = experiment.Kind,
+        Name = experiment.Metadata.Name,
+        Uid = experiment.Metadata.Uid,
+        Controller = true,
+        BlockOwnerDeletion = true,
+    };
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
