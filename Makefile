@@ -10,7 +10,7 @@ DEMO_DIR ?= $(CURDIR)/output/demo
 DEMO_DATA ?= $(CURDIR)/datasets
 TEST_FILTER ?=
 
-.PHONY: all build test demo bench clean help
+.PHONY: all build test demo bench clean help crds
 
 all: build
 
@@ -19,10 +19,15 @@ help:
 	@echo "make test   build and run every test suite"
 	@echo "make build  publish artifacts/fastreid/fastreid and artifacts/kube-emulator/kube-emulator"
 	@echo "make bench  run the benchmarks under bench/ (results in bench/results/)"
+	@echo "make crds   regenerate crds/*.yaml from the API types (a test fails when they are stale)"
 
 build:
 	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid
 	$(PUBLISH) tests/FastReid.KubeEmulator -o $(ARTIFACTS)/kube-emulator
+	$(PUBLISH) operator/src/FastReid.Operator -o $(ARTIFACTS)/operator
+
+crds:
+	$(DOTNET) run --project operator/src/FastReid.Operator -c $(CONFIGURATION) -- crds --output $(CURDIR)/crds
 
 # Tests build their own copies; `build` first so CLI tests can run the published binaries.
 test: build

@@ -52,7 +52,7 @@ public sealed class SyntheticDatasetSpec
 [CelRule("self.name == 'Synthetic' || has(self.uri)", "dataset.uri is required unless the dataset is Synthetic")]
 public sealed class DatasetSpec
 {
-    [Required, Description("FastReID dataset name, e.g. Market1501, DukeMTMC, MSMT17, Synthetic.")]
+    [Required, MaxLength(63), Description("FastReID dataset name, e.g. Market1501, DukeMTMC, MSMT17, Synthetic.")]
     public string Name { get; set; } = "";
     [Description("Where the dataset lives: s3://... or a file path. Not used for Synthetic.")]
     public string? Uri { get; set; }

@@ -5,7 +5,7 @@ namespace FastReid.Api.V1Alpha1;
 /// <summary>A Kubernetes-convention condition: keyed by <see cref="Type"/>, CamelCase reason, human message.</summary>
 public sealed record Condition
 {
-    [Description("Condition type, e.g. Created, Running, Succeeded, Failed, InvalidSpec.")]
+    [System.ComponentModel.DataAnnotations.Required, Description("Condition type, e.g. Created, Running, Succeeded, Failed, InvalidSpec.")]
     public string Type { get; init; } = "";
     [Description("True, False or Unknown.")]
     [System.ComponentModel.DataAnnotations.AllowedValues("True", "False", "Unknown")]

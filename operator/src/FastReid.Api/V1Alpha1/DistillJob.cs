@@ -45,7 +45,7 @@ public sealed class KdSpec
 
 public sealed class DistillJobSpec
 {
-    [Required, MinLength(1), Description("One or more teachers.")]
+    [Required, MinLength(1), MaxLength(8), Description("One or more teachers.")]
     public List<ModelSource> Teachers { get; set; } = [];
     [Required, Description("The student's experiment spec; the Distiller meta-architecture is set by the operator.")]
     public ReidExperimentSpec Student { get; set; } = new();

@@ -20,7 +20,7 @@ public sealed class TuneSweep : CustomResource<TuneSweepSpec, TuneSweepStatus>
 [CelRule("self.type != 'choice' || (has(self.values) && size(self.values) > 0)", "choice needs a non-empty values list")]
 public sealed class SearchParameter
 {
-    [Required, AllowedValues("uniform", "loguniform", "quniform", "randint", "choice"), Description("Distribution.")]
+    [Required, MaxLength(16), AllowedValues("uniform", "loguniform", "quniform", "randint", "choice"), Description("Distribution.")]
     public string Type { get; set; } = "";
     [Description("Lower bound (uniform, loguniform, quniform, randint).")]
     public double? Min { get; set; }
@@ -28,7 +28,7 @@ public sealed class SearchParameter
     public double? Max { get; set; }
     [Range(0.0, 1.0e9, MinimumIsExclusive = true), Description("Quantisation step (quniform).")]
     public double? Step { get; set; }
-    [PreserveUnknownFields, Description("Candidates (choice).")]
+    [PreserveUnknownFields, MaxLength(1000), Description("Candidates (choice).")]
     public List<JsonNode?>? Values { get; set; }
 }
 
@@ -67,7 +67,7 @@ public sealed class TuneSweepSpec
 {
     [Required, Description("The ReidExperiment spec each trial starts from.")]
     public ReidExperimentSpec Template { get; set; } = new();
-    [Required, Description("Search space by FastReID config key.")]
+    [Required, MaxLength(64), Description("Search space by FastReID config key.")]
     public Dictionary<string, SearchParameter> SearchSpace { get; set; } = [];
     [Description("What to optimise.")]
     public ObjectiveSpec Objective { get; set; } = new();

@@ -193,6 +193,12 @@ public static partial class Validation
         if (value is null) return;
         if (property.GetCustomAttribute<MinLengthAttribute>() is { } minLength && value is ICollection collection && collection.Count < minLength.Length)
             errors.Add(new(path, $"needs at least {minLength.Length} item(s), got {collection.Count}"));
+        if (property.GetCustomAttribute<MaxLengthAttribute>() is { } maxLength)
+        {
+            int length = value switch { string s => s.Length, ICollection c => c.Count, _ => 0 };
+            if (length > maxLength.Length)
+                errors.Add(new(path, $"may have at most {maxLength.Length} {(value is string ? "characters" : "items")}, got {length}"));
+        }
         if (property.GetCustomAttribute<AllowedValuesAttribute>() is { } allowed && !allowed.Values.Contains(value))
             errors.Add(new(path, $"must be one of {string.Join(", ", allowed.Values)}; got '{value}'"));
         if (property.GetCustomAttribute<RegularExpressionAttribute>() is { } pattern && value is string text
