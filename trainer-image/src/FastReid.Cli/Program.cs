@@ -1,8 +1,11 @@
 using FastReid;
 using FastReid.Cli;
 
+using FastReid.Cli.Commands;
+
 CliCommand[] commands =
 [
+    DataSynthCommand.Definition,
 ];
 
 return Dispatch(args);

@@ -1,0 +1,212 @@
+namespace FastReid.Config;
+
+/// <summary>The value kinds a FastReID config key can hold (yacs types, tuples read as lists).</summary>
+public enum ConfigValueKind { Bool, Int, Float, String, IntList, FloatList, StringList }
+
+/// <summary>
+/// One FastReID config key. <paramref name="Supported"/> false marks a key FastReID has that we do not
+/// implement yet: it may appear with its default value (a no-op) but any other value is refused.
+/// <paramref name="Allowed"/> lists the accepted values of string keys (null: any).
+/// </summary>
+public sealed record ConfigKey(
+    string Name, ConfigValueKind Kind, object Default, string Help,
+    bool Supported = true, IReadOnlyList<string>? Allowed = null);
+
+/// <summary>
+/// The FastReID config keys we know, their types and FastReID's defaults (fastreid/config/defaults.py).
+/// Shared by the trainer (which reads them) and the operator (which validates <c>spec.config</c>).
+/// </summary>
+public static class ConfigSchema
+{
+    private static readonly double[] ImageNetMean = [0.485 * 255, 0.456 * 255, 0.406 * 255];
+    private static readonly double[] ImageNetStd = [0.229 * 255, 0.224 * 255, 0.225 * 255];
+
+    public static IReadOnlyList<ConfigKey> Keys { get; } =
+    [
+        S("MODEL.DEVICE", "cuda", "cuda or cpu; cuda falls back to cpu with a warning when no GPU is visible", "cuda", "cpu"),
+        S("MODEL.META_ARCHITECTURE", "Baseline", "meta-architecture", "Baseline"),
+        SL("MODEL.FREEZE_LAYERS", [], "top-level modules frozen for SOLVER.FREEZE_ITERS iterations (e.g. backbone)"),
+        S("MODEL.BACKBONE.NAME", "build_resnet_backbone", "backbone builder", "build_resnet_backbone"),
+        S("MODEL.BACKBONE.DEPTH", "50x", "ResNet depth", "18x", "34x", "50x", "101x"),
+        I("MODEL.BACKBONE.LAST_STRIDE", 1, "stride of the last stage (1 keeps a larger feature map)"),
+        I("MODEL.BACKBONE.FEAT_DIM", 2048, "channels of the backbone output (512 for ResNet-18/34, 2048 for 50/101)"),
+        S("MODEL.BACKBONE.NORM", "BN", "normalisation layer", "BN"),
+        Bo("MODEL.BACKBONE.WITH_IBN", false, "IBN-a blocks (instance + batch norm)"),
+        Bo("MODEL.BACKBONE.WITH_SE", false, "squeeze-and-excitation blocks", supported: false),
+        Bo("MODEL.BACKBONE.WITH_NL", false, "non-local blocks in stages 2 and 3"),
+        Bo("MODEL.BACKBONE.PRETRAIN", true, "load ImageNet weights from PRETRAIN_PATH"),
+        S("MODEL.BACKBONE.PRETRAIN_PATH", "", "backbone weights (.pth or .safetensors, torchvision names)"),
+        S("MODEL.HEADS.NAME", "EmbeddingHead", "head", "EmbeddingHead"),
+        S("MODEL.HEADS.NORM", "BN", "normalisation in the head", "BN"),
+        I("MODEL.HEADS.NUM_CLASSES", 0, "identities; 0 = taken from the training set"),
+        I("MODEL.HEADS.EMBEDDING_DIM", 0, "1x1 conv embedding before the neck; 0 = none"),
+        Bo("MODEL.HEADS.WITH_BNNECK", false, "batch-norm neck (bias frozen)"),
+        S("MODEL.HEADS.POOL_LAYER", "GlobalAvgPool", "global pooling",
+            "GlobalAvgPool", "GlobalMaxPool", "GeneralizedMeanPooling", "GeneralizedMeanPoolingP", "AdaptiveAvgMaxPool"),
+        S("MODEL.HEADS.NECK_FEAT", "before", "feature used at test time: before or after the BN neck", "before", "after"),
+        S("MODEL.HEADS.CLS_LAYER", "Linear", "classifier", "Linear", "CosSoftmax", "ArcSoftmax", "CircleSoftmax"),
+        F("MODEL.HEADS.MARGIN", 0.0, "classifier margin"),
+        F("MODEL.HEADS.SCALE", 1.0, "classifier scale"),
+        SL("MODEL.LOSSES.NAME", ["CrossEntropyLoss"], "losses: CrossEntropyLoss, TripletLoss, CircleLoss, Cosface"),
+        F("MODEL.LOSSES.CE.EPSILON", 0.0, "label smoothing"),
+        F("MODEL.LOSSES.CE.ALPHA", 0.2, "adaptive label smoothing (unused when EPSILON > 0)"),
+        F("MODEL.LOSSES.CE.SCALE", 1.0, "weight of the loss"),
+        F("MODEL.LOSSES.FL.ALPHA", 0.25, "focal loss alpha", supported: false),
+        F("MODEL.LOSSES.FL.GAMMA", 2.0, "focal loss gamma", supported: false),
+        F("MODEL.LOSSES.FL.SCALE", 1.0, "focal loss weight", supported: false),
+        F("MODEL.LOSSES.TRI.MARGIN", 0.3, "triplet margin; 0 = soft margin"),
+        Bo("MODEL.LOSSES.TRI.NORM_FEAT", false, "L2-normalise features before the triplet loss"),
+        Bo("MODEL.LOSSES.TRI.HARD_MINING", false, "batch-hard mining (else weighted)"),
+        F("MODEL.LOSSES.TRI.SCALE", 1.0, "weight of the loss"),
+        F("MODEL.LOSSES.CIRCLE.MARGIN", 0.25, "circle loss margin"),
+        F("MODEL.LOSSES.CIRCLE.GAMMA", 128.0, "circle loss scale"),
+        F("MODEL.LOSSES.CIRCLE.SCALE", 1.0, "weight of the loss"),
+        F("MODEL.LOSSES.COSFACE.MARGIN", 0.25, "cosface margin"),
+        F("MODEL.LOSSES.COSFACE.GAMMA", 128.0, "cosface scale"),
+        F("MODEL.LOSSES.COSFACE.SCALE", 1.0, "weight of the loss"),
+        S("MODEL.WEIGHTS", "", "full model weights (.pth or .safetensors) to start from or evaluate"),
+        FL("MODEL.PIXEL_MEAN", ImageNetMean, "per-channel mean, RGB 0-255"),
+        FL("MODEL.PIXEL_STD", ImageNetStd, "per-channel std, RGB 0-255"),
+
+        SL("KD.MODEL_CONFIG", [], "teacher configs for distillation", supported: false),
+        SL("KD.MODEL_WEIGHTS", [], "teacher weights for distillation", supported: false),
+        Bo("KD.EMA.ENABLED", false, "EMA teacher", supported: false),
+        F("KD.EMA.MOMENTUM", 0.999, "EMA momentum", supported: false),
+
+        IL("INPUT.SIZE_TRAIN", [256, 128], "training size [height, width]"),
+        IL("INPUT.SIZE_TEST", [256, 128], "test size [height, width]"),
+        Bo("INPUT.CROP.ENABLED", false, "random resized crop", supported: false),
+        IL("INPUT.CROP.SIZE", [224, 224], "crop size", supported: false),
+        FL("INPUT.CROP.SCALE", [0.16, 1], "crop scale", supported: false),
+        FL("INPUT.CROP.RATIO", [3.0 / 4, 4.0 / 3], "crop ratio", supported: false),
+        Bo("INPUT.AUGMIX.ENABLED", false, "AugMix", supported: false),
+        F("INPUT.AUGMIX.PROB", 0.0, "AugMix probability", supported: false),
+        Bo("INPUT.AUTOAUG.ENABLED", false, "AutoAugment", supported: false),
+        F("INPUT.AUTOAUG.PROB", 0.0, "AutoAugment probability", supported: false),
+        Bo("INPUT.FLIP.ENABLED", false, "random horizontal flip"),
+        F("INPUT.FLIP.PROB", 0.5, "flip probability"),
+        Bo("INPUT.PADDING.ENABLED", false, "pad then random crop back to size"),
+        S("INPUT.PADDING.MODE", "constant", "padding mode", "constant"),
+        I("INPUT.PADDING.SIZE", 10, "padding in pixels"),
+        Bo("INPUT.CJ.ENABLED", false, "colour jitter"),
+        F("INPUT.CJ.PROB", 0.5, "colour jitter probability"),
+        F("INPUT.CJ.BRIGHTNESS", 0.15, "brightness jitter"),
+        F("INPUT.CJ.CONTRAST", 0.15, "contrast jitter"),
+        F("INPUT.CJ.SATURATION", 0.1, "saturation jitter"),
+        F("INPUT.CJ.HUE", 0.1, "hue jitter"),
+        Bo("INPUT.AFFINE.ENABLED", false, "random affine", supported: false),
+        Bo("INPUT.REA.ENABLED", false, "random erasing"),
+        F("INPUT.REA.PROB", 0.5, "random erasing probability"),
+        FL("INPUT.REA.VALUE", ImageNetMean, "erasing fill value, RGB 0-255"),
+        Bo("INPUT.RPT.ENABLED", false, "random patch", supported: false),
+        F("INPUT.RPT.PROB", 0.5, "random patch probability", supported: false),
+
+        SL("DATASETS.NAMES", ["Market1501"], "training datasets"),
+        SL("DATASETS.TESTS", ["Market1501"], "test datasets"),
+        Bo("DATASETS.COMBINEALL", false, "train on train+query+gallery", supported: false),
+
+        S("DATALOADER.SAMPLER_TRAIN", "TrainingSampler", "training sampler", "TrainingSampler", "NaiveIdentitySampler"),
+        I("DATALOADER.NUM_INSTANCE", 4, "images per identity in a batch (K of PxK)"),
+        I("DATALOADER.NUM_WORKERS", 8, "decoding and augmentation threads"),
+        FL("DATALOADER.SET_WEIGHT", [], "per-dataset sampling weights", supported: false),
+
+        Bo("SOLVER.AMP.ENABLED", false, "mixed precision (CUDA only; float32 on CPU)"),
+        S("SOLVER.OPT", "Adam", "optimizer", "SGD", "Adam", "AdamW"),
+        I("SOLVER.MAX_EPOCH", 120, "epochs"),
+        F("SOLVER.BASE_LR", 3e-4, "base learning rate"),
+        F("SOLVER.BIAS_LR_FACTOR", 1.0, "learning-rate factor for biases"),
+        F("SOLVER.HEADS_LR_FACTOR", 1.0, "learning-rate factor for the head"),
+        F("SOLVER.MOMENTUM", 0.9, "SGD momentum"),
+        Bo("SOLVER.NESTEROV", false, "SGD Nesterov"),
+        F("SOLVER.WEIGHT_DECAY", 0.0005, "weight decay"),
+        F("SOLVER.WEIGHT_DECAY_NORM", 0.0005, "weight decay of normalisation layers"),
+        F("SOLVER.WEIGHT_DECAY_BIAS", 0.0005, "weight decay of biases"),
+        S("SOLVER.SCHED", "MultiStepLR", "schedule", "MultiStepLR", "CosineAnnealingLR"),
+        I("SOLVER.DELAY_EPOCHS", 0, "constant epochs before cosine annealing"),
+        F("SOLVER.ETA_MIN_LR", 1e-7, "final learning rate of cosine annealing"),
+        IL("SOLVER.STEPS", [30, 55], "MultiStepLR milestones (epochs)"),
+        F("SOLVER.GAMMA", 0.1, "MultiStepLR factor"),
+        F("SOLVER.WARMUP_FACTOR", 0.1, "starting factor of warmup"),
+        I("SOLVER.WARMUP_ITERS", 1000, "warmup iterations"),
+        S("SOLVER.WARMUP_METHOD", "linear", "warmup shape", "linear", "constant", "exp"),
+        I("SOLVER.FREEZE_ITERS", 0, "iterations MODEL.FREEZE_LAYERS stay frozen"),
+        Bo("SOLVER.SWA.ENABLED", false, "stochastic weight averaging", supported: false),
+        I("SOLVER.CHECKPOINT_PERIOD", 20, "epochs between checkpoints"),
+        I("SOLVER.IMS_PER_BATCH", 64, "images per batch (all workers together)"),
+        Bo("SOLVER.CLIP_GRADIENTS.ENABLED", false, "gradient clipping"),
+        S("SOLVER.CLIP_GRADIENTS.CLIP_TYPE", "norm", "clip by norm or value", "norm", "value"),
+        F("SOLVER.CLIP_GRADIENTS.CLIP_VALUE", 5.0, "clip threshold"),
+        F("SOLVER.CLIP_GRADIENTS.NORM_TYPE", 2.0, "norm type"),
+
+        I("TEST.EVAL_PERIOD", 20, "epochs between evaluations"),
+        I("TEST.IMS_PER_BATCH", 64, "images per test batch"),
+        S("TEST.METRIC", "cosine", "distance", "cosine", "euclidean"),
+        Bo("TEST.ROC.ENABLED", false, "TPR at fixed FPR"),
+        Bo("TEST.FLIP.ENABLED", false, "average the embedding of each image and its mirror"),
+        Bo("TEST.AQE.ENABLED", false, "average query expansion"),
+        F("TEST.AQE.ALPHA", 3.0, "AQE weight exponent"),
+        I("TEST.AQE.QE_TIME", 1, "AQE rounds"),
+        I("TEST.AQE.QE_K", 5, "AQE neighbours"),
+        Bo("TEST.RERANK.ENABLED", false, "k-reciprocal re-ranking"),
+        I("TEST.RERANK.K1", 20, "re-ranking k1"),
+        I("TEST.RERANK.K2", 6, "re-ranking k2"),
+        F("TEST.RERANK.LAMBDA", 0.3, "re-ranking lambda"),
+        Bo("TEST.PRECISE_BN.ENABLED", false, "precise BN statistics", supported: false),
+        S("TEST.PRECISE_BN.DATASET", "Market1501", "precise BN dataset", supported: false),
+        I("TEST.PRECISE_BN.NUM_ITER", 300, "precise BN iterations", supported: false),
+
+        S("OUTPUT_DIR", "logs/", "where checkpoints, config.yaml, metrics.json and the final model go"),
+        Bo("CUDNN_BENCHMARK", false, "cuDNN autotuning (CUDA only)"),
+        I("SEED", -1, "random seed; -1 picks one and logs it"),
+    ];
+
+    private static readonly Dictionary<string, ConfigKey> ByName = Keys.ToDictionary(k => k.Name, StringComparer.Ordinal);
+
+    public static ConfigKey? Find(string name) => ByName.GetValueOrDefault(name);
+
+    /// <summary>The known key closest to a misspelled one (edit distance over the dotted path).</summary>
+    public static string Closest(string name)
+    {
+        var upper = name.ToUpperInvariant();
+        return Keys.MinBy(k => EditDistance(k.Name, upper) * 4 + (SameGroup(k.Name, upper) ? 0 : 1))!.Name;
+    }
+
+    /// <summary>True when <paramref name="prefix"/> names a group of keys (e.g. MODEL.BACKBONE).</summary>
+    public static bool IsGroup(string prefix) =>
+        Keys.Any(k => k.Name.StartsWith(prefix + ".", StringComparison.Ordinal));
+
+    private static bool SameGroup(string a, string b) =>
+        a.LastIndexOf('.') is var i && b.LastIndexOf('.') is var j && i == j && i > 0 && a.AsSpan(0, i).SequenceEqual(b.AsSpan(0, j));
+
+    internal static int EditDistance(string a, string b)
+    {
+        var prev = new int[b.Length + 1];
+        var cur = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++) prev[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            cur[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+                cur[j] = Math.Min(Math.Min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (prev, cur) = (cur, prev);
+        }
+        return prev[b.Length];
+    }
+
+    private static ConfigKey S(string name, string def, string help, params string[] allowed) =>
+        new(name, ConfigValueKind.String, def, help, true, allowed.Length == 0 ? null : allowed);
+    private static ConfigKey S(string name, string def, string help, bool supported) =>
+        new(name, ConfigValueKind.String, def, help, supported);
+    private static ConfigKey I(string name, long def, string help, bool supported = true) =>
+        new(name, ConfigValueKind.Int, def, help, supported);
+    private static ConfigKey F(string name, double def, string help, bool supported = true) =>
+        new(name, ConfigValueKind.Float, def, help, supported);
+    private static ConfigKey Bo(string name, bool def, string help, bool supported = true) =>
+        new(name, ConfigValueKind.Bool, def, help, supported);
+    private static ConfigKey SL(string name, string[] def, string help, bool supported = true) =>
+        new(name, ConfigValueKind.StringList, def, help, supported);
+    private static ConfigKey IL(string name, long[] def, string help, bool supported = true) =>
+        new(name, ConfigValueKind.IntList, def, help, supported);
+    private static ConfigKey FL(string name, double[] def, string help, bool supported = true) =>
+        new(name, ConfigValueKind.FloatList, def, help, supported);
+}

@@ -1,0 +1,96 @@
+using FastReid.Data.Transforms;
+
+namespace FastReid.Data;
+
+/// <summary>One training batch: images [Count, 3, Height, Width] (RGB 0–255) and class labels.</summary>
+public sealed record Batch(float[] Images, long[] Labels, int Count, int Height, int Width);
+
+/// <summary>
+/// Decodes and augments training batches on worker threads ahead of the training step, keeping
+/// <c>prefetch</c> batches in flight, in sampler order. Sample <c>i</c> of batch <c>b</c> is augmented
+/// with a generator seeded from (seed, b, i), so the batches are identical whatever the thread timing,
+/// and a resumed run that skips the first <c>b</c> batches sees exactly what the uninterrupted run saw.
+/// </summary>
+public sealed class TrainLoader : IDisposable
+{
+    private readonly IReadOnlyList<ImageRecord> _records;
+    private readonly IReadOnlyList<int> _labels;
+    private readonly ImageDecoder _decoder;
+    private readonly Augmenter _augmenter;
+    private readonly IEnumerator<int[]> _batches;
+    private readonly int _seed;
+    private readonly ParallelOptions _parallel;
+    private readonly Queue<Task<Batch>> _inFlight = new();
+    private readonly int _prefetch;
+    private readonly CancellationTokenSource _stop = new();
+    private long _nextBatch;
+
+    public TrainLoader(IReadOnlyList<ImageRecord> records, IReadOnlyList<int> labels, ImageDecoder decoder, Augmenter augmenter,
+        IEnumerable<int[]> batches, int seed, int workers, int prefetch = 4, long skipBatches = 0)
+    {
+        _records = records;
+        _labels = labels;
+        _decoder = decoder;
+        _augmenter = augmenter;
+        _batches = batches.GetEnumerator();
+        _seed = seed;
+        _prefetch = Math.Max(1, prefetch);
+        _parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = _stop.Token };
+        for (long i = 0; i < skipBatches; i++) _batches.MoveNext();
+        _nextBatch = skipBatches;
+    }
+
+    /// <summary>Batches handed out so far (the data position a checkpoint records).</summary>
+    public long Position { get; private set; }
+
+    public Batch Next()
+    {
+        while (_inFlight.Count < _prefetch) Enqueue();
+        var task = _inFlight.Dequeue();
+        Enqueue();
+        Position++;
+        try
+        {
+            return task.GetAwaiter().GetResult();
+        }
+        catch (AggregateException e) when (e.InnerException is FastReidException inner)
+        {
+            throw inner;
+        }
+    }
+
+    private void Enqueue()
+    {
+        _batches.MoveNext();
+        var indices = _batches.Current;
+        long batchNumber = _nextBatch++;
+        _inFlight.Enqueue(Task.Run(() => Build(indices, batchNumber)));
+    }
+
+    private Batch Build(int[] indices, long batchNumber)
+    {
+        int h = _decoder.Height, w = _decoder.Width, size = 3 * h * w;
+        var images = new float[indices.Length * size];
+        var labels = new long[indices.Length];
+        Parallel.For(0, indices.Length, _parallel, i =>
+        {
+            var record = _records[indices[i]];
+            var rgb = _decoder.Load(record.Path);
+            var rng = new Random(Seed(_seed, batchNumber, i));
+            _augmenter.Apply(rgb, h, w, images.AsSpan(i * size, size), rng);
+            labels[i] = _labels[indices[i]];
+        });
+        return new Batch(images, labels, indices.Length, h, w);
+    }
+
+    private static int Seed(int seed, long batch, int position) =>
+        (int)(((ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)batch * 0xBF58476D1CE4E5B9UL ^ (ulong)position * 0x94D049BB133111EBUL) >> 33);
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        try { Task.WaitAll(_inFlight.ToArray()); } catch (AggregateException) { }
+        _batches.Dispose();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,45 @@
+using System.Text.RegularExpressions;
+
+namespace FastReid.Data.Datasets;
+
+/// <summary>
+/// Shared reader for datasets that encode identity and camera in file names
+/// (Market-1501, DukeMTMC-reID, VeRi-776): one folder per split, <c>-1</c> identities are junk and skipped.
+/// </summary>
+internal static class FileNameDataset
+{
+    internal static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png"];
+
+    public static List<ImageRecord> ReadSplit(string dir, Regex pattern, string dataset, int maxCamera, int maxPid, bool skipJunk = true)
+    {
+        if (!Directory.Exists(dir))
+            throw new FastReidException($"{dataset}: split folder '{dir}' does not exist");
+        var records = new List<ImageRecord>();
+        foreach (var path in Directory.EnumerateFiles(dir).Where(IsImage).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(path);
+            var m = pattern.Match(name);
+            if (!m.Success)
+                throw new FastReidException($"{dataset}: '{path}' does not follow the naming rule {pattern} (identity_cCAMERA...)");
+            int pid = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            int cam = int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (pid == -1 && skipJunk) continue;
+            if (pid < -1 || pid > maxPid)
+                throw new FastReidException($"{dataset}: '{path}': identity {pid} is outside 0..{maxPid}");
+            if (cam < 1 || cam > maxCamera)
+                throw new FastReidException($"{dataset}: '{path}': camera {cam} is outside 1..{maxCamera}");
+            records.Add(new ImageRecord(path, pid, cam - 1, dataset));
+        }
+        if (records.Count == 0)
+            throw new FastReidException($"{dataset}: split folder '{dir}' holds no usable images");
+        return records;
+    }
+
+    public static bool IsImage(string path) =>
+        ImageExtensions.Contains(Path.GetExtension(path).ToLowerInvariant());
+
+    /// <summary>The first candidate folder that exists (FastReID accepts old and new layouts).</summary>
+    public static string FirstExisting(string dataset, params string[] candidates) =>
+        candidates.FirstOrDefault(Directory.Exists)
+        ?? throw new FastReidException($"{dataset}: dataset folder not found; looked for {string.Join(", ", candidates.Select(c => $"'{c}'"))}");
+}

@@ -1,0 +1,124 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FastReid.Modeling.Losses;
+
+/// <summary>FastReID's losses (fastreid/modeling/losses), each returning a scalar before its config scale.</summary>
+public static class Losses
+{
+    /// <summary>
+    /// Cross-entropy with label smoothing: <paramref name="epsilon"/> ≥ 0 spreads that mass over the other
+    /// classes; a negative epsilon uses adaptive smoothing α·p(target) (FastReID's form).
+    /// </summary>
+    public static Tensor CrossEntropy(Tensor outputs, Tensor targets, double epsilon, double alpha)
+    {
+        using var scope = NewDisposeScope();
+        long classes = outputs.shape[1];
+        var logProbs = nn.functional.log_softmax(outputs, 1);
+        Tensor smooth;
+        using (no_grad())
+        {
+            smooth = epsilon >= 0
+                ? torch.full([outputs.shape[0], 1], epsilon, dtype: outputs.dtype, device: outputs.device)
+                : (nn.functional.softmax(outputs, 1).gather(1, targets.unsqueeze(1)) * alpha);
+        }
+        var oneHot = nn.functional.one_hot(targets, classes).to(outputs.dtype);
+        var soft = (oneHot * (1 - smooth) + (1 - oneHot) * (smooth / (classes - 1))).detach();
+        var loss = (-soft * logProbs).sum(1);
+        using var nz = loss.count_nonzero();
+        double denom = Math.Max(nz.item<long>(), 1);
+        return (loss.sum() / denom).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Triplet loss with batch-hard mining (or softmax-weighted mining), Euclidean distance or cosine
+    /// when features are normalised; soft margin when <paramref name="margin"/> is 0.
+    /// </summary>
+    public static Tensor Triplet(Tensor features, Tensor targets, double margin, bool normFeat, bool hardMining)
+    {
+        using var scope = NewDisposeScope();
+        Tensor dist = normFeat ? CosineDistance(features) : EuclideanDistance(features);
+        long n = dist.shape[0];
+        var same = targets.unsqueeze(1).expand(n, n).eq(targets.unsqueeze(0).expand(n, n)).to(features.dtype);
+        var diff = 1 - same;
+        Tensor ap, an;
+        if (hardMining)
+        {
+            ap = (dist - diff * 99999999.0).max(1).values;
+            an = (dist + same * 99999999.0).min(1).values;
+        }
+        else
+        {
+            var distAp = dist * same;
+            var distAn = dist * diff;
+            var wAp = SoftmaxWeights(distAp, same);
+            var wAn = SoftmaxWeights(-distAn, diff);
+            ap = (distAp * wAp).sum(1);
+            an = (distAn * wAn).sum(1);
+        }
+        var y = torch.ones_like(an);
+        Tensor loss = margin > 0
+            ? nn.functional.margin_ranking_loss(an, ap, y, margin)
+            : nn.functional.soft_margin_loss(an - ap, y);
+        if (!margin.Equals(0) || double.IsFinite(loss.item<float>())) return loss.MoveToOuterDisposeScope();
+        return nn.functional.margin_ranking_loss(an, ap, y, 0.3).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Pairwise circle loss (Sun et al., 2020) on normalised features.</summary>
+    public static Tensor Circle(Tensor features, Tensor targets, double margin, double gamma)
+    {
+        using var scope = NewDisposeScope();
+        var (sim, same, diff) = Pairs(features, targets);
+        var sP = sim * same;
+        var sN = sim * diff;
+        var alphaP = nn.functional.relu(-sP.detach() + 1 + margin);
+        var alphaN = nn.functional.relu(sN.detach() + margin);
+        double deltaP = 1 - margin, deltaN = margin;
+        var logitP = -gamma * alphaP * (sP - deltaP) + (-99999999.0) * (1 - same);
+        var logitN = gamma * alphaN * (sN - deltaN) + (-99999999.0) * (1 - diff);
+        return nn.functional.softplus(logitP.logsumexp(1) + logitN.logsumexp(1)).mean().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Pairwise CosFace loss on normalised features.</summary>
+    public static Tensor CosFace(Tensor features, Tensor targets, double margin, double gamma)
+    {
+        using var scope = NewDisposeScope();
+        var (sim, same, diff) = Pairs(features, targets);
+        var sP = sim * same;
+        var sN = sim * diff;
+        var logitP = -gamma * sP + (-99999999.0) * (1 - same);
+        var logitN = gamma * (sN + margin) + (-99999999.0) * (1 - diff);
+        return nn.functional.softplus(logitP.logsumexp(1) + logitN.logsumexp(1)).mean().MoveToOuterDisposeScope();
+    }
+
+    private static (Tensor Sim, Tensor Same, Tensor Diff) Pairs(Tensor features, Tensor targets)
+    {
+        var x = nn.functional.normalize(features, dim: 1);
+        var sim = x.matmul(x.t());
+        long n = sim.shape[0];
+        var eq = targets.view(n, 1).eq(targets.view(1, n)).to(features.dtype);
+        var same = eq - torch.eye(n, dtype: features.dtype, device: features.device); // a sample is not its own positive
+        return (sim, same, 1 - eq);
+    }
+
+    public static Tensor EuclideanDistance(Tensor x)
+    {
+        var xx = x.pow(2).sum(1, keepdim: true);
+        var d = xx + xx.t() - 2 * x.matmul(x.t());
+        return d.clamp(min: 1e-12).sqrt();
+    }
+
+    private static Tensor CosineDistance(Tensor x)
+    {
+        var n = nn.functional.normalize(x, dim: 1);
+        return 1 - n.matmul(n.t());
+    }
+
+    private static Tensor SoftmaxWeights(Tensor dist, Tensor mask)
+    {
+        var maxV = (dist * mask).max(1, keepdim: true).values;
+        var diff = dist - maxV;
+        var z = (diff.exp() * mask).sum(1, keepdim: true) + 1e-6;
+        return diff.exp() * mask / z;
+    }
+}
