@@ -80,7 +80,7 @@ public class ChildrenTests
         Assert.Equal("1", env["NPROC_PER_NODE"].Value);
         Assert.False(job.Spec.Template.Spec.Containers.Single().Resources.Limits.ContainsKey("nvidia.com/gpu"));
         Assert.DoesNotContain(job.Spec.Template.Spec.Volumes, v => v.Name == "dshm");
-        Assert.Contains("DEVICE: cpu", configMap.Data["config.yaml"]);
+        Assert.Contains("DEVICE: 'cpu'", configMap.Data["config.yaml"]);
     }
 
     [Fact]
@@ -200,7 +200,46 @@ public class ChildrenTests
         e.Spec.Output = null;
         var options = new PlannerOptions { DefaultStorage = new OutputSpec { Uri = "s3://fastreid/", Endpoint = "http://minio:9000", SecretRef = new SecretReference { Name = "default-s3" } } };
         var (configMap, _, job) = FirstRun(e, options);
-        Assert.Contains("OUTPUT_DIR: \"s3://fastreid/team-a/market-r50\"", configMap.Data["config.yaml"]);
+        Assert.Contains("OUTPUT_DIR: 's3://fastreid/team-a/market-r50'", configMap.Data["config.yaml"]);
         Assert.Equal("default-s3", Env(job)["AWS_SECRET_ACCESS_KEY"].ValueFrom.SecretKeyRef.Name);
+    }
+
+    [Fact]
+    public void A_synthetic_dataset_is_written_by_an_init_container_into_the_datasets_folder()
+    {
+        var e = Experiment(gpus: 2);
+        e.Spec.Dataset = new DatasetSpec { Name = "Synthetic", Synthetic = new SyntheticDatasetSpec { Identities = 60, Cameras = 4, Seed = 7, TrainImages = 8 } };
+        var pod = FirstRun(e).Job.Spec.Template.Spec;
+        var synth = Assert.Single(pod.InitContainers);
+        Assert.Equal(["fastreid"], synth.Command);
+        Assert.Equal(["data", "synth", "--out", "/var/lib/fastreid/datasets", "--identities", "60", "--train-images", "8", "--cameras", "4", "--seed", "7"], synth.Args);
+        Assert.False(synth.Resources.Limits.ContainsKey("nvidia.com/gpu"));
+        Assert.True(synth.SecurityContext.ReadOnlyRootFilesystem);
+        Assert.Contains(synth.VolumeMounts, m => m.MountPath == "/var/lib/fastreid/datasets");
+        var trainer = pod.Containers.Single();
+        Assert.Contains(trainer.VolumeMounts, m => m.MountPath == "/var/lib/fastreid/datasets");
+        Assert.Equal("/var/lib/fastreid/datasets", trainer.Env.Single(v => v.Name == "FASTREID_DATASETS").Value);
+    }
+
+    [Fact]
+    public void An_s3_dataset_is_fetched_by_the_trainer_into_the_datasets_folder()
+    {
+        var pod = FirstRun(Experiment()).Job.Spec.Template.Spec;
+        Assert.Null(pod.InitContainers);
+        var env = pod.Containers.Single().Env.ToDictionary(v => v.Name);
+        Assert.Equal("s3://datasets/market1501", env["FASTREID_DATASET_URI"].Value);
+        Assert.Equal("/var/lib/fastreid/datasets", env["FASTREID_DATASETS"].Value);
+    }
+
+    [Fact]
+    public void A_dataset_path_is_used_in_place()
+    {
+        var e = Experiment();
+        e.Spec.Dataset = new DatasetSpec { Name = "Market1501", Uri = "file:///mnt/reid" };
+        var pod = FirstRun(e).Job.Spec.Template.Spec;
+        var env = pod.Containers.Single().Env.ToDictionary(v => v.Name);
+        Assert.Equal("/mnt/reid", env["FASTREID_DATASETS"].Value);
+        Assert.False(env.ContainsKey("FASTREID_DATASET_URI"));
+        Assert.DoesNotContain(pod.Volumes, v => v.Name == "datasets");
     }
 }

@@ -1,94 +1,101 @@
 using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
 using FastReid.Pipeline.Experiments;
-using YamlDotNet.RepresentationModel;
 using static FastReid.Pipeline.Tests.Fixtures;
 
 namespace FastReid.Pipeline.Tests;
 
 public class ConfigRenderingTests
 {
-    /// <summary>Reads YAML back with a real YAML parser into JSON, scalars resolved as YAML 1.1 readers (PyYAML, yacs) do.</summary>
-    private static JsonNode? ReadBack(string yaml)
-    {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
-        return Convert(stream.Documents[0].RootNode);
-    }
-
-    private static JsonNode? Convert(YamlNode node) => node switch
-    {
-        YamlMappingNode m => new JsonObject(m.Children.Select(p => KeyValuePair.Create(((YamlScalarNode)p.Key).Value!, Convert(p.Value)))),
-        YamlSequenceNode s => new JsonArray(s.Children.Select(Convert).ToArray()),
-        YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain } scalar => Plain(scalar.Value!),
-        YamlScalarNode scalar => JsonValue.Create(scalar.Value),
-        _ => throw new InvalidOperationException(),
-    };
-
-    private static JsonNode? Plain(string text)
-    {
-        if (text is "null" or "~") return null;
-        if (text is "true" or "false") return JsonValue.Create(text == "true");
-        if (System.Text.RegularExpressions.Regex.IsMatch(text, @"^[-+]?[0-9]+$")) return JsonValue.Create(long.Parse(text, System.Globalization.CultureInfo.InvariantCulture));
-        // YAML 1.1 floats need a dot: 1e-05 is a string there, 1.0e-05 a float.
-        if (System.Text.RegularExpressions.Regex.IsMatch(text, @"^[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?$"))
-            return JsonValue.Create(double.Parse(text, System.Globalization.CultureInfo.InvariantCulture));
-        return JsonValue.Create(text);
-    }
+    private static FastReid.Config.FastReidConfig Effective(ReidExperiment e, List<FieldError>? errors = null) =>
+        SpecConfig.Effective(e.Spec, "s3://models/market-r50", "spec", errors ?? []) ?? throw new Xunit.Sdk.XunitException("no config");
 
     [Fact]
-    public void Yaml_reads_back_as_the_same_tree()
-    {
-        var tree = new JsonObject
-        {
-            ["MODEL"] = new JsonObject { ["BACKBONE"] = new JsonObject { ["NAME"] = "build_resnet_backbone", ["DEPTH"] = "50x", ["WITH_IBN"] = true } },
-            ["SOLVER"] = new JsonObject { ["BASE_LR"] = 0.00001, ["STEPS"] = new JsonArray(40, 90), ["OPT"] = "Adam" },
-            ["TRICKY"] = new JsonObject
-            {
-                ["yes"] = "no", ["num_string"] = "1.0", ["colon"] = "a: b", ["hash"] = "# not a comment", ["empty"] = "",
-                ["quote"] = "say \"hi\"\n", ["null"] = null, ["nested"] = new JsonArray(new JsonObject { ["A"] = 1 }, new JsonArray()),
-                ["unicode"] = "Ünïcödé", ["blank_map"] = new JsonObject(),
-            },
-        };
-        var yaml = YamlText.Write(tree);
-        Assert.True(JsonNode.DeepEquals(tree, ReadBack(yaml)), yaml);
-        Assert.Contains("BASE_LR: 1.0E-05", yaml, StringComparison.OrdinalIgnoreCase);
-    }
-
-    [Fact]
-    public void The_effective_config_adds_what_the_operator_owns()
+    public void The_effective_config_is_defaults_then_spec_config_then_what_the_operator_owns()
     {
         var errors = new List<FieldError>();
-        var e = Experiment(gpus: 4);
-        var config = EffectiveConfig.Build(e.Spec, "s3://models/market-r50", "spec", errors);
+        var config = Effective(Experiment(gpus: 4), errors);
         Assert.Empty(errors);
-        Assert.Equal("s3://models/market-r50", config["OUTPUT_DIR"]!.GetValue<string>());
-        Assert.Equal("Market1501", config["DATASETS"]!["NAMES"]![0]!.GetValue<string>());
-        Assert.Equal("Market1501", config["DATASETS"]!["TESTS"]![0]!.GetValue<string>());
-        Assert.Equal("cuda", config["MODEL"]!["DEVICE"]!.GetValue<string>());
-        Assert.Equal("50x", config["MODEL"]!["BACKBONE"]!["DEPTH"]!.GetValue<string>());
-        Assert.Null(e.Spec.Config!["OUTPUT_DIR"]); // the spec itself is untouched
+        Assert.Equal("s3://models/market-r50", config.String("OUTPUT_DIR"));
+        Assert.Equal(["Market1501"], config.Strings("DATASETS.NAMES"));
+        Assert.Equal(["Market1501"], config.Strings("DATASETS.TESTS"));
+        Assert.Equal("cuda", config.String("MODEL.DEVICE"));
+        Assert.Equal(0.00035, config.Float("SOLVER.BASE_LR"));
+        Assert.Equal(60, config.Int("SOLVER.MAX_EPOCH"));
+        Assert.Equal(64, config.Int("SOLVER.IMS_PER_BATCH")); // a FastReID default nobody set
     }
 
     [Fact]
-    public void User_choices_for_datasets_and_device_are_kept()
+    public void The_config_map_holds_the_yaml_the_trainer_loads()
+    {
+        var e = Experiment(gpus: 0);
+        var yaml = Plan(e).Actions.Cast<CreateChild>().Select(c => c.Object).OfType<k8s.Models.V1ConfigMap>().Single().Data["config.yaml"];
+        var loaded = FastReid.Config.FastReidConfig.Defaults();
+        loaded.MergeTree(FastReid.Config.ConfigTree.FromYaml(yaml, "config.yaml"), "config.yaml");
+        Assert.Equal(Effective(e).ToYaml(), loaded.ToYaml());
+        Assert.Equal("cpu", loaded.String("MODEL.DEVICE"));
+        Assert.Equal("50x", loaded.String("MODEL.BACKBONE.DEPTH"));
+    }
+
+    [Fact]
+    public void User_choices_for_datasets_and_device_are_kept_nested_or_dotted()
     {
         var e = Experiment(gpus: 4);
         e.Spec.Config!["MODEL"]!["DEVICE"] = "cpu";
-        e.Spec.Config["DATASETS"] = new JsonObject { ["TESTS"] = new JsonArray("Market1501", "DukeMTMC") };
-        var config = EffectiveConfig.Build(e.Spec, "s3://x/y", "spec", []);
-        Assert.Equal("cpu", config["MODEL"]!["DEVICE"]!.GetValue<string>());
-        Assert.Equal(2, config["DATASETS"]!["TESTS"]!.AsArray().Count);
+        e.Spec.Config["DATASETS.TESTS"] = new JsonArray("Market1501", "DukeMTMC");
+        var config = Effective(e);
+        Assert.Equal("cpu", config.String("MODEL.DEVICE"));
+        Assert.Equal(["Market1501", "DukeMTMC"], config.Strings("DATASETS.TESTS"));
+        Assert.Equal(["Market1501"], config.Strings("DATASETS.NAMES"));
     }
 
     [Fact]
-    public void A_section_that_is_not_a_mapping_is_named()
+    public void A_synthetic_dataset_trains_as_market1501()
     {
         var e = Experiment();
-        e.Spec.Config!["MODEL"] = "resnet";
-        var errors = new List<FieldError>();
-        EffectiveConfig.Build(e.Spec, "s3://x/y", "spec", errors);
-        Assert.Equal("spec.config.MODEL", Assert.Single(errors).Path);
+        e.Spec.Dataset = new DatasetSpec { Name = "Synthetic" };
+        Assert.Equal(["Market1501"], Effective(e).Strings("DATASETS.NAMES"));
+    }
+
+    [Fact]
+    public void Unknown_keys_are_named_with_the_closest_valid_one()
+    {
+        var config = new JsonObject
+        {
+            ["MODEL"] = new JsonObject { ["BACKBONE"] = new JsonObject { ["DEPT"] = "50x", ["DEPTH"] = "50x" } },
+            ["SOLVER"] = new JsonObject { ["BASE_LR"] = "fast", ["MAX_EPOCH"] = 10 },
+            ["MODLE"] = new JsonObject { ["X"] = 1, ["Y"] = 2 },
+            ["INPUT"] = new JsonObject { ["CROP"] = new JsonObject { ["ENABLED"] = true } },
+        };
+        var errors = SpecConfig.Validate(config, "spec.config").Select(e => e.ToString()).ToList();
+        Assert.Equal(4, errors.Count);
+        Assert.Contains("spec.config.MODEL.BACKBONE.DEPT: unknown config key MODEL.BACKBONE.DEPT (did you mean MODEL.BACKBONE.DEPTH?)", errors);
+        Assert.Contains(errors, e => e.StartsWith("spec.config.SOLVER.BASE_LR: SOLVER.BASE_LR: expected a number, got 'fast'"));
+        Assert.Contains(errors, e => e.StartsWith("spec.config.MODLE: unknown config key MODLE"));
+        Assert.Contains(errors, e => e.StartsWith("spec.config.INPUT.CROP.ENABLED:") && e.Contains("does not support yet"));
+    }
+
+    [Fact]
+    public void A_valid_config_has_no_errors()
+    {
+        Assert.Empty(SpecConfig.Validate(Experiment().Spec.Config!, "spec.config"));
+        Assert.Empty(SpecConfig.Validate(new JsonObject { ["INPUT.SIZE_TRAIN"] = new JsonArray(256, 128), ["TEST"] = new JsonObject { ["FLIP"] = new JsonObject { ["ENABLED"] = true } } }, "spec.config"));
+    }
+
+    [Fact]
+    public void Setting_a_value_key_to_a_mapping_is_named()
+    {
+        var errors = SpecConfig.Validate(new JsonObject { ["MODEL"] = new JsonObject { ["DEVICE"] = new JsonObject { ["X"] = 1 } } }, "spec.config");
+        Assert.Equal("spec.config.MODEL.DEVICE", Assert.Single(errors).Path);
+    }
+
+    [Fact]
+    public void Sets_sees_nested_dotted_and_mixed_keys()
+    {
+        var tree = new JsonObject { ["MODEL"] = new JsonObject { ["BACKBONE.DEPTH"] = "50x" }, ["SOLVER.BASE_LR"] = 1 };
+        Assert.True(SpecConfig.Sets(tree, "MODEL.BACKBONE.DEPTH"));
+        Assert.True(SpecConfig.Sets(tree, "SOLVER.BASE_LR"));
+        Assert.False(SpecConfig.Sets(tree, "MODEL.DEVICE"));
     }
 
     [Fact]

@@ -308,6 +308,7 @@ public class LifecycleTests
     {
         var e = Experiment();
         e.Spec.Config!["OUTPUT_DIR"] = "logs/market";
+        Assert.Empty(SpecConfig.Validate(e.Spec.Config, "spec.config")); // a valid key, but the operator owns it
         var plan = Plan(e);
         Assert.Empty(plan.Actions);
         Assert.Contains("spec.config.OUTPUT_DIR: is set by spec.output.uri", Cond(plan, ConditionTypes.InvalidSpec).Message);

@@ -23,7 +23,7 @@ public sealed record PlannerOptions
 
     /// <summary>
     /// Validates <c>spec.config</c> (FastReID key names and types); errors name the key path under the given prefix.
-    /// The operator wires the shared FastReID config schema in here.
+    /// The shared FastReID config schema by default.
     /// </summary>
-    public Func<JsonObject, string, IReadOnlyList<FieldError>> ValidateConfig { get; init; } = static (_, _) => [];
+    public Func<JsonObject, string, IReadOnlyList<FieldError>> ValidateConfig { get; init; } = Experiments.SpecConfig.Validate;
 }

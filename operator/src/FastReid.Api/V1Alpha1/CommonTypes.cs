@@ -36,25 +36,25 @@ public sealed class OutputSpec
     public SecretReference? SecretRef { get; set; }
 }
 
-/// <summary>Synthetic dataset parameters (a Market-1501-layout set made on the fly).</summary>
+/// <summary>Synthetic dataset parameters: a Market-1501-layout set written by <c>fastreid data synth</c> before training.</summary>
 public sealed class SyntheticDatasetSpec
 {
-    [Range(2, 100000), Description("Number of identities.")]
-    public int Identities { get; set; } = 60;
-    [Range(1, 1000), Description("Images per identity and camera.")]
-    public int ImagesPerIdentity { get; set; } = 4;
-    [Range(2, 100), Description("Number of cameras.")]
-    public int Cameras { get; set; } = 2;
-    [Description("Random seed.")]
-    public int Seed { get; set; } = 1;
+    [Range(4, 100000), Description("Identities in all, split half for training and half for testing.")]
+    public int Identities { get; set; } = 120;
+    [Range(1, 1000), Description("Training images per identity.")]
+    public int TrainImages { get; set; } = 16;
+    [Range(2, 6), Description("Number of cameras.")]
+    public int Cameras { get; set; } = 6;
+    [Range(0, int.MaxValue), Description("Random seed.")]
+    public int Seed { get; set; }
 }
 
 [CelRule("self.name == 'Synthetic' || has(self.uri)", "dataset.uri is required unless the dataset is Synthetic")]
 public sealed class DatasetSpec
 {
-    [Required, MaxLength(63), Description("FastReID dataset name, e.g. Market1501, DukeMTMC, MSMT17, Synthetic.")]
+    [Required, MaxLength(63), Description("FastReID dataset name (Market1501, DukeMTMC, MSMT17, VeRi, a folder name), or Synthetic.")]
     public string Name { get; set; } = "";
-    [Description("Where the dataset lives: s3://... or a file path. Not used for Synthetic.")]
+    [Description("Where the dataset root lives (the folder holding e.g. Market-1501-v15.09.15/): s3://... or an absolute path in the pod. Not used for Synthetic.")]
     public string? Uri { get; set; }
     [Description("Parameters of the Synthetic dataset.")]
     public SyntheticDatasetSpec? Synthetic { get; set; }

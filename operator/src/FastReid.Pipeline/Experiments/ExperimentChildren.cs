@@ -23,6 +23,8 @@ public static class ExperimentChildren
     public const string ConfigFileName = "config.yaml";
     public const string ResultFile = "/dev/termination-log";
     public const long RunAsUser = 1000;
+    /// <summary>FASTREID_DATASETS in the pod when the dataset is made (Synthetic) or fetched (s3://) there.</summary>
+    public const string DatasetsPath = "/var/lib/fastreid/datasets";
 
     public static V1ConfigMap ConfigMap(ResolvedRun run) => new()
     {
@@ -88,6 +90,12 @@ public static class ExperimentChildren
             new() { Name = "config", MountPath = ConfigMountPath, ReadOnlyProperty = true },
             new() { Name = "tmp", MountPath = "/tmp" },
         };
+        bool localDatasets = spec.Dataset.Uri is null || spec.Dataset.Uri.StartsWith("s3://", StringComparison.Ordinal);
+        if (localDatasets)
+        {
+            volumes.Add(new V1Volume { Name = "datasets", EmptyDir = new V1EmptyDirVolumeSource() });
+            mounts.Add(new V1VolumeMount { Name = "datasets", MountPath = DatasetsPath });
+        }
         if (spec.Resources.GpusPerNode > 0)
         {
             // Data-loader workers share batches through /dev/shm; the container default (64 MiB) is too small.
@@ -109,6 +117,7 @@ public static class ExperimentChildren
                 SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
             },
             Volumes = volumes,
+            InitContainers = spec.Dataset.Name == "Synthetic" ? [SynthContainer(run, options, mounts)] : null,
             Containers =
             [
                 new V1Container
@@ -124,17 +133,46 @@ public static class ExperimentChildren
                     VolumeMounts = mounts,
                     TerminationMessagePath = ResultFile,
                     TerminationMessagePolicy = "FallbackToLogsOnError",
-                    SecurityContext = new V1SecurityContext
-                    {
-                        AllowPrivilegeEscalation = false,
-                        ReadOnlyRootFilesystem = true,
-                        RunAsNonRoot = true,
-                        Privileged = false,
-                        Capabilities = new V1Capabilities { Drop = ["ALL"] },
-                        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
-                    },
+                    SecurityContext = ContainerSecurity(),
                 },
             ],
+        };
+    }
+
+    private static V1SecurityContext ContainerSecurity() => new()
+    {
+        AllowPrivilegeEscalation = false,
+        ReadOnlyRootFilesystem = true,
+        RunAsNonRoot = true,
+        Privileged = false,
+        Capabilities = new V1Capabilities { Drop = ["ALL"] },
+        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+    };
+
+    /// <summary>Writes the Synthetic dataset (Market-1501 layout) into the pod's datasets folder before training.</summary>
+    private static V1Container SynthContainer(ResolvedRun run, PlannerOptions options, List<V1VolumeMount> mounts)
+    {
+        var synthetic = run.Experiment.Spec.Dataset.Synthetic ?? new SyntheticDatasetSpec();
+        var resources = Resources(run.Experiment.Spec.Resources, withoutGpu: true);
+        return new V1Container
+        {
+            Name = "synth",
+            Image = run.Image,
+            ImagePullPolicy = "IfNotPresent",
+            Command = [options.TrainerCommand],
+            Args =
+            [
+                "data", "synth", "--out", DatasetsPath,
+                "--identities", Invariant(synthetic.Identities),
+                "--train-images", Invariant(synthetic.TrainImages),
+                "--cameras", Invariant(synthetic.Cameras),
+                "--seed", Invariant(synthetic.Seed),
+            ],
+            Env = [new V1EnvVar { Name = "HOME", Value = "/tmp" }],
+            Resources = resources,
+            VolumeMounts = mounts.Where(m => m.Name is "tmp" or "datasets").ToList(),
+            TerminationMessagePolicy = "FallbackToLogsOnError",
+            SecurityContext = ContainerSecurity(),
         };
     }
 
@@ -171,16 +209,19 @@ public static class ExperimentChildren
             new() { Name = "FASTREID_OUTPUT_URI", Value = run.Output.Uri },
             new() { Name = "HOME", Value = "/tmp" },
         };
-        if (spec.Dataset.Uri is { } datasetUri)
-            env.Add(new V1EnvVar { Name = "FASTREID_DATASET_URI", Value = datasetUri });
-        if (spec.Dataset.Synthetic is { } synthetic)
+        switch (spec.Dataset.Uri)
         {
-            env.Add(new V1EnvVar
-            {
-                Name = "FASTREID_SYNTHETIC",
-                Value = string.Create(CultureInfo.InvariantCulture,
-                    $"identities={synthetic.Identities},imagesPerIdentity={synthetic.ImagesPerIdentity},cameras={synthetic.Cameras},seed={synthetic.Seed}"),
-            });
+            case null:
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = DatasetsPath });
+                break;
+            case var s3 when s3.StartsWith("s3://", StringComparison.Ordinal):
+                // The trainer fetches the dataset root from S3 into FASTREID_DATASETS.
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = DatasetsPath });
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASET_URI", Value = s3 });
+                break;
+            case var path:
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = path.StartsWith("file://", StringComparison.Ordinal) ? path["file://".Length..] : path });
+                break;
         }
         if (run.Output.Endpoint is { } endpoint) env.Add(new V1EnvVar { Name = "AWS_ENDPOINT_URL", Value = endpoint });
         if (run.Output.Region is { } region) env.Add(new V1EnvVar { Name = "AWS_REGION", Value = region });
@@ -198,13 +239,13 @@ public static class ExperimentChildren
         ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = secret, Key = key, Optional = false } },
     };
 
-    private static V1ResourceRequirements Resources(ResourcesSpec resources)
+    private static V1ResourceRequirements Resources(ResourcesSpec resources, bool withoutGpu = false)
     {
         var requests = new Dictionary<string, ResourceQuantity>();
         var limits = new Dictionary<string, ResourceQuantity>();
         if (resources.Cpu is { } cpu) { requests["cpu"] = new ResourceQuantity(cpu); limits["cpu"] = new ResourceQuantity(cpu); }
         if (resources.Memory is { } memory) { requests["memory"] = new ResourceQuantity(memory); limits["memory"] = new ResourceQuantity(memory); }
-        if (resources.GpusPerNode > 0) limits["nvidia.com/gpu"] = new ResourceQuantity(Invariant(resources.GpusPerNode));
+        if (resources.GpusPerNode > 0 && !withoutGpu) limits["nvidia.com/gpu"] = new ResourceQuantity(Invariant(resources.GpusPerNode));
         return new V1ResourceRequirements
         {
             Requests = requests.Count > 0 ? requests : null,

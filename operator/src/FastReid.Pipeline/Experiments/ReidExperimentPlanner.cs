@@ -58,10 +58,12 @@ public static class ReidExperimentPlanner
             }
         }
 
-        errors.AddRange(options.ValidateConfig(spec.Config ?? [], "spec.config"));
-        if (output is null) return null;
-        var config = EffectiveConfig.Build(spec, output.Uri, "spec", errors);
-        var yaml = YamlText.Write(config);
+        var configErrors = options.ValidateConfig(spec.Config ?? [], "spec.config");
+        errors.AddRange(configErrors);
+        if (output is null || configErrors.Count > 0) return null;
+        var config = SpecConfig.Effective(spec, output.Uri, "spec", errors);
+        if (config is null) return null;
+        var yaml = config.ToYaml();
         if (yaml.Length > MaxConfigBytes)
             errors.Add(new FieldError("spec.config", $"renders to {yaml.Length} bytes; a ConfigMap holds at most {MaxConfigBytes}"));
         var image = string.IsNullOrWhiteSpace(spec.Resources.Image) ? options.TrainerImage : spec.Resources.Image;
