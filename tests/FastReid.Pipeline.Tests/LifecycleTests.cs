@@ -33,6 +33,7 @@ public class LifecycleTests
         var second = Plan(e.WithStatus(first.Status), Created(first, T0.AddSeconds(5)));
         Assert.Empty(second.Actions);
         Assert.Equal(Phases.Pending, second.Status.Phase);
+        Assert.False(ExperimentStatus.Differs(first.Status, second.Status)); // seeing the new Job costs no status write
     }
 
     [Fact]

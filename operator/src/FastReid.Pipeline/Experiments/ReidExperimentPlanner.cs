@@ -122,6 +122,17 @@ public static class ReidExperimentPlanner
                 CreateMissingChildren(includeJob: true);
                 _status.Phase = Phases.Pending;
                 SetCondition(ConditionTypes.Created, true, "ChildrenCreated", $"ConfigMap, headless Service and Indexed Job {run.RunName} created");
+                // As the first look at the Job will say, so that look writes no status.
+                if (experiment.Spec.RunPolicy.Suspend)
+                {
+                    SetCondition(ConditionTypes.Suspended, true, "Suspended", "runPolicy.suspend is true: the Job's pods are removed until it is false");
+                    SetCondition(ConditionTypes.Running, false, "Suspended", "the run is suspended");
+                }
+                else
+                {
+                    SetCondition(ConditionTypes.Running, false, "PodsPending",
+                        string.Create(CultureInfo.InvariantCulture, $"0 of {experiment.Spec.Resources.Nodes} pod(s) running"));
+                }
                 _events.Add(new(PlannedEvent.Normal, "Created", string.Create(CultureInfo.InvariantCulture,
                     $"run {run.RunName}: {experiment.Spec.Resources.Nodes} node(s) × {Math.Max(1, experiment.Spec.Resources.GpusPerNode)} worker(s), {(experiment.Spec.Resources.GpusPerNode > 0 ? "GPU" : "CPU")}")));
             }
