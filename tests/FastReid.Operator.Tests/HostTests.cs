@@ -82,14 +82,20 @@ public sealed class HostTests
         var options = OperatorOptions.Parse(["--leader-elect=false", "--metrics-address", "127.0.0.1", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], _ => null);
         using var client = new Kubernetes(new KubernetesClientConfiguration { Host = address });
         var host = new OperatorHost(options, client, NullLoggerFactory.Instance);
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(45));
         var running = host.RunAsync(stop.Token);
 
-        for (int i = 0; i < 500 && statusPuts.IsEmpty; i++) await Task.Delay(10);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        const string reconciled = "fastreid_operator_reconciles_total{kind=\"ReidExperiment\",result=\"success\"} 1";
+        var metrics = "";
+        // The counter moves after the status write and the events: wait for it, not for the write.
+        for (int i = 0; i < 1000 && !metrics.Contains(reconciled, StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(20);
+            try { metrics = await http.GetStringAsync("/metrics"); } catch (HttpRequestException) { }
+        }
         var healthz = await http.GetAsync("/healthz");
         var readyz = await http.GetAsync("/readyz");
-        var metrics = await http.GetStringAsync("/metrics");
         await stop.CancelAsync();
         Assert.Equal(0, await running);
 
@@ -101,7 +107,7 @@ public sealed class HostTests
         Assert.Equal("Pending", status["phase"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, healthz.StatusCode);
         Assert.Equal(HttpStatusCode.OK, readyz.StatusCode);
-        Assert.Contains("fastreid_operator_reconciles_total{kind=\"ReidExperiment\",result=\"success\"} 1", metrics);
+        Assert.Contains(reconciled, metrics);
         Assert.Contains("fastreid_operator_resources{kind=\"ReidExperiment\",phase=\"Unknown\"} 1", metrics);
     }
 
@@ -112,7 +118,7 @@ public sealed class HostTests
         var options = OperatorOptions.Parse(["--leader-elect=false", "--metrics-address", "127.0.0.1", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], _ => null);
         using var client = new Kubernetes(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{FreePort()}" });
         var host = new OperatorHost(options, client, NullLoggerFactory.Instance);
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(45));
         var running = host.RunAsync(stop.Token);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         HttpResponseMessage? healthz = null;
