@@ -46,7 +46,7 @@ public class ChildrenTests
         Assert.Equal(["/bin/sh", "-c"], container.Command.Take(2));
         Assert.Contains("RANK=$((NODE_RANK * NPROC_PER_NODE))", container.Command[2]);
         Assert.Equal("fastreid", container.Command[3]);
-        Assert.Equal(["train", "--config-file", "/etc/fastreid/config.yaml"], container.Args);
+        Assert.Equal(["train", "--config", "/etc/fastreid/config.yaml"], container.Args);
         Assert.Equal("6", Env(job)["WORLD_SIZE"].Value);
     }
 
@@ -61,14 +61,14 @@ public class ChildrenTests
         start.ArgumentList.Add(command[2].Replace("exec \"$0\"", "echo \"$0\" RANK=$RANK", StringComparison.Ordinal));
         start.ArgumentList.Add(command[3]);
         start.ArgumentList.Add("train");
-        start.ArgumentList.Add("--config-file");
+        start.ArgumentList.Add("--config");
         start.ArgumentList.Add("/etc/fastreid/config.yaml");
         start.Environment["NODE_RANK"] = "2";
         start.Environment["NPROC_PER_NODE"] = "4";
         using var process = System.Diagnostics.Process.Start(start)!;
         var output = process.StandardOutput.ReadToEnd().Trim();
         process.WaitForExit();
-        Assert.Equal("fastreid RANK=8 train --config-file /etc/fastreid/config.yaml", output);
+        Assert.Equal("fastreid RANK=8 train --config /etc/fastreid/config.yaml", output);
     }
 
     [Fact]

@@ -106,6 +106,16 @@ public class ConfigRenderingTests
         Assert.Equal((94.2, 97.8, 98.5, 86.1, 61.0), (result!.Metrics.Rank1, result.Metrics.Rank5, result.Metrics.Rank10, result.Metrics.MAP, result.Metrics.MINP));
     }
 
+    [Fact]
+    public void The_trainers_result_json_is_read_whole()
+    {
+        var result = TrainerResult.TryParse(ResultJson, out var error);
+        Assert.Null(error);
+        Assert.Equal(60, result!.BudgetUsed);
+        Assert.Equal("s3://models/market-r50/manifest.json", result.Artefacts.Manifest);
+        Assert.Equal(["config.yaml", "model_final.pth"], result.Artefacts.Sha256!.Keys);
+    }
+
     [Theory]
     [InlineData(null, "no termination message")]
     [InlineData("Traceback: boom", "not result JSON")]

@@ -86,10 +86,11 @@ internal static class Fixtures
         job.Status.Conditions = [new V1JobCondition { Type = "Complete", Status = "True", LastTransitionTime = at.UtcDateTime }];
     }
 
+    /// <summary>What FastReid.Engine.Results writes (the trainer's side of the contract).</summary>
     public const string ResultJson = """
-        {"metrics": {"mAP": 0.861, "Rank-1": 0.942, "rank5": 0.978, "rank10": 0.985, "mINP": 0.61},
-         "artefacts": {"model": "s3://models/market-r50/model.pt", "checkpoint": "s3://models/market-r50/checkpoints/model_final.pt",
-                       "config": "s3://models/market-r50/config.yaml", "manifest": "s3://models/market-r50/manifest.json"},
-         "sha256": {"model": "ab12", "config": "cd34"}, "budgetUsed": 60}
+        {"status":"Succeeded","metrics":{"mAP":0.861,"rank1":0.942,"rank5":0.978,"rank10":0.985,"mINP":0.61},
+         "artefacts":{"model":"s3://models/market-r50/model_final.pth","config":"s3://models/market-r50/config.yaml",
+                      "metrics":"s3://models/market-r50/metrics.json","manifest":"s3://models/market-r50/manifest.json"},
+         "sha256":{"config.yaml":"cd34","model_final.pth":"ab12"},"weights_sha256":"ab12","budget":{"key":"SOLVER.MAX_EPOCH","used":60}}
         """;
 }

@@ -92,8 +92,9 @@ public class LifecycleTests
         Assert.Equal(0.861, plan.Status.Metrics!.MAP);
         Assert.Equal(0.942, plan.Status.Metrics.Rank1);
         Assert.Equal(0.61, plan.Status.Metrics.MINP);
-        Assert.Equal("s3://models/market-r50/model.pt", plan.Status.Artefacts!.Model);
-        Assert.Equal("ab12", plan.Status.Artefacts.Sha256!["model"]);
+        Assert.Equal("s3://models/market-r50/model_final.pth", plan.Status.Artefacts!.Model);
+        Assert.Equal("s3://models/market-r50/metrics.json", plan.Status.Artefacts.Metrics);
+        Assert.Equal("ab12", plan.Status.Artefacts.Sha256!["model_final.pth"]);
         Assert.Equal(done, plan.Status.CompletionTime);
         Assert.Equal(T0, plan.Status.StartTime);
         Assert.Equal("True", Cond(plan, ConditionTypes.Succeeded).Status);

@@ -6,8 +6,9 @@ namespace FastReid.Pipeline;
 
 /// <summary>
 /// The trainer's result JSON (≤ 4 KB, written to <c>$FASTREID_RESULT_FILE</c>, read back from the pod's
-/// termination message): <c>{"metrics": {"mAP": .., "rank1": .., ...}, "artefacts": {"model": uri, ...},
-/// "sha256": {"model": hex, ...}, "budgetUsed": ..}</c>. FastReID's own metric names (<c>Rank-1</c>) are accepted.
+/// termination message): <c>{"status": "Succeeded", "metrics": {"mAP": .., "rank1": .., ...}, "artefacts": {"model": uri,
+/// "config": uri, "metrics": uri, "manifest": uri}, "sha256": {"model_final.pth": hex, ...}, "budget": {"key": .., "used": ..}}</c>
+/// (FastReid.Engine.Results). FastReID's own metric names (<c>Rank-1</c>) are accepted too.
 /// </summary>
 public sealed record TrainerResult(ReidMetrics Metrics, ArtefactsStatus Artefacts, double? BudgetUsed)
 {
@@ -51,6 +52,7 @@ public sealed record TrainerResult(ReidMetrics Metrics, ArtefactsStatus Artefact
             artefacts.Checkpoint = Text(a, "checkpoint");
             artefacts.Config = Text(a, "config");
             artefacts.Export = Text(a, "export");
+            artefacts.Metrics = Text(a, "metrics");
             artefacts.Manifest = Text(a, "manifest");
         }
         if (root["sha256"] is JsonObject digests)
@@ -60,7 +62,7 @@ public sealed record TrainerResult(ReidMetrics Metrics, ArtefactsStatus Artefact
                 .OrderBy(p => p.Key, StringComparer.Ordinal)
                 .ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
         }
-        double? budget = root["budgetUsed"] is JsonValue b && b.TryGetValue<double>(out var used) ? used : null;
+        double? budget = (root["budget"]?["used"] ?? root["budgetUsed"]) is JsonValue b && b.TryGetValue<double>(out var used) ? used : null;
         return new TrainerResult(metrics, artefacts, budget);
     }
 

@@ -107,6 +107,7 @@ public sealed class ArtefactsStatus
     [Description("Last checkpoint.")] public string? Checkpoint { get; set; }
     [Description("Effective config.yaml.")] public string? Config { get; set; }
     [Description("Exported model (e.g. export/model.onnx).")] public string? Export { get; set; }
+    [Description("metrics.json of the run.")] public string? Metrics { get; set; }
     [Description("manifest.json with the digest of every file.")] public string? Manifest { get; set; }
     [Description("sha256 digests by artefact name.")] public Dictionary<string, string>? Sha256 { get; set; }
 }

@@ -126,7 +126,7 @@ public static class ExperimentChildren
                     Image = run.Image,
                     ImagePullPolicy = "IfNotPresent",
                     Command = TrainerCommand(options),
-                    Args = ["train", "--config-file", $"{ConfigMountPath}/{ConfigFileName}"],
+                    Args = ["train", "--config", $"{ConfigMountPath}/{ConfigFileName}"],
                     Env = Env(run, options),
                     Ports = [new V1ContainerPort { Name = "rendezvous", ContainerPort = options.MasterPort, Protocol = "TCP" }],
                     Resources = Resources(spec.Resources),
