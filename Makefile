@@ -10,34 +10,40 @@ DEMO_DIR ?= $(CURDIR)/output/demo
 DEMO_DATA ?= $(CURDIR)/datasets
 TEST_FILTER ?=
 
-.PHONY: all build test demo bench clean help crds
+.PHONY: all build build-cli test test-deps demo bench clean help crds
 
 all: build
 
 help:
 	@echo "make demo   generate a synthetic dataset, train the CPU recipe, evaluate, print the table"
 	@echo "make test   build and run every test suite"
-	@echo "make build  publish artifacts/fastreid/fastreid and artifacts/kube-emulator/kube-emulator"
+	@echo "make build  publish artifacts/fastreid/fastreid, artifacts/kube-emulator/kube-emulator, artifacts/operator/fastreid-operator"
 	@echo "make bench  run the benchmarks under bench/ (results in bench/results/)"
 	@echo "make crds   regenerate crds/*.yaml from the API types (a test fails when they are stale)"
 
-build:
-	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid
+build: build-cli
 	$(PUBLISH) tests/FastReid.KubeEmulator -o $(ARTIFACTS)/kube-emulator
 	$(PUBLISH) operator/src/FastReid.Operator -o $(ARTIFACTS)/operator
 
 crds:
 	$(DOTNET) run --project operator/src/FastReid.Operator -c $(CONFIGURATION) -- crds --output $(CURDIR)/crds
 
+build-cli:
+	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid
+
 # Tests build their own copies; `build` first so CLI tests can run the published binaries.
-test: build
+# Real peers the tests start themselves (s3rver for the storage tests).
+test-deps:
+	@bash tests/s3rver/install.sh
+
+test: build test-deps
 	$(DOTNET) test FastReid.K8s.sln -c $(CONFIGURATION) --nologo $(if $(TEST_FILTER),--filter "$(TEST_FILTER)",) \
 	  --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1500000
 
-demo: build
+demo: build-cli
 	@bash trainer-image/scripts/demo.sh "$(FASTREID)" "$(DEMO_DATA)" "$(DEMO_DIR)"
 
-bench: build
+bench: build-cli
 	@bash bench/run.sh "$(FASTREID)"
 
 clean:

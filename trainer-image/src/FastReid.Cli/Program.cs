@@ -1,11 +1,14 @@
 using FastReid;
 using FastReid.Cli;
-
 using FastReid.Cli.Commands;
 
 CliCommand[] commands =
 [
+    TrainCommand.Definition,
+    EvaluateCommand.Definition,
+    EmbedCommand.Definition,
     DataSynthCommand.Definition,
+    BenchTrainCommand.Definition,
 ];
 
 return Dispatch(args);

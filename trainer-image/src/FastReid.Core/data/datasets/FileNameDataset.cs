@@ -8,14 +8,12 @@ namespace FastReid.Data.Datasets;
 /// </summary>
 internal static class FileNameDataset
 {
-    internal static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png"];
-
     public static List<ImageRecord> ReadSplit(string dir, Regex pattern, string dataset, int maxCamera, int maxPid, bool skipJunk = true)
     {
         if (!Directory.Exists(dir))
             throw new FastReidException($"{dataset}: split folder '{dir}' does not exist");
         var records = new List<ImageRecord>();
-        foreach (var path in Directory.EnumerateFiles(dir).Where(IsImage).Order(StringComparer.Ordinal))
+        foreach (var path in Directory.EnumerateFiles(dir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(path);
             var m = pattern.Match(name);
@@ -34,9 +32,6 @@ internal static class FileNameDataset
             throw new FastReidException($"{dataset}: split folder '{dir}' holds no usable images");
         return records;
     }
-
-    public static bool IsImage(string path) =>
-        ImageExtensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
     /// <summary>The first candidate folder that exists (FastReID accepts old and new layouts).</summary>
     public static string FirstExisting(string dataset, params string[] candidates) =>

@@ -22,7 +22,7 @@ public static class GenericFolder
             if (!int.TryParse(Path.GetFileName(idDir), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var pid))
                 throw new FastReidException($"{name}: identity folder '{idDir}' is not an integer");
             if (pid == -1) continue;
-            foreach (var path in Directory.EnumerateFiles(idDir).Where(FileNameDataset.IsImage).Order(StringComparer.Ordinal))
+            foreach (var path in Directory.EnumerateFiles(idDir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal))
             {
                 var stem = Path.GetFileName(path).Split('_')[0];
                 if (!int.TryParse(stem, NumberStyles.Integer, CultureInfo.InvariantCulture, out var cam) || cam < 0)

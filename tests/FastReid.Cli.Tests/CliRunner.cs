@@ -1,0 +1,38 @@
+using System.Diagnostics;
+
+namespace FastReid.Cli.Tests;
+
+/// <summary>Runs the built <c>fastreid</c> binary (copied next to the tests) as a user would.</summary>
+internal static class CliRunner
+{
+    public static string RepoRoot { get; } = FindRoot();
+
+    public static (int Code, string Out, string Err) Run(IReadOnlyDictionary<string, string>? env, params string[] args)
+    {
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fastreid"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepoRoot,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
+        start.Environment.Remove("FASTREID_RESULT_FILE");
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(300_000))
+        {
+            process.Kill(true);
+            throw new TimeoutException($"fastreid {string.Join(" ", args)} did not finish in 5 minutes");
+        }
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FastReid.K8s.sln"))) return dir.FullName;
+        throw new InvalidOperationException("FastReid.K8s.sln not found above " + AppContext.BaseDirectory);
+    }
+}

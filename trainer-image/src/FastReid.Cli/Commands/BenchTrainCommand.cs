@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FastReid.Config;
+using FastReid.Data;
+using FastReid.Engine;
+
+namespace FastReid.Cli.Commands;
+
+internal static class BenchTrainCommand
+{
+    public static readonly CliCommand Definition = new("bench train",
+        "training steps/s with the real input pipeline vs pre-made tensors",
+        """
+        Usage: fastreid bench train --config FILE [--steps N] [--rounds R] [--out FILE] [KEY VALUE ...]
+
+        Builds the run the config describes, then alternates R rounds of N training steps fed by the
+        real input pipeline (decode, augment, prefetch on worker threads) with N steps that reuse one
+        pre-made batch tensor, for the same model and batch, in the same process. Prints steps/s of
+        both and their ratio (goal: pipeline / pre-made >= 0.9) and writes them as JSON to --out.
+
+        Options:
+          --config FILE   FastReID YAML config (required)
+          --steps N       steps per round and mode (default 10)
+          --rounds R      alternating rounds (default 3)
+          --out FILE      JSON result (default bench/results/train.json)
+        """,
+        [], Run);
+
+    private static int Run(CliArgs args)
+    {
+        var configPath = args.Require("config");
+        int steps = args.Int("steps", 10), rounds = args.Int("rounds", 3);
+        var outFile = args.Option("out") ?? Path.Combine("bench", "results", "train.json");
+        args.EnsureAllUsed();
+        if (steps < 1 || rounds < 1) throw new CliUsageException("--steps and --rounds must be at least 1");
+        var cfg = ConfigLoader.Load(configPath, args.Positionals);
+        var scratch = Path.Combine(Path.GetTempPath(), $"fastreid-bench-{Environment.ProcessId}");
+        cfg.SetValue("OUTPUT_DIR", scratch);
+        try
+        {
+            using var run = RunContext.Create(cfg, Console.Out, interactive: false, metricsPort: null);
+            using var session = new TrainingSession(cfg, run);
+            using var loader = session.CreateLoader();
+            var premade = loader.Next();
+            long iteration = 0;
+            for (int i = 0; i < 3; i++) session.Step.Run(premade, iteration++, 0); // warm-up: allocator, kernels, caches
+            for (int i = 0; i < 3; i++) session.Step.Run(loader.Next(), iteration++, 0);
+            double premadeSeconds = 0, pipelineSeconds = 0;
+            for (int r = 0; r < rounds; r++)
+            {
+                var watch = Stopwatch.StartNew();
+                for (int i = 0; i < steps; i++) session.Step.Run(premade, iteration++, 0);
+                premadeSeconds += watch.Elapsed.TotalSeconds;
+                watch.Restart();
+                for (int i = 0; i < steps; i++) session.Step.Run(loader.Next(), iteration++, 0);
+                pipelineSeconds += watch.Elapsed.TotalSeconds;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"round {r + 1}/{rounds}: pre-made {steps / (premadeSeconds / (r + 1)):F3} steps/s, pipeline {steps / (pipelineSeconds / (r + 1)):F3} steps/s"));
+            }
+            double premadeRate = steps * rounds / premadeSeconds, pipelineRate = steps * rounds / pipelineSeconds;
+            var result = new JsonObject
+            {
+                ["benchmark"] = "train-step-input-pipeline",
+                ["command"] = "fastreid bench train --config " + configPath + (args.Positionals.Count > 0 ? " " + string.Join(" ", args.Positionals) : ""),
+                ["model"] = $"ResNet-{cfg.String("MODEL.BACKBONE.DEPTH")}",
+                ["batch"] = session.BatchSize,
+                ["input"] = new JsonArray(cfg.Ints("INPUT.SIZE_TRAIN").Select(v => (JsonNode)v).ToArray()),
+                ["threads"] = TorchSharp.torch.get_num_threads(),
+                ["workers"] = cfg.Int("DATALOADER.NUM_WORKERS"),
+                ["steps_per_mode"] = steps * rounds,
+                ["premade_steps_per_s"] = Math.Round(premadeRate, 4),
+                ["pipeline_steps_per_s"] = Math.Round(pipelineRate, 4),
+                ["pipeline_images_per_s"] = Math.Round(pipelineRate * session.BatchSize, 2),
+                ["ratio"] = Math.Round(pipelineRate / premadeRate, 4),
+                ["goal"] = ">= 0.9",
+                ["machine"] = $"{Environment.ProcessorCount} cores",
+                ["date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            };
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"pre-made {premadeRate:F3} steps/s, pipeline {pipelineRate:F3} steps/s ({pipelineRate * session.BatchSize:F1} images/s): ratio {pipelineRate / premadeRate:F3}"));
+            ArtefactFiles.WriteAllTextAtomic(outFile, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            Console.WriteLine($"wrote {outFile}");
+            return 0;
+        }
+        finally
+        {
+            try { Directory.Delete(scratch, recursive: true); } catch (IOException) { }
+        }
+    }
+}

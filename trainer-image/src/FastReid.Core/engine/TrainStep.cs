@@ -1,0 +1,69 @@
+using FastReid.Config;
+using FastReid.Data;
+using FastReid.Modeling.MetaArch;
+using FastReid.Solver;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FastReid.Engine;
+
+/// <summary>
+/// One optimisation step, shared by the trainer and the benchmark: learning rate from the schedule,
+/// forward with losses, backward, gradient synchronisation (the one place data-parallel training hooks
+/// in), layer freezing, clipping, optimizer step.
+/// </summary>
+public sealed class TrainStep(FastReidConfig cfg, Baseline model, optim.Optimizer optimizer, IReadOnlyList<ParameterGroup> groups,
+    LrSchedule schedule, RunContext run)
+{
+    private readonly string[] _freezeLayers = ValidateFreeze(cfg, model);
+    private readonly int _freezeIters = cfg.Int("SOLVER.FREEZE_ITERS");
+    private readonly bool _clip = cfg.Bool("SOLVER.CLIP_GRADIENTS.ENABLED");
+    private readonly bool _clipByNorm = cfg.String("SOLVER.CLIP_GRADIENTS.CLIP_TYPE") == "norm";
+    private readonly double _clipValue = cfg.Float("SOLVER.CLIP_GRADIENTS.CLIP_VALUE");
+    private readonly double _normType = cfg.Float("SOLVER.CLIP_GRADIENTS.NORM_TYPE");
+    private readonly List<TorchSharp.Modules.Parameter> _parameters = model.parameters().Where(p => p.requires_grad).ToList();
+
+    public double LearningRate { get; private set; }
+
+    public Dictionary<string, double> Run(Batch batch, long iteration, int epoch)
+    {
+        bool frozen = _freezeLayers.Length > 0 && iteration < _freezeIters;
+        foreach (var (name, module) in model.TopLevel())
+            module.train(!(frozen && _freezeLayers.Contains(name)));
+        double factor = schedule.Factor(iteration, epoch);
+        int gi = 0;
+        foreach (var pg in optimizer.ParamGroups) pg.LearningRate = groups[gi++].BaseLr * factor;
+        LearningRate = groups[0].BaseLr * factor;
+
+        using var scope = NewDisposeScope();
+        var images = torch.tensor(batch.Images, [batch.Count, 3, batch.Height, batch.Width]).to(run.Device);
+        var targets = torch.tensor(batch.Labels).to(run.Device);
+        var terms = model.Losses(images, targets);
+        var total = terms.Values.Aggregate((a, b) => a + b);
+        optimizer.zero_grad();
+        total.backward();
+        run.SynchronizeGradients(_parameters);
+        if (frozen)
+            foreach (var g in groups.Where(g => g.Freezable))
+                foreach (var p in g.Parameters) p.grad = null; // as FastReID: frozen parameters skip the step entirely
+        if (_clip)
+        {
+            if (_clipByNorm) nn.utils.clip_grad_norm_(_parameters, _clipValue, _normType);
+            else nn.utils.clip_grad_value_(_parameters, _clipValue);
+        }
+        optimizer.step();
+        var losses = terms.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>());
+        if (!double.IsFinite(losses.Values.Sum()))
+            throw new FastReidException($"the loss became {losses.Values.Sum()} at epoch {epoch + 1}, iteration {iteration + 1}: lower SOLVER.BASE_LR or enable SOLVER.CLIP_GRADIENTS");
+        return losses;
+    }
+
+    private static string[] ValidateFreeze(FastReidConfig cfg, Baseline model)
+    {
+        var layers = cfg.Strings("MODEL.FREEZE_LAYERS");
+        foreach (var name in layers)
+            if (!model.TopLevel().Any(t => t.Name == name))
+                throw new FastReidException($"MODEL.FREEZE_LAYERS: the model has no top-level module '{name}' (backbone, heads)");
+        return layers;
+    }
+}

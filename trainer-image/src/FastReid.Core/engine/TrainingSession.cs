@@ -1,0 +1,91 @@
+using FastReid.Config;
+using FastReid.Data;
+using FastReid.Data.Samplers;
+using FastReid.Data.Transforms;
+using FastReid.Evaluation;
+using FastReid.Modeling.MetaArch;
+using FastReid.Solver;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FastReid.Engine;
+
+/// <summary>
+/// Everything a training run is built from a config: data, model (with initial weights), optimizer,
+/// schedule, loader, step and feature extractor. The trainer and the benchmark share it.
+/// </summary>
+public sealed class TrainingSession : IDisposable
+{
+    public FastReidConfig Config { get; }
+    public RunContext Run { get; }
+    public TrainingSet Train { get; }
+    public IReadOnlyList<ReidDataset> Tests { get; }
+    public Baseline Model { get; }
+    public optim.Optimizer Optimizer { get; }
+    public IReadOnlyList<ParameterGroup> Groups { get; }
+    public LrSchedule Schedule { get; }
+    public TrainStep Step { get; }
+    public FeatureExtractor Extractor { get; }
+    public EvaluationOptions EvaluationOptions { get; }
+    public int BatchSize { get; }
+    public int MaxEpoch { get; }
+    public int ItersPerEpoch { get; }
+    public ImageDecoder TrainDecoder { get; }
+    private readonly Augmenter _augmenter;
+    private readonly int _workers;
+
+    public TrainingSession(FastReidConfig cfg, RunContext run)
+    {
+        Config = cfg;
+        Run = run;
+        Train = DataBuilder.BuildTrain(cfg);
+        Tests = DataBuilder.BuildTests(cfg);
+        int numClasses = cfg.Int("MODEL.HEADS.NUM_CLASSES");
+        if (numClasses == 0) cfg.SetValue("MODEL.HEADS.NUM_CLASSES", (long)Train.NumClasses);
+        else if (numClasses != Train.NumClasses)
+            throw new FastReidException($"MODEL.HEADS.NUM_CLASSES is {numClasses} but the training set has {Train.NumClasses} identities (set 0 to use the data)");
+
+        BatchSize = cfg.Int("SOLVER.IMS_PER_BATCH");
+        MaxEpoch = cfg.Int("SOLVER.MAX_EPOCH");
+        if (MaxEpoch < 1) throw new FastReidException($"SOLVER.MAX_EPOCH must be at least 1 (got {MaxEpoch})");
+        if (BatchSize < 2) throw new FastReidException($"SOLVER.IMS_PER_BATCH must be at least 2 (got {BatchSize})");
+        ItersPerEpoch = Math.Max(1, Train.Records.Count / BatchSize);
+        var sizeTrain = CheckSize(cfg.Ints("INPUT.SIZE_TRAIN"), "INPUT.SIZE_TRAIN");
+        var sizeTest = CheckSize(cfg.Ints("INPUT.SIZE_TEST"), "INPUT.SIZE_TEST");
+        _workers = Math.Max(1, cfg.Int("DATALOADER.NUM_WORKERS"));
+        _augmenter = new Augmenter(cfg);
+        TrainDecoder = new ImageDecoder(sizeTrain[0], sizeTrain[1]);
+        var testDecoder = sizeTest.SequenceEqual(sizeTrain) ? TrainDecoder : new ImageDecoder(sizeTest[0], sizeTest[1]);
+
+        Model = new Baseline(cfg, Train.NumClasses);
+        WeightLoading.LoadInitialWeights(cfg, Model, run.Progress);
+        Model.to(run.Device);
+        Model.train();
+        (Optimizer, Groups) = OptimizerBuilder.Build(cfg, Model);
+        Schedule = LrSchedule.FromConfig(cfg);
+        Step = new TrainStep(cfg, Model, Optimizer, Groups, Schedule, run);
+        Extractor = new FeatureExtractor(Model, testDecoder, run.Device, cfg.Int("TEST.IMS_PER_BATCH"), cfg.Bool("TEST.FLIP.ENABLED"), _workers);
+        EvaluationOptions = DefaultTrainer.EvaluationOptionsFrom(cfg);
+    }
+
+    /// <summary>A loader positioned after <paramref name="skipBatches"/> batches of this run's sampler stream.</summary>
+    public TrainLoader CreateLoader(long skipBatches = 0)
+    {
+        var cfg = Config;
+        var batches = cfg.String("DATALOADER.SAMPLER_TRAIN") == "NaiveIdentitySampler"
+            ? IdentitySamplers.NaiveIdentity(Train.Labels, BatchSize, cfg.Int("DATALOADER.NUM_INSTANCE"), Run.Seed)
+            : IdentitySamplers.Shuffled(Train.Records.Count, BatchSize, Run.Seed);
+        return new TrainLoader(Train.Records, Train.Labels, TrainDecoder, _augmenter, batches, Run.Seed, _workers, skipBatches: skipBatches);
+    }
+
+    private static int[] CheckSize(int[] size, string key) =>
+        size.Length == 2 && size[0] >= 16 && size[1] >= 16
+            ? size
+            : throw new FastReidException($"{key} must be [height, width] with both at least 16 (got [{string.Join(", ", size)}])");
+
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Model.Dispose();
+    }
+}
