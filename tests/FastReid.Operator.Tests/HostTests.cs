@@ -25,75 +25,34 @@ public sealed class HostTests
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private const string Experiment = """
-        {"apiVersion":"fastreid.io/v1alpha1","kind":"ReidExperiment",
-         "metadata":{"name":"exp1","namespace":"team-a","uid":"u-1","generation":1,"resourceVersion":"3"},
-         "spec":{"dataset":{"name":"Synthetic"},"resources":{"nodes":2,"gpusPerNode":4},"output":{"uri":"s3://models/exp1","secretRef":{"name":"s3"}}}}
-        """;
+    private static OperatorOptions Options(int port, params string[] extra) =>
+        OperatorOptions.Parse(["--metrics-address", "127.0.0.1", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra], _ => null);
+
+    private static async Task<string> WaitForMetric(HttpClient http, string line)
+    {
+        var metrics = "";
+        for (int i = 0; i < 1000 && !metrics.Contains(line, StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(20);
+            try { metrics = await http.GetStringAsync("/metrics"); } catch (HttpRequestException) { }
+        }
+        return metrics;
+    }
 
     [Fact]
     public async Task The_operator_creates_the_children_writes_status_and_serves_health_and_metrics()
     {
-        var posts = new ConcurrentQueue<string>();
-        var statusPuts = new ConcurrentQueue<string>();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        await using var server = builder.Build();
-        server.Run(async context =>
-        {
-            var path = context.Request.Path.Value!;
-            context.Response.ContentType = "application/json";
-            if (context.Request.Query["watch"] == "true")
-            {
-                await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
-                return;
-            }
-            var body = await new StreamReader(context.Request.Body).ReadToEndAsync();
-            switch (context.Request.Method)
-            {
-                case "GET" when path == "/apis/fastreid.io/v1alpha1/reidexperiments":
-                    await context.Response.WriteAsync($$"""{"apiVersion":"fastreid.io/v1alpha1","kind":"ReidExperimentList","metadata":{"resourceVersion":"3"},"items":[{{Experiment}}]}""");
-                    break;
-                case "GET" when path == "/apis/fastreid.io/v1alpha1/namespaces/team-a/reidexperiments/exp1":
-                    await context.Response.WriteAsync(Experiment);
-                    break;
-                case "GET":
-                    await context.Response.WriteAsync("""{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":"3"},"items":[]}""");
-                    break;
-                case "POST":
-                    posts.Enqueue(path);
-                    context.Response.StatusCode = 201;
-                    await context.Response.WriteAsync(body);
-                    break;
-                case "PUT":
-                    statusPuts.Enqueue(body);
-                    await context.Response.WriteAsync(body);
-                    break;
-                default:
-                    context.Response.StatusCode = 405;
-                    break;
-            }
-        });
-        await server.StartAsync();
-        var address = server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-
+        await using var server = await ScriptedApiServer.StartAsync();
         var port = FreePort();
-        var options = OperatorOptions.Parse(["--leader-elect=false", "--metrics-address", "127.0.0.1", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], _ => null);
-        using var client = new Kubernetes(new KubernetesClientConfiguration { Host = address });
-        var host = new OperatorHost(options, client, NullLoggerFactory.Instance);
+        using var client = new Kubernetes(new KubernetesClientConfiguration { Host = server.Address });
+        var host = new OperatorHost(Options(port, "--leader-elect=false"), client, NullLoggerFactory.Instance);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(45));
         var running = host.RunAsync(stop.Token);
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         const string reconciled = "fastreid_operator_reconciles_total{kind=\"ReidExperiment\",result=\"success\"} 1";
-        var metrics = "";
         // The counter moves after the status write and the events: wait for it, not for the write.
-        for (int i = 0; i < 1000 && !metrics.Contains(reconciled, StringComparison.Ordinal); i++)
-        {
-            await Task.Delay(20);
-            try { metrics = await http.GetStringAsync("/metrics"); } catch (HttpRequestException) { }
-        }
+        var metrics = await WaitForMetric(http, reconciled);
         var healthz = await http.GetAsync("/healthz");
         var readyz = await http.GetAsync("/readyz");
         await stop.CancelAsync();
@@ -101,9 +60,9 @@ public sealed class HostTests
 
         Assert.Equal(
             ["/api/v1/namespaces/team-a/configmaps", "/api/v1/namespaces/team-a/services", "/apis/batch/v1/namespaces/team-a/jobs"],
-            posts.ToArray().Where(p => !p.EndsWith("/events", StringComparison.Ordinal)));
-        Assert.Contains("/api/v1/namespaces/team-a/events", posts);
-        var status = JsonNode.Parse(statusPuts.First())!["status"]!;
+            server.Posts.ToArray().Where(p => !p.EndsWith("/events", StringComparison.Ordinal)));
+        Assert.Contains("/api/v1/namespaces/team-a/events", server.Posts);
+        var status = JsonNode.Parse(server.StatusPuts.First())!["status"]!;
         Assert.Equal("Pending", status["phase"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, healthz.StatusCode);
         Assert.Equal(HttpStatusCode.OK, readyz.StatusCode);
@@ -112,10 +71,42 @@ public sealed class HostTests
     }
 
     [Fact]
+    public async Task Of_two_replicas_only_the_lease_holder_reconciles()
+    {
+        await using var server = await ScriptedApiServer.StartAsync();
+        using var clientA = new Kubernetes(new KubernetesClientConfiguration { Host = server.Address });
+        using var clientB = new Kubernetes(new KubernetesClientConfiguration { Host = server.Address });
+        int portA = FreePort(), portB = FreePort();
+        var a = new OperatorHost(Options(portA, "--identity", "op-a", "--leader-election-namespace", "fastreid-system"), clientA, NullLoggerFactory.Instance);
+        var b = new OperatorHost(Options(portB, "--identity", "op-b", "--leader-election-namespace", "fastreid-system"), clientB, NullLoggerFactory.Instance);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(45));
+        var runningA = a.RunAsync(stop.Token);
+        var runningB = b.RunAsync(stop.Token);
+        using var httpA = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{portA}") };
+        using var httpB = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{portB}") };
+        const string leading = "fastreid_operator_leader 1";
+        for (int i = 0; i < 1000 && server.LeaseHolder("fastreid-operator") is null; i++) await Task.Delay(20);
+        var holder = server.LeaseHolder("fastreid-operator");
+        var (leader, follower) = holder == "op-a" ? (httpA, httpB) : (httpB, httpA);
+        var leaderMetrics = await WaitForMetric(leader, "fastreid_operator_reconciles_total{kind=\"ReidExperiment\",result=\"success\"} 1");
+        await Task.Delay(2500); // the follower retries the Lease every 2 s
+        var followerMetrics = await follower.GetStringAsync("/metrics");
+        await stop.CancelAsync();
+        await Task.WhenAll(runningA, runningB);
+
+        Assert.Contains(holder, new[] { "op-a", "op-b" });
+        Assert.Contains(leading, leaderMetrics);
+        Assert.Contains("fastreid_operator_leader 0", followerMetrics);
+        Assert.DoesNotContain("fastreid_operator_reconciles_total{", followerMetrics);
+        Assert.Single(server.Posts, p => p == "/apis/batch/v1/namespaces/team-a/jobs");
+        Assert.Equal(holder, server.LeaseHolder("fastreid-operator"));
+    }
+
+    [Fact]
     public async Task Without_an_api_server_it_stays_alive_unready_and_counts_list_errors()
     {
         var port = FreePort();
-        var options = OperatorOptions.Parse(["--leader-elect=false", "--metrics-address", "127.0.0.1", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], _ => null);
+        var options = Options(port, "--leader-elect=false");
         using var client = new Kubernetes(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{FreePort()}" });
         var host = new OperatorHost(options, client, NullLoggerFactory.Instance);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(45));
