@@ -3,6 +3,7 @@ using FastReid.Operator.Controllers;
 using FastReid.Operator.Hosting;
 using FastReid.Operator.Runtime;
 using FastReid.Pipeline;
+using System.Text.Json;
 using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -183,5 +184,26 @@ public class ControllerTests
             }
             return inner.ReplaceStatusAsync(snapshot, status, ct);
         }
+    }
+}
+
+public class UnreadableExperimentTests
+{
+    [Fact]
+    public async Task A_spec_field_of_the_wrong_type_is_named_in_invalid_spec()
+    {
+        var cluster = new FakeCluster();
+        cluster.Apply(new ReidExperiment { Metadata = new ObjectMeta { Name = "exp1", Namespace = "team-a", Uid = "u", Generation = 3 } });
+        cluster.Experiments["team-a/exp1"]["spec"] = System.Text.Json.Nodes.JsonNode.Parse("""{"dataset":{"name":"Synthetic"},"resources":{"nodes":"two"}}""");
+        var controller = new ReidExperimentController(cluster, cluster.Observe, new PlannerOptions(), TimeProvider.System, NullLogger.Instance);
+        await controller.ReconcileAsync(new ObjectKey("team-a", "exp1"), default);
+        Assert.Empty(cluster.Children);
+        var raw = cluster.Experiments["team-a/exp1"];
+        var status = raw["status"]!.Deserialize<ReidExperimentStatus>(ApiJson.Options)!;
+        var invalid = Conditions.Find(status.Conditions, ConditionTypes.InvalidSpec)!;
+        Assert.Equal("True", invalid.Status);
+        Assert.StartsWith("spec.resources.nodes: has the wrong type", invalid.Message);
+        Assert.Equal(3, status.ObservedGeneration);
+        Assert.Equal("two", raw["spec"]!["resources"]!["nodes"]!.GetValue<string>()); // the spec is left as the user wrote it
     }
 }

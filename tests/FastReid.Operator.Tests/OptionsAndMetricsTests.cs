@@ -80,7 +80,13 @@ public class OptionsAndMetricsTests
         Assert.Contains("fastreid_operator_reconciles_total{kind=\"ReidExperiment\",result=\"success\"} 3", text);
 
         var start = new ProcessStartInfo("promtool", "check metrics") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var promtool = Process.Start(start) ?? throw new InvalidOperationException("promtool did not start (Debian package prometheus)");
+        Process? started;
+        try { started = Process.Start(start); }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("promtool is needed for this test: apt-get install --no-install-recommends prometheus", e);
+        }
+        using var promtool = started ?? throw new InvalidOperationException("promtool did not start");
         await promtool.StandardInput.WriteAsync(text);
         promtool.StandardInput.Close();
         var output = await promtool.StandardOutput.ReadToEndAsync() + await promtool.StandardError.ReadToEndAsync();

@@ -83,6 +83,14 @@ public class ConfigRenderingTests
     }
 
     [Fact]
+    public void Base_inheritance_is_named_as_unsupported_in_a_resource()
+    {
+        var error = Assert.Single(SpecConfig.Validate(new JsonObject { ["_BASE_"] = "../Base-bagtricks.yml" }, "spec.config"));
+        Assert.Equal("spec.config._BASE_", error.Path);
+        Assert.Contains("write the keys out", error.Message);
+    }
+
+    [Fact]
     public void Setting_a_value_key_to_a_mapping_is_named()
     {
         var errors = SpecConfig.Validate(new JsonObject { ["MODEL"] = new JsonObject { ["DEVICE"] = new JsonObject { ["X"] = 1 } } }, "spec.config");

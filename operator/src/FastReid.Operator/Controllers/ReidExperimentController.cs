@@ -25,7 +25,9 @@ public sealed class ReidExperimentController(
         var snapshot = await cluster.GetExperimentAsync(key.Namespace, key.Name, ct).ConfigureAwait(false);
         if (snapshot is null) return ReconcileResult.Done; // deleted: owner references take the children with it
         var experiment = snapshot.Experiment;
-        var plan = ReidExperimentPlanner.Plan(experiment, observe(experiment, time.GetUtcNow()), options);
+        var plan = snapshot.ReadError is { } readError
+            ? ReidExperimentPlanner.Reject(experiment, [readError], time.GetUtcNow())
+            : ReidExperimentPlanner.Plan(experiment, observe(experiment, time.GetUtcNow()), options);
 
         foreach (var action in plan.Actions)
         {

@@ -6,8 +6,11 @@ using k8s.Models;
 
 namespace FastReid.Operator.Kube;
 
-/// <summary>An experiment as read from the API server: typed for the planner, raw for a faithful status write.</summary>
-public sealed record ExperimentSnapshot(ReidExperiment Experiment, JsonObject Raw);
+/// <summary>
+/// An experiment as read from the API server: typed for the planner, raw for a faithful status write.
+/// <see cref="ReadError"/> names the field that did not fit the type (then only metadata and status are read).
+/// </summary>
+public sealed record ExperimentSnapshot(ReidExperiment Experiment, JsonObject Raw, FieldError? ReadError = null);
 
 /// <summary>Thrown when a write lost an optimistic-concurrency race (HTTP 409 on update): re-read and try again.</summary>
 public sealed class ConflictException(string message) : Exception(message);

@@ -27,8 +27,32 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
         }
     }
 
-    public static ExperimentSnapshot Snapshot(JsonObject raw) =>
-        new(raw.Deserialize<ReidExperiment>(ApiJson.Options) ?? throw new JsonException("empty ReidExperiment"), raw);
+    public static ExperimentSnapshot Snapshot(JsonObject raw)
+    {
+        try
+        {
+            return new(raw.Deserialize<ReidExperiment>(ApiJson.Options) ?? throw new JsonException("empty ReidExperiment"), raw);
+        }
+        catch (JsonException e)
+        {
+            // A server that does not check the schema (or an old object) can hold a spec we cannot type:
+            // read what identifies it, and report the field instead of failing every reconcile.
+            var experiment = new ReidExperiment
+            {
+                Metadata = raw["metadata"]?.Deserialize<ObjectMeta>(ApiJson.Options) ?? new ObjectMeta(),
+                Status = TryStatus(raw["status"]),
+            };
+            var path = e.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : "spec";
+            var reason = e.Message.Split(". Path:", 2)[0].TrimEnd('.');
+            return new(experiment, raw, new FieldError(path, $"has the wrong type: {reason}"));
+        }
+    }
+
+    private static ReidExperimentStatus? TryStatus(JsonNode? status)
+    {
+        try { return status?.Deserialize<ReidExperimentStatus>(ApiJson.Options); }
+        catch (JsonException) { return null; }
+    }
 
     public static JsonObject ToJsonObject(object body) => body switch
     {

@@ -70,6 +70,13 @@ public static class ReidExperimentPlanner
         return new ResolvedRun(experiment, ExperimentNames.RunName(experiment), ns, yaml, output, image);
     }
 
+    /// <summary>
+    /// The plan for an experiment that cannot be read or planned at all (e.g. a spec field of the wrong JSON
+    /// type): InvalidSpec naming the fields, nothing created.
+    /// </summary>
+    public static ExperimentPlan Reject(ReidExperiment experiment, IReadOnlyList<FieldError> errors, DateTimeOffset now) =>
+        Invalid(experiment, experiment.Status ?? new ReidExperimentStatus(), [.. errors], now);
+
     private static ExperimentPlan Invalid(ReidExperiment experiment, ReidExperimentStatus previous, List<FieldError> errors, DateTimeOffset now)
     {
         long generation = experiment.Metadata.Generation ?? 0;

@@ -19,6 +19,11 @@ public static class SpecConfig
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (key, leaf) in Leaves(config, ""))
         {
+            if (key == ConfigTree.BaseKey)
+            {
+                errors.Add(new FieldError($"{path}.{key}", "is not supported in a resource (there is no file to inherit from); write the keys out"));
+                continue;
+            }
             try
             {
                 FastReidConfig.Defaults().MergeTree(Nested(key, leaf), path);
