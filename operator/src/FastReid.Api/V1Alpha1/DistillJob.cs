@@ -5,6 +5,7 @@ namespace FastReid.Api.V1Alpha1;
 
 /// <summary>Knowledge distillation: waits for its teachers, then trains a student with FastReID's Distiller.</summary>
 [KubernetesEntity("DistillJob", "distilljobs", ShortNames = ["dj"])]
+[Description("Knowledge distillation: waits for its teachers, then trains a student with FastReID's Distiller.")]
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("mAP", "number", ".status.metrics.mAP")]
 [PrinterColumn("Student", "string", ".status.studentExperiment", Priority = 1)]

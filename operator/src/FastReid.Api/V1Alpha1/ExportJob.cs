@@ -5,6 +5,7 @@ namespace FastReid.Api.V1Alpha1;
 
 /// <summary>Exports a trained model (ONNX) in one trainer pod and checks it against the original.</summary>
 [KubernetesEntity("ExportJob", "exportjobs", ShortNames = ["export"])]
+[Description("Exports a trained model (ONNX) in one trainer pod and checks it against the original.")]
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("Format", "string", ".spec.format")]
 [PrinterColumn("MaxAbsDiff", "number", ".status.maxAbsDiff")]

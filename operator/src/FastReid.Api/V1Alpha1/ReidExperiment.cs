@@ -6,6 +6,7 @@ namespace FastReid.Api.V1Alpha1;
 
 /// <summary>One FastReID training run (train, then evaluate on the test set) on one or more nodes.</summary>
 [KubernetesEntity("ReidExperiment", "reidexperiments", ShortNames = ["rexp"])]
+[Description("One FastReID training run (train, then evaluate on the test set) on one or more nodes.")]
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("mAP", "number", ".status.metrics.mAP")]
 [PrinterColumn("Rank-1", "number", ".status.metrics.rank1")]

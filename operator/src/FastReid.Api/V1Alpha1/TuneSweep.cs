@@ -6,6 +6,7 @@ namespace FastReid.Api.V1Alpha1;
 
 /// <summary>Hyperparameter search (FastTune): each trial is a child ReidExperiment.</summary>
 [KubernetesEntity("TuneSweep", "tunesweeps", ShortNames = ["sweep"])]
+[Description("Hyperparameter search (FastTune): each trial is a child ReidExperiment.")]
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("Best", "number", ".status.bestTrial.objective")]
 [PrinterColumn("Trials", "integer", ".status.trialsCompleted")]

@@ -41,7 +41,7 @@ public static class CrdGenerator
         root.Properties["kind"] = new V1JSONSchemaProps { Type = "string", Description = $"{info.Kind}." };
         root.Properties["metadata"] = new V1JSONSchemaProps { Type = "object" };
         root.Properties = root.Properties.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary();
-        root.Description = entity.GetCustomAttribute<DescriptionAttribute>()?.Description ?? Summary(info.Kind);
+        root.Description = entity.GetCustomAttribute<DescriptionAttribute>()?.Description ?? info.Kind;
 
         return new V1CustomResourceDefinition
         {
@@ -84,12 +84,6 @@ public static class CrdGenerator
             },
         };
     }
-
-    private static string Summary(string kind) => kind switch
-    {
-        "ReidExperiment" => "One FastReID training run on one or more nodes.",
-        _ => kind,
-    };
 
     private static V1JSONSchemaProps ObjectSchema(Type type, string path, bool forStatus)
     {
