@@ -26,6 +26,17 @@ public class LifecycleTests
     }
 
     [Fact]
+    public void A_look_before_the_cache_has_the_job_recreates_nothing_new_and_records_no_second_event()
+    {
+        var e = Experiment();
+        var first = Plan(e);
+        var again = Plan(e.WithStatus(first.Status)); // status written, Job not in the cache yet
+        Assert.Equal(first.Actions.Select(a => a.ToString()), again.Actions.Select(a => a.ToString()));
+        Assert.Empty(again.Events);
+        Assert.False(ExperimentStatus.Differs(first.Status, again.Status));
+    }
+
+    [Fact]
     public void Once_the_children_exist_nothing_more_is_created()
     {
         var e = Experiment();

@@ -140,8 +140,10 @@ public static class ReidExperimentPlanner
                     SetCondition(ConditionTypes.Running, false, "PodsPending",
                         string.Create(CultureInfo.InvariantCulture, $"0 of {experiment.Spec.Resources.Nodes} pod(s) running"));
                 }
-                _events.Add(new(PlannedEvent.Normal, "Created", string.Create(CultureInfo.InvariantCulture,
-                    $"run {run.RunName}: {experiment.Spec.Resources.Nodes} node(s) × {Math.Max(1, experiment.Spec.Resources.GpusPerNode)} worker(s), {(experiment.Spec.Resources.GpusPerNode > 0 ? "GPU" : "CPU")}")));
+                // A look before the informer has seen the new Job plans the same creates (answered "exists"); say it once.
+                if (!(sameRun && Conditions.IsTrue(previous.Conditions, ConditionTypes.Created)))
+                    _events.Add(new(PlannedEvent.Normal, "Created", string.Create(CultureInfo.InvariantCulture,
+                        $"run {run.RunName}: {experiment.Spec.Resources.Nodes} node(s) × {Math.Max(1, experiment.Spec.Resources.GpusPerNode)} worker(s), {(experiment.Spec.Resources.GpusPerNode > 0 ? "GPU" : "CPU")}")));
             }
             else
             {
