@@ -8,6 +8,21 @@ public sealed class ProcessTests
 {
     private static string Executable => Path.Combine(AppContext.BaseDirectory, "fastreid-operator.dll");
 
+    private static string Kubeconfig(string server) => $$"""
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: scripted
+          cluster: {"server": "{{server}}"}
+        users:
+        - name: tester
+          user: {"token": "not-a-secret"}
+        contexts:
+        - name: scripted
+          context: {"cluster": "scripted", "user": "tester"}
+        current-context: scripted
+        """;
+
     private static Process Start(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -25,20 +40,7 @@ public sealed class ProcessTests
         try
         {
             var kubeconfig = Path.Combine(dir, "kubeconfig");
-            await File.WriteAllTextAsync(kubeconfig, $$"""
-                apiVersion: v1
-                kind: Config
-                clusters:
-                - name: scripted
-                  cluster: {"server": "{{server.Address}}"}
-                users:
-                - name: tester
-                  user: {"token": "not-a-secret"}
-                contexts:
-                - name: scripted
-                  context: {"cluster": "scripted", "user": "tester"}
-                current-context: scripted
-                """);
+            await File.WriteAllTextAsync(kubeconfig, Kubeconfig(server.Address));
             using var process = Start("run", "--kubeconfig", kubeconfig, "--leader-elect=false", "--metrics-port", "0", "--trainer-image", "registry.local/fastreid:test");
             using var killOnFailure = new Finally(() => { if (!process.HasExited) process.Kill(entireProcessTree: true); });
             var stdout = process.StandardOutput.ReadToEndAsync();
@@ -57,6 +59,41 @@ public sealed class ProcessTests
             Assert.All(logs, line => JsonNode.Parse(line)); // structured: one JSON object per line
             Assert.Contains(logs, l => l.Contains("caches synced", StringComparison.Ordinal));
             Assert.Contains(logs, l => l.Contains("stopped", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Twenty_experiments_through_three_sigkills_end_with_exactly_one_job_each()
+    {
+        await using var server = await ScriptedApiServer.StartAsync(experiments: 20);
+        var dir = Directory.CreateTempSubdirectory("op-kill-").FullName;
+        try
+        {
+            var kubeconfig = Path.Combine(dir, "kubeconfig");
+            await File.WriteAllTextAsync(kubeconfig, Kubeconfig(server.Address));
+            int Jobs() => server.Created.Keys.Count(k => k.StartsWith("/apis/batch/v1/namespaces/team-a/jobs/", StringComparison.Ordinal));
+            for (int round = 0; round < 4; round++)
+            {
+                using var process = Start("run", "--kubeconfig", kubeconfig, "--leader-elect=false", "--metrics-port", "0", "--workers", "1");
+                using var killOnFailure = new Finally(() => { if (!process.HasExited) process.Kill(entireProcessTree: true); });
+                _ = process.StandardOutput.ReadToEndAsync();
+                _ = process.StandardError.ReadToEndAsync();
+                int before = Jobs(), posts = server.Posts.Count;
+                // Kill each of the first three runs as soon as it has done something; let the fourth finish.
+                for (int i = 0; i < 1500 && (round < 3 ? server.Posts.Count == posts : Jobs() < 20); i++) await Task.Delay(10);
+                if (round == 3) Assert.Equal(20, Jobs());
+                process.Kill(entireProcessTree: true); // SIGKILL: no shutdown code runs
+                await process.WaitForExitAsync();
+                Assert.True(Jobs() >= before);
+            }
+            Assert.True(server.AlreadyExists > 0, "restarted operators planned the same names again"); // and were told they exist
+            Assert.Equal(20, server.Created.Keys.Count(k => k.Contains("/jobs/", StringComparison.Ordinal)));
+            Assert.Equal(20, server.Created.Keys.Count(k => k.Contains("/services/", StringComparison.Ordinal)));
+            Assert.Equal(20, server.Created.Keys.Count(k => k.Contains("/configmaps/", StringComparison.Ordinal)));
         }
         finally
         {

@@ -11,8 +11,9 @@ using Microsoft.Extensions.Logging;
 namespace FastReid.Operator.Tests;
 
 /// <summary>
-/// Just enough of an API server for the operator host: one experiment, empty child lists, watches that stay
-/// open, creates echoed back, status PUTs recorded, and Leases stored with resourceVersion checks.
+/// Just enough of an API server for the operator host: N experiments (exp1..expN), empty child lists, watches
+/// that stay open, creates stored by name (a second create of a name is 409 AlreadyExists), status PUTs
+/// recorded, and Leases stored with resourceVersion checks.
 /// </summary>
 internal sealed class ScriptedApiServer : IAsyncDisposable
 {
@@ -28,17 +29,24 @@ internal sealed class ScriptedApiServer : IAsyncDisposable
     private long _version = 100;
 
     public ConcurrentQueue<string> Posts { get; } = new();
+    /// <summary>Objects created, by "path/name": how many creates succeeded (201) for each.</summary>
+    public ConcurrentDictionary<string, int> Created { get; } = new();
+    public int AlreadyExists;
+    public int ExperimentCount { get; init; } = 1;
     public ConcurrentQueue<string> StatusPuts { get; } = new();
     public string Address { get; private set; } = "";
 
-    private ScriptedApiServer(WebApplication app) => _app = app;
+    private ScriptedApiServer(WebApplication app, int experiments) => (_app, ExperimentCount) = (app, experiments);
 
-    public static async Task<ScriptedApiServer> StartAsync()
+    public static string ExperimentNamed(string name) => Experiment.Replace("\"exp1\"", $"\"{name}\"", StringComparison.Ordinal)
+        .Replace("\"u-1\"", $"\"u-{name}\"", StringComparison.Ordinal).Replace("models/exp1", $"models/{name}", StringComparison.Ordinal);
+
+    public static async Task<ScriptedApiServer> StartAsync(int experiments = 1)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
-        var server = new ScriptedApiServer(builder.Build());
+        var server = new ScriptedApiServer(builder.Build(), experiments);
         server._app.Run(server.HandleAsync);
         await server._app.StartAsync();
         server.Address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -63,16 +71,34 @@ internal sealed class ScriptedApiServer : IAsyncDisposable
         switch (context.Request.Method)
         {
             case "GET" when path == "/apis/fastreid.io/v1alpha1/reidexperiments":
-                await context.Response.WriteAsync($$"""{"apiVersion":"fastreid.io/v1alpha1","kind":"ReidExperimentList","metadata":{"resourceVersion":"3"},"items":[{{Experiment}}]}""");
+                var items = string.Join(",", Enumerable.Range(1, ExperimentCount).Select(i => ExperimentNamed($"exp{i}")));
+                await context.Response.WriteAsync($$"""{"apiVersion":"fastreid.io/v1alpha1","kind":"ReidExperimentList","metadata":{"resourceVersion":"3"},"items":[{{items}}]}""");
                 break;
-            case "GET" when path == "/apis/fastreid.io/v1alpha1/namespaces/team-a/reidexperiments/exp1":
-                await context.Response.WriteAsync(Experiment);
+            case "GET" when path.StartsWith("/apis/fastreid.io/v1alpha1/namespaces/team-a/reidexperiments/exp", StringComparison.Ordinal):
+                var name = path[(path.LastIndexOf('/') + 1)..];
+                if (int.TryParse(name[3..], out var n) && n >= 1 && n <= ExperimentCount)
+                {
+                    await context.Response.WriteAsync(ExperimentNamed(name));
+                }
+                else
+                {
+                    context.Response.StatusCode = 404;
+                    await context.Response.WriteAsync(NotFound());
+                }
                 break;
             case "GET":
                 await context.Response.WriteAsync("""{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":"3"},"items":[]}""");
                 break;
             case "POST":
                 Posts.Enqueue(path);
+                var objectName = JsonNode.Parse(body)?["metadata"]?["name"]?.GetValue<string>();
+                if (objectName is not null && !Created.TryAdd($"{path}/{objectName}", 1))
+                {
+                    Interlocked.Increment(ref AlreadyExists);
+                    context.Response.StatusCode = 409;
+                    await context.Response.WriteAsync("""{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"AlreadyExists","code":409}""");
+                    break;
+                }
                 context.Response.StatusCode = 201;
                 await context.Response.WriteAsync(body);
                 break;
