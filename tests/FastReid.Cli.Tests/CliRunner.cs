@@ -24,7 +24,9 @@ internal static class CliRunner
         if (!process.WaitForExit(300_000))
         {
             process.Kill(true);
-            throw new TimeoutException($"fastreid {string.Join(" ", args)} did not finish in 5 minutes");
+            process.WaitForExit();
+            var tail = (stdout.Result + stderr.Result) is var all && all.Length > 6000 ? all[^6000..] : stdout.Result + stderr.Result;
+            throw new TimeoutException($"fastreid {string.Join(" ", args)} did not finish in 5 minutes; last output:\n{tail}");
         }
         return (process.ExitCode, stdout.Result, stderr.Result);
     }

@@ -53,6 +53,30 @@ public class ReferenceAgreementTests
     }
 
     [Fact]
+    public void Roc_widens_its_counted_region_when_matches_form_long_runs()
+    {
+        // 1-D points, one query at 0, 10000 matches (FastReID's ROC "negatives"), 72 non-matches:
+        // 20 beyond every match, 2 right after the 180th farthest match, 50 near the query. By distance,
+        // descending, the curve is: 20 non-match steps, 180 match steps (collinear: sklearn drops the
+        // points between), 2 non-match steps, 9820 match steps, 50 non-match steps. The kept point
+        // nearest to FPR 1e-2 (100 matches) is (fps 180, tps 20), beyond the first counted region.
+        var gallery = new List<float>();
+        var pids = new List<long>();
+        for (int i = 0; i < 10000; i++) { gallery.Add(20 + 0.001f * i); pids.Add(1); }
+        for (int i = 0; i < 20; i++) { gallery.Add(40 + i); pids.Add(2); }
+        gallery.AddRange([29.8195f, 29.8197f]); pids.AddRange([2, 2]);
+        for (int i = 0; i < 50; i++) { gallery.Add(0.01f * (i + 1)); pids.Add(2); }
+        var g = new FeatureSet([.. gallery], gallery.Count, 1, [.. pids], [.. pids.Select(_ => 2L)]);
+        var q = new FeatureSet([0], 1, 1, [1], [1]);
+        var options = new EvaluationOptions(Metric: "euclidean", Roc: true);
+        var expected = NaiveReference.Evaluate(q, g, options);
+        var actual = ReidEvaluator.Evaluate(q, g, options);
+        Assert.Equal(20.0 / 72, expected.TprAtFpr!["1e-02"], 12);
+        foreach (var (key, value) in expected.TprAtFpr!) Assert.Equal(value, actual.TprAtFpr![key], 12);
+        Assert.Equal(expected.MAP, actual.MAP, 12);
+    }
+
+    [Fact]
     public void Memory_budget_changes_blocks_not_results()
     {
         var (query, gallery) = RandomCases.Make(41, queries: 120, galleryCount: 3000, dim: 8, identities: 40);

@@ -11,6 +11,7 @@ public static class DataBuilder
 {
     public static TrainingSet BuildTrain(FastReidConfig cfg, string? root = null)
     {
+        root ??= DatasetRegistry.Root();
         var records = new List<ImageRecord>();
         foreach (var name in cfg.Strings("DATASETS.NAMES"))
         {
@@ -27,6 +28,7 @@ public static class DataBuilder
 
     public static IReadOnlyList<ReidDataset> BuildTests(FastReidConfig cfg, string? root = null)
     {
+        root ??= DatasetRegistry.Root();
         var tests = new List<ReidDataset>();
         foreach (var name in cfg.Strings("DATASETS.TESTS"))
         {

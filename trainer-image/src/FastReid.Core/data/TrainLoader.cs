@@ -38,9 +38,10 @@ public sealed class TrainLoader : IDisposable
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = _stop.Token };
         for (long i = 0; i < skipBatches; i++) _batches.MoveNext();
         _nextBatch = skipBatches;
+        Position = skipBatches;
     }
 
-    /// <summary>Batches handed out so far (the data position a checkpoint records).</summary>
+    /// <summary>Batches drawn from the sampler stream so far, skipped ones included (the data position a checkpoint records).</summary>
     public long Position { get; private set; }
 
     public Batch Next()

@@ -30,51 +30,66 @@ public static class DefaultTrainer
         ArtefactFiles.WriteAllTextAtomic(Path.Combine(run.OutputDir, "config.yaml"), cfg.ToYaml());
 
         int maxEpoch = session.MaxEpoch, itersPerEpoch = session.ItersPerEpoch, batchSize = session.BatchSize;
-        int evalPeriod = cfg.Int("TEST.EVAL_PERIOD");
+        int evalPeriod = cfg.Int("TEST.EVAL_PERIOD"), checkpointPeriod = cfg.Int("SOLVER.CHECKPOINT_PERIOD");
+        var checkpointing = new Checkpointing(session, run);
+        var state = options.Resume ? checkpointing.RestoreLatest() : null;
+        if (options.Resume && state is null) progress.Line("--resume: no valid checkpoint in OUTPUT_DIR, starting from scratch");
+        int startEpoch = state?.Epoch ?? 0;
+        long iteration = state?.Iteration ?? 0;
+        ReidMetrics? final = state?.Last, best = state?.Best;
+        int bestEpoch = state?.BestEpoch ?? 0;
+        double bestScore = state?.BestScore ?? double.NegativeInfinity;
+
         progress.Line($"training {maxEpoch} epochs x {itersPerEpoch} iterations, batch {batchSize}, on {run.Device.type.ToString().ToLowerInvariant()} " +
-                      $"with {TorchSharp.torch.get_num_threads()} threads, seed {run.Seed}; output in {run.OutputDir}");
-        using var loader = session.CreateLoader();
-        ReidMetrics? final = null, best = null;
-        int bestEpoch = 0;
-        double bestScore = double.NegativeInfinity;
-        long iteration = 0;
+                      $"with {TorchSharp.torch.get_num_threads()} threads, seed {run.Seed}; output in {run.OutputUri}");
+        using var loader = session.CreateLoader(skipBatches: state?.DataPosition ?? 0);
+        long firstIteration = iteration;
         var iterWatch = Stopwatch.StartNew();
-        for (int epoch = 0; epoch < maxEpoch; epoch++)
+        for (int epoch = startEpoch; epoch < maxEpoch; epoch++)
         {
             for (int it = 1; it <= itersPerEpoch; it++)
             {
                 var losses = session.Step.Run(loader.Next(), iteration, epoch);
                 iteration++;
-                double perIter = iterWatch.Elapsed.TotalSeconds / iteration;
+                double perIter = iterWatch.Elapsed.TotalSeconds / (iteration - firstIteration);
                 var eta = TimeSpan.FromSeconds(perIter * ((long)maxEpoch * itersPerEpoch - iteration));
                 progress.Iteration(epoch + 1, maxEpoch, it, itersPerEpoch, losses, session.Step.LearningRate, batchSize / perIter, eta);
                 run.Metrics.Iteration(losses.Values.Sum(), session.Step.LearningRate, batchSize / perIter, epoch + 1);
             }
 
-            bool last = epoch + 1 == maxEpoch;
+            bool last = epoch + 1 == maxEpoch, improved = false;
             if (last || evalPeriod > 0 && (epoch + 1) % evalPeriod == 0)
             {
                 var metrics = Evaluate(session.Extractor, session.Tests, session.EvaluationOptions, progress, epoch + 1);
-                if (metrics is null) continue;
-                final = metrics;
-                run.Metrics.Evaluated(metrics.MAP);
-                double score = (metrics.MAP + metrics.Rank1) / 2;
-                if (score > bestScore)
+                if (metrics is not null)
                 {
-                    bestScore = score;
-                    best = metrics;
-                    bestEpoch = epoch + 1;
-                    ArtefactFiles.WriteAtomic(Path.Combine(run.OutputDir, "model_best.pth"), tmp => WeightLoading.Save(session.Model, tmp));
+                    final = metrics;
+                    run.Metrics.Evaluated(metrics.MAP);
+                    double score = (metrics.MAP + metrics.Rank1) / 2;
+                    if (score > bestScore)
+                    {
+                        (bestScore, best, bestEpoch, improved) = (score, metrics, epoch + 1, true);
+                        ArtefactFiles.WriteAtomic(Path.Combine(run.OutputDir, "model_best.pth"), tmp => WeightLoading.Save(session.Model, tmp));
+                    }
                 }
+            }
+            if (last || checkpointPeriod > 0 && (epoch + 1) % checkpointPeriod == 0)
+            {
+                checkpointing.Save(new TrainerState(TrainerState.CurrentFormat, epoch + 1, iteration, loader.Position, run.Seed,
+                    Checkpointing.RngState(), double.IsFinite(bestScore) ? bestScore : null, bestEpoch, best, final), improved);
+                if (run.IsRemote) Publish(run, checkpointing);
             }
         }
 
         ArtefactFiles.WriteAtomic(Path.Combine(run.OutputDir, "model_final.pth"), tmp => WeightLoading.Save(session.Model, tmp));
         var weightsSha = ArtefactFiles.WeightsSha256(session.Model);
-        var outcome = Results.Write(run, final, best, bestEpoch, weightsSha, maxEpoch, watch.Elapsed, options.ResultFile);
-        progress.Line($"done in {ProgressReporter.Format(watch.Elapsed)}; artefacts in {run.OutputDir}");
-        return outcome;
+        progress.Line($"done in {ProgressReporter.Format(watch.Elapsed)}; weights sha256 {weightsSha}; artefacts in {run.OutputUri}");
+        return Results.Write(run, checkpointing.KeptEntries, final, best, bestEpoch, weightsSha, maxEpoch, watch.Elapsed, options.ResultFile);
     }
+
+    /// <summary>Uploads the staged outputs of an s3:// run (manifest.json last).</summary>
+    private static void Publish(RunContext run, Checkpointing checkpointing) =>
+        Storage.ArtifactManifest.PublishDirectoryAsync(run.OutputDir, run.Storage, checkpointing.KeptEntries).GetAwaiter().GetResult();
 
     public static EvaluationOptions EvaluationOptionsFrom(FastReidConfig cfg) => new(
         Metric: cfg.String("TEST.METRIC"),

@@ -12,7 +12,7 @@ public static class Results
 {
     public const int MaxResultBytes = 4096;
 
-    internal static TrainOutcome Write(RunContext run, ReidMetrics? final, ReidMetrics? best, int bestEpoch,
+    internal static TrainOutcome Write(RunContext run, IReadOnlyList<Storage.ManifestEntry> checkpoints, ReidMetrics? final, ReidMetrics? best, int bestEpoch,
         string weightsSha, int epochs, TimeSpan duration, string? resultFile)
     {
         var dir = run.OutputDir;
@@ -33,15 +33,9 @@ public static class Results
 
         var artefacts = new[] { "config.yaml", "model_final.pth", "model_best.pth", "metrics.json" }
             .Where(f => File.Exists(Path.Combine(dir, f))).ToList();
-        var digests = artefacts.ToDictionary(f => f, f => ArtefactFiles.Sha256File(Path.Combine(dir, f)));
-        var manifest = new JsonObject
-        {
-            ["files"] = new JsonArray(artefacts.Select(f => (JsonNode)new JsonObject
-            {
-                ["path"] = f, ["size"] = new FileInfo(Path.Combine(dir, f)).Length, ["sha256"] = digests[f],
-            }).ToArray()),
-        };
-        ArtefactFiles.WriteAllTextAtomic(Path.Combine(dir, "manifest.json"), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        run.Progress.Line($"publishing artefacts to {run.OutputUri}");
+        var manifest = Storage.ArtifactManifest.PublishDirectoryAsync(dir, run.Storage, checkpoints).GetAwaiter().GetResult();
+        var digests = manifest.Entries.Where(e => artefacts.Contains(e.Path)).ToDictionary(e => e.Path, e => e.Sha256);
 
         var result = new JsonObject
         {
@@ -52,8 +46,9 @@ public static class Results
             },
             ["artefacts"] = new JsonObject
             {
-                ["model"] = Path.Combine(dir, "model_final.pth"), ["config"] = Path.Combine(dir, "config.yaml"),
-                ["metrics"] = Path.Combine(dir, "metrics.json"), ["manifest"] = Path.Combine(dir, "manifest.json"),
+                ["model"] = run.Storage.UriOf("model_final.pth"), ["config"] = run.Storage.UriOf("config.yaml"),
+                ["metrics"] = run.Storage.UriOf("metrics.json"), ["manifest"] = run.Storage.UriOf("manifest.json"),
+                ["checkpoint"] = checkpoints.Count > 0 ? run.Storage.UriOf(checkpoints.Select(e => e.Path[..e.Path.LastIndexOf('/')]).Max(StringComparer.Ordinal)!) : null,
             },
             ["sha256"] = new JsonObject(digests.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["weights_sha256"] = weightsSha,
@@ -68,6 +63,8 @@ public static class Results
         var target = resultFile ?? Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") ?? Path.Combine(dir, "result.json");
         if (target.StartsWith("/dev/", StringComparison.Ordinal)) File.WriteAllText(target, text);
         else ArtefactFiles.WriteAllTextAtomic(target, text + "\n");
+        if (run.IsRemote && resultFile is null && Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") is null)
+            run.Storage.PutFileAsync(target, "result.json").GetAwaiter().GetResult();
 
         return new TrainOutcome(dir, final, best, bestEpoch, weightsSha, epochs, duration,
             artefacts.ToDictionary(f => f, f => Path.Combine(dir, f)));

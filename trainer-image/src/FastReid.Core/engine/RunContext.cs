@@ -1,4 +1,7 @@
+using System.Security.Cryptography;
+using System.Text;
 using FastReid.Config;
+using FastReid.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,16 +15,26 @@ public sealed class RunContext : IDisposable
 {
     private readonly StreamWriter _log;
 
+    /// <summary>Local folder the run writes into: OUTPUT_DIR itself, or a staging folder for an s3:// OUTPUT_DIR.</summary>
     public string OutputDir { get; }
-    public int Seed { get; }
+    /// <summary>OUTPUT_DIR as configured (a path or s3://bucket/prefix).</summary>
+    public string OutputUri { get; }
+    /// <summary>Where artefacts and checkpoints are kept (the local folder or the S3 prefix).</summary>
+    public IStorage Storage { get; }
+    public bool IsRemote => OutputUri.StartsWith("s3://", StringComparison.Ordinal);
+    public int Seed { get; private set; }
+    /// <summary>True when SEED was -1 and the run picked one; a resumed run then adopts the checkpoint's.</summary>
+    public bool SeedWasPicked { get; private init; }
     public Device Device { get; }
     public ProgressReporter Progress { get; }
     public TrainingMetrics Metrics { get; }
     public DistributedEnv Distributed { get; }
 
-    private RunContext(string outputDir, int seed, Device device, StreamWriter log, ProgressReporter progress, TrainingMetrics metrics, DistributedEnv distributed)
+    private RunContext(string outputDir, string outputUri, IStorage storage, int seed, Device device, StreamWriter log, ProgressReporter progress, TrainingMetrics metrics, DistributedEnv distributed)
     {
         OutputDir = outputDir;
+        OutputUri = outputUri;
+        Storage = storage;
         Seed = seed;
         Device = device;
         _log = log;
@@ -33,7 +46,12 @@ public sealed class RunContext : IDisposable
     public static RunContext Create(FastReidConfig cfg, TextWriter output, bool interactive, int? metricsPort)
     {
         var distributed = DistributedEnv.FromEnvironment();
-        var outputDir = PrepareOutputDir(cfg.String("OUTPUT_DIR"));
+        var outputUri = cfg.String("OUTPUT_DIR");
+        var remote = outputUri.StartsWith("s3://", StringComparison.Ordinal);
+        var outputDir = PrepareOutputDir(remote ? StagingDir(outputUri) : outputUri);
+        // S3 problems (credentials, bucket) surface here, before any training time is spent
+        var storage = remote ? StorageFactory.Open(outputUri) : StorageFactory.Open(outputDir);
+        if (remote) storage.ListAsync("checkpoints/").GetAwaiter().GetResult();
         StreamWriter log;
         try { log = new StreamWriter(Path.Combine(outputDir, "log.txt"), append: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -55,7 +73,18 @@ public sealed class RunContext : IDisposable
         if (cfg.Bool("SOLVER.AMP.ENABLED") && device.type != DeviceType.CUDA)
             progress.Line("SOLVER.AMP.ENABLED: mixed precision applies on CUDA only; training in float32 on the CPU");
         var metrics = metricsPort is { } port ? TrainingMetrics.Serve(port, progress) : TrainingMetrics.Disabled();
-        return new RunContext(outputDir, seed, device, log, progress, metrics, distributed);
+        if (remote) progress.Line($"OUTPUT_DIR is {outputUri}: staging in {outputDir}, published with manifest.json at each checkpoint and at the end");
+        return new RunContext(outputDir, remote ? outputUri : outputDir, storage, seed, device, log, progress, metrics, distributed)
+        {
+            SeedWasPicked = cfg.Int("SEED") < 0,
+        };
+    }
+
+    /// <summary>Adopts the seed of the checkpoint being resumed (only when this run picked its own).</summary>
+    internal void AdoptSeed(int seed)
+    {
+        if (!SeedWasPicked) throw new InvalidOperationException("the seed was configured");
+        Seed = seed;
     }
 
     /// <summary>Data-parallel training averages gradients across ranks here, right after backward.</summary>
@@ -65,10 +94,16 @@ public sealed class RunContext : IDisposable
         throw new FastReidException("WORLD_SIZE > 1: multi-process data-parallel training needs a collective backend, which this build does not have yet");
     }
 
+    /// <summary>A local staging folder per S3 output ($FASTREID_WORK_DIR, default the temp folder).</summary>
+    private static string StagingDir(string outputUri)
+    {
+        var root = Environment.GetEnvironmentVariable("FASTREID_WORK_DIR") is { Length: > 0 } w ? w : Path.Combine(Path.GetTempPath(), "fastreid-work");
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(outputUri)))[..16];
+        return Path.Combine(root, hash);
+    }
+
     private static string PrepareOutputDir(string dir)
     {
-        if (dir.StartsWith("s3://", StringComparison.Ordinal))
-            throw new FastReidException($"OUTPUT_DIR '{dir}': s3:// outputs are not supported by this build yet; use a local folder");
         var full = Path.GetFullPath(string.IsNullOrWhiteSpace(dir) ? "logs" : dir);
         try
         {
@@ -97,6 +132,7 @@ public sealed class RunContext : IDisposable
 
     public void Dispose()
     {
+        Storage.Dispose();
         Metrics.Dispose();
         _log.Dispose();
     }

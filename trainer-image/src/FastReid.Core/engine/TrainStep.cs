@@ -12,7 +12,7 @@ namespace FastReid.Engine;
 /// forward with losses, backward, gradient synchronisation (the one place data-parallel training hooks
 /// in), layer freezing, clipping, optimizer step.
 /// </summary>
-public sealed class TrainStep(FastReidConfig cfg, Baseline model, optim.Optimizer optimizer, IReadOnlyList<ParameterGroup> groups,
+public sealed class TrainStep(FastReidConfig cfg, Baseline model, TorchSharp.Modules.OptimizerHelper optimizer, IReadOnlyList<ParameterGroup> groups,
     LrSchedule schedule, RunContext run)
 {
     private readonly string[] _freezeLayers = ValidateFreeze(cfg, model);

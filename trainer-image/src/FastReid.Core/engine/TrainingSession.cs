@@ -1,5 +1,6 @@
 using FastReid.Config;
 using FastReid.Data;
+using FastReid.Data.Datasets;
 using FastReid.Data.Samplers;
 using FastReid.Data.Transforms;
 using FastReid.Evaluation;
@@ -21,7 +22,7 @@ public sealed class TrainingSession : IDisposable
     public TrainingSet Train { get; }
     public IReadOnlyList<ReidDataset> Tests { get; }
     public Baseline Model { get; }
-    public optim.Optimizer Optimizer { get; }
+    public TorchSharp.Modules.OptimizerHelper Optimizer { get; }
     public IReadOnlyList<ParameterGroup> Groups { get; }
     public LrSchedule Schedule { get; }
     public TrainStep Step { get; }
@@ -38,8 +39,9 @@ public sealed class TrainingSession : IDisposable
     {
         Config = cfg;
         Run = run;
-        Train = DataBuilder.BuildTrain(cfg);
-        Tests = DataBuilder.BuildTests(cfg);
+        var datasets = DatasetRegistry.Root(run.Progress.Line);
+        Train = DataBuilder.BuildTrain(cfg, datasets);
+        Tests = DataBuilder.BuildTests(cfg, datasets);
         int numClasses = cfg.Int("MODEL.HEADS.NUM_CLASSES");
         if (numClasses == 0) cfg.SetValue("MODEL.HEADS.NUM_CLASSES", (long)Train.NumClasses);
         else if (numClasses != Train.NumClasses)

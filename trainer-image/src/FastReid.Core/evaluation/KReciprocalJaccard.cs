@@ -49,7 +49,7 @@ internal sealed class KReciprocalJaccard
         var all = new float[(long)n * dim];
         query.Features.CopyTo(all, 0);
         gallery.Features.CopyTo(all, query.Features.Length);
-        if (cosine) all = VectorMath.NormalizeRows(all, n, dim);
+        if (cosine) VectorMath.NormalizeRows(all, n, dim, result: all);
 
         var (rank, _) = NearestNeighbours.BySquaredL2(all, n, dim, k1, budgetBytes);
         int kk = Math.Min(k1, n);

@@ -22,7 +22,7 @@ internal static class NearestNeighbours
         k = Math.Min(k, count);
         var index = new int[(long)count * k];
         var value = new float[(long)count * k];
-        int blockRows = (int)Math.Clamp(budgetBytes / 2 / (4L * count), 1, Math.Min(count, 1024));
+        int blockRows = (int)Math.Clamp(budgetBytes / 2 / (4L * count), 1, Math.Min(Math.Min(count, 1024), int.MaxValue / 2 / count));
         var buffer = new float[(long)blockRows * count];
         using var all = torch.from_array(rows).view(count, dim);
         float[]? normSq = null;

@@ -5,6 +5,8 @@ namespace FastReid.Evaluation;
 /// optional k-reciprocal re-ranking, then eval_market1501 (CMC, mAP, mINP) and optionally
 /// evaluate_roc (TPR@FPR). Distances are produced in query blocks sized from the memory budget and
 /// each query is ranked as soon as its block is ready; no Q×G matrix is ever held.
+/// Means are over valid queries, as FastReID's Python eval_market1501 (its Cython variant averages
+/// skipped queries in as zeros). Ranking is by float64 distance, ties by gallery index (a stable argsort).
 /// </summary>
 public static class ReidEvaluator
 {
@@ -103,7 +105,8 @@ public static class ReidEvaluator
         public QueryOutcome?[] Run(bool rank, RocCurve? roc, out long[]? gaps, out long[]? ties)
         {
             int g = gallery.Count;
-            int blockRows = (int)Math.Clamp(budgetBytes / 2 / (4L * g), 1, Math.Min(query.Count, 2048));
+            // Half the budget for the float32 block; the rest covers per-thread scratch and the ranking state.
+            int blockRows = (int)Math.Clamp(budgetBytes / 2 / (4L * g), 1, Math.Min(Math.Min(query.Count, 2048), int.MaxValue / 2 / g));
             var buffer = new float[(long)blockRows * g];
             var outcomes = new QueryOutcome?[query.Count];
             long[]? totalGaps = roc is null ? null : new long[roc.Bins];

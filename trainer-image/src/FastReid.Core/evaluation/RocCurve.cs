@@ -26,6 +26,7 @@ internal sealed class RocCurve
         _positives = positives;
         _negatives = negatives;
         _coversAll = coversAll;
+        BuildGrid();
     }
 
     public int Bins => _thresholds.Length;
@@ -57,12 +58,17 @@ internal sealed class RocCurve
     /// <summary>Adds one query's non-matches to gaps (strictly between thresholds) and ties (equal to one).</summary>
     public void CountNegatives(ReadOnlySpan<float> distances, long[] galleryPids, long queryPid, long[] gaps, long[] ties)
     {
-        double floor = _thresholds[^1];
+        double floor = _thresholds[^1], top = _thresholds[0];
         for (int g = 0; g < distances.Length; g++)
         {
             double d = distances[g];
             if (d < floor || galleryPids[g] == queryPid) continue;
-            int above = 0, right = _thresholds.Length; // thresholds > d
+            if (d > top) { gaps[0]++; continue; }
+            // A uniform grid over [floor, top] narrows the search to the thresholds of one cell.
+            // The neighbouring cells are included so that rounding in the cell index cannot miss the answer.
+            int cell = Math.Min(_cellFirst.Length - 2, (int)((top - d) * _cellScale));
+            int above = _cellFirst[Math.Max(cell - 1, 0)]; // thresholds > d: the answer lies in [above, right]
+            int right = Math.Min(_cellFirst[Math.Min(cell + 2, _cellFirst.Length - 1)] + 1, _thresholds.Length);
             while (above < right)
             {
                 int mid = (above + right) >>> 1;
@@ -70,6 +76,25 @@ internal sealed class RocCurve
             }
             if (above < _thresholds.Length && _thresholds[above] == d) ties[above]++;
             else gaps[above]++;
+        }
+    }
+
+    private int[] _cellFirst = [];
+    private double _cellScale;
+
+    /// <summary>cellFirst[c] = thresholds above cell c's upper edge (top − c / scale).</summary>
+    private void BuildGrid()
+    {
+        int cells = Math.Max(1, _thresholds.Length * 4);
+        double span = _thresholds[0] - _thresholds[^1];
+        _cellScale = span > 0 ? cells / span : 0;
+        _cellFirst = new int[cells + 1];
+        int index = 0;
+        for (int c = 0; c <= cells; c++)
+        {
+            double edge = _thresholds[0] - (span > 0 ? c / _cellScale : 0);
+            while (index < _thresholds.Length && _thresholds[index] > edge) index++;
+            _cellFirst[c] = index;
         }
     }
 

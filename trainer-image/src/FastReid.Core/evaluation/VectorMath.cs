@@ -51,9 +51,12 @@ internal static class VectorMath
     public static double SquaredNorm(ReadOnlySpan<float> a) => Dot(a, a);
 
     /// <summary>Rows divided by max(‖row‖, 1e-12), as torch.nn.functional.normalize; computed in float64.</summary>
-    public static float[] NormalizeRows(float[] features, int count, int dim)
+    public static float[] NormalizeRows(float[] features, int count, int dim) =>
+        NormalizeRows(features, count, dim, new float[features.Length]);
+
+    /// <summary>As <see cref="NormalizeRows(float[], int, int)"/>, into result (which may be features itself).</summary>
+    public static float[] NormalizeRows(float[] features, int count, int dim, float[] result)
     {
-        var result = new float[features.Length];
         Parallel.For(0, count, i =>
         {
             var row = features.AsSpan(i * dim, dim);

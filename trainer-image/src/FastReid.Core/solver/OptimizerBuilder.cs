@@ -15,7 +15,7 @@ public sealed record ParameterGroup(string Key, double BaseLr, double WeightDeca
 /// </summary>
 public static class OptimizerBuilder
 {
-    public static (optim.Optimizer Optimizer, IReadOnlyList<ParameterGroup> Groups) Build(FastReidConfig cfg, nn.Module model)
+    public static (OptimizerHelper Optimizer, IReadOnlyList<ParameterGroup> Groups) Build(FastReidConfig cfg, nn.Module model)
     {
         double baseLr = cfg.Float("SOLVER.BASE_LR");
         double wd = cfg.Float("SOLVER.WEIGHT_DECAY"), wdNorm = cfg.Float("SOLVER.WEIGHT_DECAY_NORM"), wdBias = cfg.Float("SOLVER.WEIGHT_DECAY_BIAS");
@@ -43,7 +43,7 @@ public static class OptimizerBuilder
         }
         var list = groups.Values.ToList();
         var opt = cfg.String("SOLVER.OPT");
-        optim.Optimizer optimizer = opt switch
+        OptimizerHelper optimizer = opt switch
         {
             "SGD" => optim.SGD(list.Select(g => new SGD.ParamGroup(g.Parameters, g.BaseLr, cfg.Float("SOLVER.MOMENTUM"), 0, g.WeightDecay, cfg.Bool("SOLVER.NESTEROV"), false)), baseLr),
             "Adam" => optim.Adam(list.Select(g => new Adam.ParamGroup(g.Parameters, g.BaseLr, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)), baseLr),

@@ -15,8 +15,12 @@ public sealed record StorageOptions
 /// <summary>Transient-fault retries: exponential backoff with jitter, and a time limit per attempt.</summary>
 public sealed record RetrySettings
 {
-    /// <summary>Retries after the first attempt.</summary>
-    public int MaxRetries { get; init; } = 8;
+    /// <summary>
+    /// Retries after the first attempt. Generous because Minio 7 retries a multipart upload as a whole:
+    /// a 45 MB checkpoint is ~5 requests, so on a network failing a fifth of requests an attempt
+    /// succeeds only a third of the time, and 8 retries would still lose a checkpoint now and then.
+    /// </summary>
+    public int MaxRetries { get; init; } = 20;
 
     public TimeSpan BaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 

@@ -17,8 +17,21 @@ public static class DatasetRegistry
 
     public static IReadOnlyCollection<string> Names => Known.Keys;
 
-    public static string Root() =>
-        Environment.GetEnvironmentVariable("FASTREID_DATASETS") is { Length: > 0 } root ? root : "datasets";
+    /// <summary>
+    /// The local dataset root: <c>$FASTREID_DATASETS</c> (default <c>datasets</c>). An <c>s3://</c> root is
+    /// synced once into <c>$FASTREID_CACHE</c> (default <c>~/.cache/fastreid</c>), keyed by object ETags,
+    /// and read from there.
+    /// </summary>
+    public static string Root(Action<string>? log = null)
+    {
+        var root = Environment.GetEnvironmentVariable("FASTREID_DATASETS") is { Length: > 0 } r ? r : "datasets";
+        if (!root.StartsWith("s3://", StringComparison.Ordinal)) return root;
+        var cache = Environment.GetEnvironmentVariable("FASTREID_CACHE") is { Length: > 0 } c
+            ? c : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "fastreid");
+        log?.Invoke($"FASTREID_DATASETS is {root}: syncing into the cache under {cache}");
+        return Storage.DatasetCache.ResolveAsync(root, Path.Combine(cache, "datasets"), new Storage.StorageOptions { Log = log })
+            .GetAwaiter().GetResult();
+    }
 
     public static ReidDataset Load(string name, string? root = null)
     {
