@@ -1,0 +1,142 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FastReid.Api.V1Alpha1;
+using FastReid.KubeEmulator;
+using FastReid.Operator.Crds;
+using FastReid.Operator.Hosting;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FastReid.Operator.Tests;
+
+/// <summary>The operator in-process against the Kubernetes API emulator, through the real KubernetesClient.</summary>
+public sealed class EmulatorTests : IAsyncLifetime
+{
+    private KubeEmulatorServer _kube = null!;
+    private Kubernetes _client = null!;
+    private OperatorHost _host = null!;
+    private readonly CancellationTokenSource _stop = new();
+    private Task<int> _running = null!;
+
+    public async Task InitializeAsync()
+    {
+        _kube = await KubeEmulatorServer.StartAsync(new KubeEmulatorOptions { BookmarkInterval = TimeSpan.FromMilliseconds(300) });
+        _client = new Kubernetes(_kube.ClientConfiguration);
+        foreach (var crd in CrdGenerator.All())
+            await _client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(KubernetesYaml.Deserialize<V1CustomResourceDefinition>(CrdGenerator.ToYaml(crd)));
+        await _client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "team-a" } });
+        var options = OperatorOptions.Parse(["--metrics-port", "0", "--leader-election-namespace", "default", "--identity", "op-test"], _ => null);
+        _host = new OperatorHost(options, _client, NullLoggerFactory.Instance);
+        _running = _host.RunAsync(_stop.Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        Assert.Equal(0, await _running);
+        _client.Dispose();
+        await _kube.DisposeAsync();
+    }
+
+    private async Task Apply(string name, string specJson)
+    {
+        var body = JsonNode.Parse($$"""{"apiVersion":"fastreid.io/v1alpha1","kind":"ReidExperiment","metadata":{"name":"{{name}}","namespace":"team-a"},"spec":{{specJson}}}""")!;
+        await _client.CustomObjects.CreateNamespacedCustomObjectAsync(body, ApiGroup.Group, ApiGroup.Version, "team-a", "reidexperiments");
+    }
+
+    private async Task<ReidExperiment> Read(string name)
+    {
+        var body = await _client.CustomObjects.GetNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, "team-a", "reidexperiments", name);
+        return Kube.KubernetesClusterApi.ToJsonObject(body).Deserialize<ReidExperiment>(ApiJson.Options)!;
+    }
+
+    private static async Task<T> Eventually<T>(Func<Task<T?>> probe, string what, int timeoutMs = 20_000) where T : class
+    {
+        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+        while (true)
+        {
+            if (await probe() is { } found) return found;
+            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"timed out waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
+
+    private const string TwoByFour = """
+        {"dataset":{"name":"Market1501","uri":"s3://datasets/market1501"},
+         "config":{"MODEL":{"BACKBONE":{"DEPTH":"50x"}},"SOLVER":{"BASE_LR":0.00035}},
+         "resources":{"nodes":2,"gpusPerNode":4,"cpu":8,"memory":"32Gi"},
+         "output":{"uri":"s3://models/exp1","endpoint":"http://minio:9000","secretRef":{"name":"s3-creds"}}}
+        """;
+
+    [Fact]
+    public async Task Two_nodes_by_four_gpus_run_to_success_with_metrics_in_status()
+    {
+        await Apply("exp1", TwoByFour);
+        var job = await Eventually(async () => (await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items.SingleOrDefault(), "the Job");
+        var run = job.Metadata.Name;
+        Assert.Equal(("Indexed", 2, 2), (job.Spec.CompletionMode, job.Spec.Completions, job.Spec.Parallelism));
+        var env = job.Spec.Template.Spec.Containers[0].Env.ToDictionary(e => e.Name);
+        Assert.Equal("8", env["WORLD_SIZE"].Value);
+        Assert.Equal($"{run}-0.{run}.team-a.svc", env["MASTER_ADDR"].Value);
+        Assert.Equal("4", job.Spec.Template.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"].ToString());
+        var service = await _client.CoreV1.ReadNamespacedServiceAsync(run, "team-a");
+        Assert.Equal("None", service.Spec.ClusterIP);
+        var configMap = await _client.CoreV1.ReadNamespacedConfigMapAsync(run, "team-a");
+        Assert.Contains("OUTPUT_DIR: 's3://models/exp1'", configMap.Data["config.yaml"]);
+
+        var pods = await Eventually(async () =>
+        {
+            var list = (await _client.CoreV1.ListNamespacedPodAsync("team-a", labelSelector: "fastreid.io/run=" + run)).Items;
+            return list.Count == 2 ? list : null;
+        }, "two pods");
+        foreach (var pod in pods) _kube.Kubelet.Start("team-a", pod.Metadata.Name);
+        await Eventually(async () => (await Read("exp1")).Status?.Phase == Phases.Running ? "" : null, "phase Running");
+
+        foreach (var pod in pods.OrderByDescending(p => p.Metadata.Name))
+        {
+            bool rankZero = pod.Metadata.Annotations["batch.kubernetes.io/job-completion-index"] == "0";
+            _kube.Kubelet.Finish("team-a", pod.Metadata.Name, 0, rankZero
+                ? """{"status":"Succeeded","metrics":{"mAP":0.861,"rank1":0.942,"rank5":0.978,"rank10":0.985,"mINP":0.61},"artefacts":{"model":"s3://models/exp1/model_final.pth"}}"""
+                : """{"status":"Succeeded"}""");
+        }
+        var done = await Eventually(async () => await Read("exp1") is { Status.Phase: Phases.Succeeded } e ? e : null, "phase Succeeded");
+        Assert.Equal(0.861, done.Status!.Metrics!.MAP);
+        Assert.Equal("s3://models/exp1/model_final.pth", done.Status.Artefacts!.Model);
+        Assert.Equal(1, done.Status.ObservedGeneration);
+        var events = (await _client.CoreV1.ListNamespacedEventAsync("team-a")).Items.Where(e => e.InvolvedObject.Kind == "ReidExperiment").Select(e => e.Reason).ToList();
+        Assert.Contains("Created", events);
+        Assert.Contains("Succeeded", events);
+    }
+
+    [Fact]
+    public async Task An_unknown_config_key_is_named_in_a_condition_and_no_job_is_made()
+    {
+        await Apply("typo", TwoByFour.Replace("\"DEPTH\"", "\"DEPHT\"", StringComparison.Ordinal));
+        var invalid = await Eventually(async () => Conditions.Find((await Read("typo")).Status?.Conditions, ConditionTypes.InvalidSpec), "InvalidSpec");
+        Assert.Equal("True", invalid.Status);
+        Assert.Contains("spec.config.MODEL.BACKBONE.DEPHT", invalid.Message);
+        Assert.Contains("MODEL.BACKBONE.DEPTH", invalid.Message);
+        await _kube.WaitForControllersAsync();
+        Assert.Empty((await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items);
+    }
+
+    [Fact]
+    public async Task The_api_server_rejects_what_the_crd_schema_forbids()
+    {
+        var error = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(() => Apply("zero", TwoByFour.Replace("\"nodes\":2", "\"nodes\":0", StringComparison.Ordinal)));
+        Assert.Equal(System.Net.HttpStatusCode.UnprocessableEntity, error.Response.StatusCode);
+        Assert.Contains("spec.resources.nodes", error.Response.Content);
+    }
+
+    [Fact]
+    public async Task Expired_and_dropped_watches_do_not_stop_the_operator()
+    {
+        await Apply("first", TwoByFour);
+        await Eventually(async () => (await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items.SingleOrDefault(), "the first Job");
+        _kube.Faults.ExpireNextWatch();
+        _kube.Faults.DropWatches();
+        await Apply("second", TwoByFour.Replace("models/exp1", "models/second", StringComparison.Ordinal));
+        await Eventually(async () => (await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items.Count == 2 ? "" : null, "the second Job");
+    }
+}
