@@ -101,6 +101,75 @@ public sealed class ProcessTests
         }
     }
 
+    private static async Task<string> Kubectl(string kubeconfig, string cacheDir, params string[] args)
+    {
+        var start = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])["--kubeconfig", kubeconfig, "--cache-dir", cacheDir, .. args]) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"kubectl {string.Join(' ', args)}: {error}");
+        return output;
+    }
+
+    [Fact]
+    public async Task Against_the_emulator_twenty_experiments_applied_with_kubectl_survive_three_sigkills_with_one_job_each()
+    {
+        await using var kube = await FastReid.KubeEmulator.KubeEmulatorServer.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("op-emu-").FullName;
+        try
+        {
+            var kubeconfig = kube.WriteKubeconfig(Path.Combine(dir, "kubeconfig"));
+            var cache = Path.Combine(dir, "cache");
+            var crds = Path.Combine(dir, "crds");
+            Assert.Equal(0, Crds.CrdCommand.Run(["--output", crds], new StringWriter(), new StringWriter()));
+            await Kubectl(kubeconfig, cache, "apply", "-f", crds);
+            var manifests = string.Join("---\n", Enumerable.Range(1, 20).Select(i => $"""
+                apiVersion: fastreid.io/v1alpha1
+                kind: ReidExperiment
+                metadata:
+                  name: sweep-{i:00}
+                  namespace: default
+                spec:
+                  dataset: {"{"}name: Synthetic, synthetic: {"{"}identities: 40, seed: {i}{"}"}{"}"}
+                  config:
+                    SOLVER: {"{"}MAX_EPOCH: {i}{"}"}
+                  resources: {"{"}nodes: {1 + i % 2}, cpu: "2", memory: 4Gi{"}"}
+                  output: {"{"}uri: /data/out/sweep-{i:00}{"}"}
+
+                """));
+            await File.WriteAllTextAsync(Path.Combine(dir, "experiments.yaml"), manifests);
+            await Kubectl(kubeconfig, cache, "apply", "-f", Path.Combine(dir, "experiments.yaml"));
+
+            async Task<int> Jobs() => int.Parse((await Kubectl(kubeconfig, cache, "get", "jobs", "-n", "default", "--no-headers", "-o", "name")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+            for (int round = 0; round < 4; round++)
+            {
+                // Without the Lease: a SIGKILLed holder would make each successor wait out the lease (15 s).
+                using var process = Start("run", "--kubeconfig", kubeconfig, "--metrics-port", "0", "--leader-elect=false");
+                using var killOnFailure = new Finally(() => { if (!process.HasExited) process.Kill(entireProcessTree: true); });
+                _ = process.StandardOutput.ReadToEndAsync();
+                _ = process.StandardError.ReadToEndAsync();
+                int before = await Jobs();
+                for (int i = 0; i < 300 && (round < 3 ? await Jobs() == before && before < 20 : await Jobs() < 20); i++) await Task.Delay(100);
+                process.Kill(entireProcessTree: true); // SIGKILL: no shutdown code runs
+                await process.WaitForExitAsync();
+            }
+            var jobs = (await Kubectl(kubeconfig, cache, "get", "jobs", "-n", "default", "-o", "json"));
+            var owners = JsonNode.Parse(jobs)!["items"]!.AsArray()
+                .Select(j => j!["metadata"]!["ownerReferences"]![0]!["name"]!.GetValue<string>()).ToList();
+            Assert.Equal(20, owners.Count);
+            Assert.Equal(20, owners.Distinct().Count());
+            var table = await Kubectl(kubeconfig, cache, "get", "rexp", "-n", "default");
+            Assert.Contains("PHASE", table);
+            Assert.Contains("sweep-01", table);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_wrong_flag_exits_2_naming_it()
     {
