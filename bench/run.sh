@@ -8,3 +8,10 @@ mkdir -p bench/results
 dotnet build bench/eval -c Release --nologo -v quiet
 # Evaluation engine (issue 3): Market-scale evaluation vs the bare libtorch product, MSMT17 time and peak RSS, re-ranking.
 bench/eval/bin/Release/net10.0/FastReid.Bench.Eval all bench/results/eval.json
+
+# Trainer input pipeline (issue 2): training steps/s fed by the real pipeline vs one pre-made batch, same run.
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+"$FASTREID" data synth --out "$data" --identities 120 --cameras 6 --seed 0 >/dev/null
+FASTREID_DATASETS="$data" "$FASTREID" bench train --config trainer-image/configs/Synthetic/bagtricks_R18-cpu.yml \
+  --steps 10 --rounds 3 --out bench/results/train.json
