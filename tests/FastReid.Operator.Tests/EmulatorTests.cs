@@ -139,4 +139,17 @@ public sealed class EmulatorTests : IAsyncLifetime
         await Apply("second", TwoByFour.Replace("models/exp1", "models/second", StringComparison.Ordinal));
         await Eventually(async () => (await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items.Count == 2 ? "" : null, "the second Job");
     }
+
+    [Fact]
+    public async Task A_trainer_usage_error_fails_the_run_without_retries()
+    {
+        await Apply("usage", TwoByFour.Replace("\"nodes\":2", "\"nodes\":1", StringComparison.Ordinal));
+        var pod = await Eventually(async () => (await _client.CoreV1.ListNamespacedPodAsync("team-a", labelSelector: "fastreid.io/experiment=usage")).Items.SingleOrDefault(), "the pod");
+        _kube.Kubelet.Finish("team-a", pod.Metadata.Name, 2, "fastreid train: option --config needs a value");
+        var failed = await Eventually(async () => await Read("usage") is { Status.Phase: Phases.Failed } e ? e : null, "phase Failed");
+        var condition = Conditions.Find(failed.Status!.Conditions, ConditionTypes.Failed)!;
+        Assert.Contains("option --config needs a value", condition.Message);
+        await _kube.WaitForControllersAsync();
+        Assert.Single((await _client.CoreV1.ListNamespacedPodAsync("team-a", labelSelector: "fastreid.io/experiment=usage")).Items);
+    }
 }

@@ -184,6 +184,17 @@ public class ChildrenTests
     }
 
     [Fact]
+    public void Usage_errors_fail_the_run_at_once_and_evictions_do_not_count()
+    {
+        var rules = FirstRun(Experiment()).Job.Spec.PodFailurePolicy.Rules;
+        var failJob = Assert.Single(rules, r => r.Action == "FailJob");
+        Assert.Equal(("trainer", "In"), (failJob.OnExitCodes.ContainerName, failJob.OnExitCodes.OperatorProperty));
+        Assert.Equal([2], failJob.OnExitCodes.Values);
+        var ignore = Assert.Single(rules, r => r.Action == "Ignore");
+        Assert.Equal("DisruptionTarget", Assert.Single(ignore.OnPodConditions).Type);
+    }
+
+    [Fact]
     public void Image_comes_from_the_spec_or_the_operator_default()
     {
         var options = new PlannerOptions { TrainerImage = "registry.local/fastreid:1.0" };

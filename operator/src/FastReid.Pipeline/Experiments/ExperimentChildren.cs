@@ -67,6 +67,7 @@ public static class ExperimentChildren
                 BackoffLimit = spec.RunPolicy.BackoffLimit,
                 ActiveDeadlineSeconds = spec.RunPolicy.ActiveDeadlineSeconds,
                 Suspend = spec.RunPolicy.Suspend,
+                PodFailurePolicy = FailurePolicy(),
                 // ttlSecondsAfterFinished is applied by the operator, which removes every child and keeps the status.
                 Template = new V1PodTemplateSpec
                 {
@@ -138,6 +139,27 @@ public static class ExperimentChildren
             ],
         };
     }
+
+    /// <summary>
+    /// Retries are for what may pass: a usage error (the trainer exits 2) fails the run at once instead of
+    /// burning backoffLimit, and pods evicted or preempted (DisruptionTarget) are replaced without counting.
+    /// </summary>
+    private static V1PodFailurePolicy FailurePolicy() => new()
+    {
+        Rules =
+        [
+            new V1PodFailurePolicyRule
+            {
+                Action = "FailJob",
+                OnExitCodes = new V1PodFailurePolicyOnExitCodesRequirement { ContainerName = ExperimentNames.TrainerContainer, OperatorProperty = "In", Values = [2] },
+            },
+            new V1PodFailurePolicyRule
+            {
+                Action = "Ignore",
+                OnPodConditions = [new V1PodFailurePolicyOnPodConditionsPattern { Type = "DisruptionTarget", Status = "True" }],
+            },
+        ],
+    };
 
     private static V1SecurityContext ContainerSecurity() => new()
     {
