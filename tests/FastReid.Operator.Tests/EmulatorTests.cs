@@ -152,4 +152,44 @@ public sealed class EmulatorTests : IAsyncLifetime
         await _kube.WaitForControllersAsync();
         Assert.Single((await _client.CoreV1.ListNamespacedPodAsync("team-a", labelSelector: "fastreid.io/experiment=usage")).Items);
     }
+
+    private async Task<ReidExperiment> FinishSuccessfully(string name)
+    {
+        var pod = await Eventually(async () => (await _client.CoreV1.ListNamespacedPodAsync("team-a", labelSelector: "fastreid.io/experiment=" + name)).Items
+            .FirstOrDefault(p => p.Status?.Phase is null or "Pending"), "a pod");
+        _kube.Kubelet.Finish("team-a", pod.Metadata.Name, 0, """{"status":"Succeeded","metrics":{"mAP":0.5,"rank1":0.6}}""");
+        return await Eventually(async () => await Read(name) is { Status.Phase: Phases.Succeeded } e ? e : null, "phase Succeeded");
+    }
+
+    [Fact]
+    public async Task Ttl_removes_the_children_and_keeps_the_status()
+    {
+        await Apply("short", TwoByFour.Replace("\"nodes\":2", "\"nodes\":1", StringComparison.Ordinal)
+            .Replace("\"output\"", "\"runPolicy\":{\"ttlSecondsAfterFinished\":1},\"output\"", StringComparison.Ordinal));
+        await FinishSuccessfully("short");
+        await Eventually(async () => (await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items.Count == 0
+            && (await _client.CoreV1.ListNamespacedConfigMapAsync("team-a", labelSelector: "fastreid.io/experiment=short")).Items.Count == 0
+            && (await _client.CoreV1.ListNamespacedServiceAsync("team-a")).Items.Count == 0 ? "" : null, "children removed");
+        await Task.Delay(500);
+        var after = await Read("short");
+        Assert.Equal(Phases.Succeeded, after.Status!.Phase);
+        Assert.Equal(0.5, after.Status.Metrics!.MAP);
+        Assert.Empty((await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items); // and nothing is retrained
+    }
+
+    [Fact]
+    public async Task A_spec_change_after_success_retrains_in_a_new_job()
+    {
+        await Apply("gitops", TwoByFour.Replace("\"nodes\":2", "\"nodes\":1", StringComparison.Ordinal));
+        var first = await FinishSuccessfully("gitops");
+        var patch = new V1Patch("""{"spec":{"config":{"SOLVER":{"BASE_LR":0.0007}}}}""", V1Patch.PatchType.MergePatch);
+        await _client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, ApiGroup.Group, ApiGroup.Version, "team-a", "reidexperiments", "gitops");
+        var retraining = await Eventually(async () => await Read("gitops") is { Status.ObservedGeneration: 2 } e ? e : null, "generation 2 observed");
+        Assert.NotEqual(first.Status!.JobName, retraining.Status!.JobName);
+        Assert.Null(retraining.Status.Metrics);
+        var job = await Eventually(async () => (await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items.SingleOrDefault(j => j.Metadata.DeletionTimestamp is null && j.Metadata.Name == retraining.Status.JobName), "the new Job");
+        var configMap = await _client.CoreV1.ReadNamespacedConfigMapAsync(job.Metadata.Name, "team-a");
+        Assert.Contains("BASE_LR: 0.0007", configMap.Data["config.yaml"]);
+        await Eventually(async () => (await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items.Count == 1 ? "" : null, "the old Job gone");
+    }
 }
