@@ -10,18 +10,23 @@ DEMO_DIR ?= $(CURDIR)/output/demo
 DEMO_DATA ?= $(CURDIR)/datasets
 TEST_FILTER ?=
 
-.PHONY: all build build-cli test test-deps demo bench clean help
+.PHONY: all build build-cli test test-deps demo bench clean help crds
 
 all: build
 
 help:
 	@echo "make demo   generate a synthetic dataset, train the CPU recipe, evaluate, print the table"
 	@echo "make test   build and run every test suite"
-	@echo "make build  publish artifacts/fastreid/fastreid and artifacts/kube-emulator/kube-emulator"
+	@echo "make build  publish artifacts/fastreid/fastreid, artifacts/kube-emulator/kube-emulator, artifacts/operator/fastreid-operator"
 	@echo "make bench  run the benchmarks under bench/ (results in bench/results/)"
+	@echo "make crds   regenerate crds/*.yaml from the API types (a test fails when they are stale)"
 
 build: build-cli
 	$(PUBLISH) tests/FastReid.KubeEmulator -o $(ARTIFACTS)/kube-emulator
+	$(PUBLISH) operator/src/FastReid.Operator -o $(ARTIFACTS)/operator
+
+crds:
+	$(DOTNET) run --project operator/src/FastReid.Operator -c $(CONFIGURATION) -- crds --output $(CURDIR)/crds
 
 build-cli:
 	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid

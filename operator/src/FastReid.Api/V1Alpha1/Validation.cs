@@ -1,0 +1,217 @@
+using System.Collections;
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json.Nodes;
+
+namespace FastReid.Api.V1Alpha1;
+
+/// <summary>One thing wrong with a resource: the JSON field path (<c>spec.resources.nodes</c>) and what is allowed.</summary>
+public sealed record FieldError(string Path, string Message)
+{
+    public override string ToString() => $"{Path}: {Message}";
+}
+
+/// <summary>
+/// Validation of the four kinds. The attribute rules (required, ranges, enums, patterns) are the same ones the
+/// CRD generator writes into the schema, so a resource the API server accepted passes them; the semantic rules
+/// below (quantities, URIs, one-of) are what a schema cannot say well.
+/// </summary>
+public static partial class Validation
+{
+    public const string Dns1123Subdomain = @"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+    public static IReadOnlyList<FieldError> Validate(ReidExperiment experiment)
+    {
+        var errors = new List<FieldError>();
+        CheckDnsLabelName(experiment.Metadata.Name, errors);
+        CheckAttributes(experiment.Spec, "spec", errors);
+        CheckExperimentSpec(experiment.Spec, "spec", errors);
+        return errors;
+    }
+
+    public static IReadOnlyList<FieldError> Validate(DistillJob job)
+    {
+        var errors = new List<FieldError>();
+        CheckAttributes(job.Spec, "spec", errors);
+        for (int i = 0; i < job.Spec.Teachers.Count; i++)
+            CheckModelSource(job.Spec.Teachers[i], $"spec.teachers[{i}]", errors);
+        CheckExperimentSpec(job.Spec.Student, "spec.student", errors);
+        return errors;
+    }
+
+    public static IReadOnlyList<FieldError> Validate(TuneSweep sweep)
+    {
+        var errors = new List<FieldError>();
+        var spec = sweep.Spec;
+        CheckAttributes(spec, "spec", errors);
+        CheckExperimentSpec(spec.Template, "spec.template", errors);
+        if (spec.SearchSpace.Count == 0)
+            errors.Add(new("spec.searchSpace", "needs at least one parameter"));
+        foreach (var (key, parameter) in spec.SearchSpace)
+            CheckSearchParameter(parameter, $"spec.searchSpace[\"{key}\"]", errors);
+        if (spec.MaxFailedTrials > spec.MaxTrials)
+            errors.Add(new("spec.maxFailedTrials", $"must not exceed spec.maxTrials ({spec.MaxTrials}), got {spec.MaxFailedTrials}"));
+        if (spec.Budget is { } budget && spec.SearchSpace.ContainsKey(budget.Key))
+            errors.Add(new("spec.budget.key", $"'{budget.Key}' is set by the algorithm's budget and cannot also be searched"));
+        return errors;
+    }
+
+    public static IReadOnlyList<FieldError> Validate(ExportJob job)
+    {
+        var errors = new List<FieldError>();
+        CheckAttributes(job.Spec, "spec", errors);
+        CheckModelSource(job.Spec.Source, "spec.source", errors);
+        CheckOutput(job.Spec.Output, "spec.output", errors);
+        return errors;
+    }
+
+    private static void CheckExperimentSpec(ReidExperimentSpec spec, string path, List<FieldError> errors)
+    {
+        if (spec.Dataset.Name != "Synthetic" && string.IsNullOrEmpty(spec.Dataset.Uri))
+            errors.Add(new($"{path}.dataset.uri", $"is required for dataset '{spec.Dataset.Name}' (only Synthetic is generated)"));
+        if (spec.Dataset.Uri is { Length: > 0 } uri && !IsStorageUri(uri))
+            errors.Add(new($"{path}.dataset.uri", $"must be s3://bucket/prefix or an absolute path, got '{uri}'"));
+        CheckQuantity(spec.Resources.Cpu, $"{path}.resources.cpu", errors);
+        CheckQuantity(spec.Resources.Memory, $"{path}.resources.memory", errors);
+        if (spec.Output is not null) CheckOutput(spec.Output, $"{path}.output", errors);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    private static partial System.Text.RegularExpressions.Regex Dns1123Label();
+
+    /// <summary>Experiments name their Job, Service and pod host names, so their own name must be a DNS label.</summary>
+    private static void CheckDnsLabelName(string? name, List<FieldError> errors)
+    {
+        if (string.IsNullOrEmpty(name)) errors.Add(new("metadata.name", "is required"));
+        else if (name.Length > 63 || !Dns1123Label().IsMatch(name))
+            errors.Add(new("metadata.name", $"must be a DNS label (lower-case letters, digits, '-', at most 63 characters), got '{name}'"));
+    }
+
+    private static void CheckOutput(OutputSpec output, string path, List<FieldError> errors)
+    {
+        if (output.Uri.Length > 0 && !IsStorageUri(output.Uri))
+            errors.Add(new($"{path}.uri", $"must be s3://bucket/prefix or an absolute path (file:///... or /...), got '{output.Uri}'"));
+        bool s3 = output.Uri.StartsWith("s3://", StringComparison.Ordinal);
+        if (!s3 && output.SecretRef is not null)
+            errors.Add(new($"{path}.secretRef", "is only used with s3:// outputs"));
+        if (!s3 && output.Endpoint is not null)
+            errors.Add(new($"{path}.endpoint", "is only used with s3:// outputs"));
+        if (output.Endpoint is { } endpoint && !(Uri.TryCreate(endpoint, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https"))
+            errors.Add(new($"{path}.endpoint", $"must be an http:// or https:// URL, got '{endpoint}'"));
+        if (output.Endpoint is { } withCredentials && withCredentials.Contains('@', StringComparison.Ordinal))
+            errors.Add(new($"{path}.endpoint", "must not carry credentials; reference a Secret in secretRef"));
+    }
+
+    private static void CheckModelSource(ModelSource source, string path, List<FieldError> errors)
+    {
+        bool byRef = source.ExperimentRef is not null, byUri = source.ModelUri is not null;
+        if (byRef == byUri)
+            errors.Add(new(path, "give exactly one of experimentRef or modelUri (with configUri)"));
+        if (byUri && source.ConfigUri is null)
+            errors.Add(new($"{path}.configUri", "is required with modelUri"));
+        if (source.ModelUri is { } model && !IsStorageUri(model))
+            errors.Add(new($"{path}.modelUri", $"must be s3://... or an absolute path, got '{model}'"));
+        if (source.ConfigUri is { } config && !IsStorageUri(config))
+            errors.Add(new($"{path}.configUri", $"must be s3://... or an absolute path, got '{config}'"));
+    }
+
+    private static void CheckSearchParameter(SearchParameter parameter, string path, List<FieldError> errors)
+    {
+        if (parameter.Type == "choice")
+        {
+            if (parameter.Values is not { Count: > 0 })
+                errors.Add(new($"{path}.values", "choice needs at least one value"));
+            return;
+        }
+        if (parameter.Min is not { } min) { errors.Add(new($"{path}.min", $"is required for {parameter.Type}")); return; }
+        if (parameter.Max is not { } max) { errors.Add(new($"{path}.max", $"is required for {parameter.Type}")); return; }
+        if (min >= max)
+            errors.Add(new($"{path}.max", $"must be greater than min ({Format(min)}), got {Format(max)}"));
+        if (parameter.Type == "loguniform" && min <= 0)
+            errors.Add(new($"{path}.min", $"loguniform needs min > 0, got {Format(min)}"));
+        if (parameter.Type == "quniform" && parameter.Step is null)
+            errors.Add(new($"{path}.step", "is required for quniform"));
+    }
+
+    private static void CheckQuantity(string? quantity, string path, List<FieldError> errors)
+    {
+        if (quantity is null) return;
+        if (!Quantity.TryParse(quantity, out var value))
+            errors.Add(new(path, $"'{quantity}' is not a Kubernetes quantity (examples: 8, 500m, 32Gi)"));
+        else if (value <= 0)
+            errors.Add(new(path, $"must be greater than zero, got '{quantity}'"));
+    }
+
+    /// <summary>True for <c>s3://bucket[/prefix]</c>, <c>file:///abs</c> and absolute paths.</summary>
+    public static bool IsStorageUri(string uri)
+    {
+        if (uri.StartsWith("s3://", StringComparison.Ordinal))
+            return uri.Length > 5 && uri[5] != '/';
+        if (uri.StartsWith("file://", StringComparison.Ordinal))
+            return uri.Length > 7 && uri[7] == '/';
+        return uri.StartsWith('/') && !uri.Contains("://", StringComparison.Ordinal);
+    }
+
+    private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Checks the data-annotation rules on every property, recursively, naming each error by its JSON path.</summary>
+    public static void CheckAttributes(object? value, string path, List<FieldError> errors)
+    {
+        if (value is null || value is JsonNode || value is string || value.GetType().IsPrimitive) return;
+        foreach (var property in value.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.GetIndexParameters().Length > 0) continue;
+            var propertyPath = $"{path}.{ApiJson.NameOf(property)}";
+            var propertyValue = property.GetValue(value);
+            CheckProperty(property, propertyValue, propertyPath, errors);
+            switch (propertyValue)
+            {
+                case null or string or JsonNode: break;
+                case IDictionary dictionary:
+                    foreach (DictionaryEntry entry in dictionary)
+                        CheckAttributes(entry.Value, $"{propertyPath}[\"{entry.Key}\"]", errors);
+                    break;
+                case IList list:
+                    for (int i = 0; i < list.Count; i++) CheckAttributes(list[i], $"{propertyPath}[{i}]", errors);
+                    break;
+                default:
+                    if (property.PropertyType.Namespace == typeof(Validation).Namespace)
+                        CheckAttributes(propertyValue, propertyPath, errors);
+                    break;
+            }
+        }
+    }
+
+    private static void CheckProperty(PropertyInfo property, object? value, string path, List<FieldError> errors)
+    {
+        if (property.GetCustomAttribute<RequiredAttribute>() is not null && (value is null || value is "" || value is ICollection { Count: 0 } && property.GetCustomAttribute<MinLengthAttribute>() is null))
+        {
+            errors.Add(new(path, "is required"));
+            return;
+        }
+        if (value is null) return;
+        if (property.GetCustomAttribute<MinLengthAttribute>() is { } minLength && value is ICollection collection && collection.Count < minLength.Length)
+            errors.Add(new(path, $"needs at least {minLength.Length} item(s), got {collection.Count}"));
+        if (property.GetCustomAttribute<MaxLengthAttribute>() is { } maxLength)
+        {
+            int length = value switch { string s => s.Length, ICollection c => c.Count, _ => 0 };
+            if (length > maxLength.Length)
+                errors.Add(new(path, $"may have at most {maxLength.Length} {(value is string ? "characters" : "items")}, got {length}"));
+        }
+        if (property.GetCustomAttribute<AllowedValuesAttribute>() is { } allowed && !allowed.Values.Contains(value))
+            errors.Add(new(path, $"must be one of {string.Join(", ", allowed.Values)}; got '{value}'"));
+        if (property.GetCustomAttribute<RegularExpressionAttribute>() is { } pattern && value is string text
+            && !System.Text.RegularExpressions.Regex.IsMatch(text, pattern.Pattern))
+            errors.Add(new(path, $"'{text}' does not match {pattern.Pattern}"));
+        if (property.GetCustomAttribute<RangeAttribute>() is { } range && value is IConvertible number and not string)
+        {
+            double v = number.ToDouble(CultureInfo.InvariantCulture);
+            double lo = Convert.ToDouble(range.Minimum, CultureInfo.InvariantCulture), hi = Convert.ToDouble(range.Maximum, CultureInfo.InvariantCulture);
+            bool low = range.MinimumIsExclusive ? v <= lo : v < lo;
+            bool high = range.MaximumIsExclusive ? v >= hi : v > hi;
+            if (low || high)
+                errors.Add(new(path, $"must be in {(range.MinimumIsExclusive ? "(" : "[")}{Format(lo)}, {Format(hi)}{(range.MaximumIsExclusive ? ")" : "]")}, got {Format(v)}"));
+        }
+    }
+}

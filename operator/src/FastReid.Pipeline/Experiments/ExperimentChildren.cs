@@ -1,0 +1,297 @@
+using System.Globalization;
+using FastReid.Api.V1Alpha1;
+using k8s.Models;
+
+namespace FastReid.Pipeline.Experiments;
+
+/// <summary>What one run needs, resolved from the spec and the operator defaults.</summary>
+public sealed record ResolvedRun(
+    ReidExperiment Experiment,
+    string RunName,
+    string Namespace,
+    string ConfigYaml,
+    OutputSpec Output,
+    string Image);
+
+/// <summary>
+/// Builds the desired children of a run: the ConfigMap with the effective config, the headless Service that
+/// gives the index-0 pod its DNS name, and the Indexed Job (one pod per node, one worker per GPU).
+/// </summary>
+public static class ExperimentChildren
+{
+    public const string ConfigMountPath = "/etc/fastreid";
+    public const string ConfigFileName = "config.yaml";
+    public const string ResultFile = "/dev/termination-log";
+    public const long RunAsUser = 1000;
+    /// <summary>FASTREID_DATASETS in the pod when the dataset is made (Synthetic) or fetched (s3://) there.</summary>
+    public const string DatasetsPath = "/var/lib/fastreid/datasets";
+
+    public static V1ConfigMap ConfigMap(ResolvedRun run) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "ConfigMap",
+        Metadata = Metadata(run),
+        Data = new Dictionary<string, string> { [ConfigFileName] = run.ConfigYaml },
+    };
+
+    public static V1Service HeadlessService(ResolvedRun run, PlannerOptions options) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Service",
+        Metadata = Metadata(run),
+        Spec = new V1ServiceSpec
+        {
+            ClusterIP = "None",
+            // Workers resolve the rank-0 pod before it is ready: it is the one that becomes ready last.
+            PublishNotReadyAddresses = true,
+            Selector = new Dictionary<string, string> { [ExperimentNames.RunLabel] = run.RunName },
+            Ports = [new V1ServicePort { Name = "rendezvous", Port = options.MasterPort, TargetPort = options.MasterPort, Protocol = "TCP" }],
+        },
+    };
+
+    public static V1Job Job(ResolvedRun run, PlannerOptions options)
+    {
+        var spec = run.Experiment.Spec;
+        int nodes = spec.Resources.Nodes;
+        var labels = ExperimentNames.Labels(run.Experiment, run.RunName);
+        return new V1Job
+        {
+            ApiVersion = "batch/v1",
+            Kind = "Job",
+            Metadata = Metadata(run),
+            Spec = new V1JobSpec
+            {
+                CompletionMode = "Indexed",
+                Completions = nodes,
+                Parallelism = nodes,
+                BackoffLimit = spec.RunPolicy.BackoffLimit,
+                ActiveDeadlineSeconds = spec.RunPolicy.ActiveDeadlineSeconds,
+                Suspend = spec.RunPolicy.Suspend,
+                PodFailurePolicy = FailurePolicy(),
+                // ttlSecondsAfterFinished is applied by the operator, which removes every child and keeps the status.
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = labels },
+                    Spec = PodSpec(run, options),
+                },
+            },
+        };
+    }
+
+    private static V1PodSpec PodSpec(ResolvedRun run, PlannerOptions options)
+    {
+        var spec = run.Experiment.Spec;
+        var volumes = new List<V1Volume>
+        {
+            new() { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = run.RunName } },
+            new() { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
+        };
+        var mounts = new List<V1VolumeMount>
+        {
+            new() { Name = "config", MountPath = ConfigMountPath, ReadOnlyProperty = true },
+            new() { Name = "tmp", MountPath = "/tmp" },
+        };
+        bool localDatasets = spec.Dataset.Uri is null || spec.Dataset.Uri.StartsWith("s3://", StringComparison.Ordinal);
+        if (localDatasets)
+        {
+            volumes.Add(new V1Volume { Name = "datasets", EmptyDir = new V1EmptyDirVolumeSource() });
+            mounts.Add(new V1VolumeMount { Name = "datasets", MountPath = DatasetsPath });
+        }
+        if (spec.Resources.GpusPerNode > 0)
+        {
+            // Data-loader workers share batches through /dev/shm; the container default (64 MiB) is too small.
+            volumes.Add(new V1Volume { Name = "dshm", EmptyDir = new V1EmptyDirVolumeSource { Medium = "Memory" } });
+            mounts.Add(new V1VolumeMount { Name = "dshm", MountPath = "/dev/shm" });
+        }
+        return new V1PodSpec
+        {
+            RestartPolicy = "Never",
+            Subdomain = run.RunName,
+            EnableServiceLinks = false,
+            AutomountServiceAccountToken = false,
+            SecurityContext = new V1PodSecurityContext
+            {
+                RunAsNonRoot = true,
+                RunAsUser = RunAsUser,
+                RunAsGroup = RunAsUser,
+                FsGroup = RunAsUser,
+                SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+            },
+            Volumes = volumes,
+            InitContainers = spec.Dataset.Name == "Synthetic" ? [SynthContainer(run, options, mounts)] : null,
+            Containers =
+            [
+                new V1Container
+                {
+                    Name = ExperimentNames.TrainerContainer,
+                    Image = run.Image,
+                    ImagePullPolicy = "IfNotPresent",
+                    Command = TrainerCommand(options),
+                    Args = ["train", "--config", $"{ConfigMountPath}/{ConfigFileName}"],
+                    Env = Env(run, options),
+                    Ports = [new V1ContainerPort { Name = "rendezvous", ContainerPort = options.MasterPort, Protocol = "TCP" }],
+                    Resources = Resources(spec.Resources),
+                    VolumeMounts = mounts,
+                    TerminationMessagePath = ResultFile,
+                    TerminationMessagePolicy = "FallbackToLogsOnError",
+                    SecurityContext = ContainerSecurity(),
+                },
+            ],
+        };
+    }
+
+    /// <summary>
+    /// Retries are for what may pass: a usage error (the trainer exits 2) fails the run at once instead of
+    /// burning backoffLimit, and pods evicted or preempted (DisruptionTarget) are replaced without counting.
+    /// </summary>
+    private static V1PodFailurePolicy FailurePolicy() => new()
+    {
+        Rules =
+        [
+            new V1PodFailurePolicyRule
+            {
+                Action = "FailJob",
+                OnExitCodes = new V1PodFailurePolicyOnExitCodesRequirement { ContainerName = ExperimentNames.TrainerContainer, OperatorProperty = "In", Values = [2] },
+            },
+            new V1PodFailurePolicyRule
+            {
+                Action = "Ignore",
+                OnPodConditions = [new V1PodFailurePolicyOnPodConditionsPattern { Type = "DisruptionTarget", Status = "True" }],
+            },
+        ],
+    };
+
+    private static V1SecurityContext ContainerSecurity() => new()
+    {
+        AllowPrivilegeEscalation = false,
+        ReadOnlyRootFilesystem = true,
+        RunAsNonRoot = true,
+        Privileged = false,
+        Capabilities = new V1Capabilities { Drop = ["ALL"] },
+        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+    };
+
+    /// <summary>Writes the Synthetic dataset (Market-1501 layout) into the pod's datasets folder before training.</summary>
+    private static V1Container SynthContainer(ResolvedRun run, PlannerOptions options, List<V1VolumeMount> mounts)
+    {
+        var synthetic = run.Experiment.Spec.Dataset.Synthetic ?? new SyntheticDatasetSpec();
+        var resources = Resources(run.Experiment.Spec.Resources, withoutGpu: true);
+        return new V1Container
+        {
+            Name = "synth",
+            Image = run.Image,
+            ImagePullPolicy = "IfNotPresent",
+            Command = [options.TrainerCommand],
+            Args =
+            [
+                "data", "synth", "--out", DatasetsPath,
+                "--identities", Invariant(synthetic.Identities),
+                "--train-images", Invariant(synthetic.TrainImages),
+                "--cameras", Invariant(synthetic.Cameras),
+                "--seed", Invariant(synthetic.Seed),
+            ],
+            Env = [new V1EnvVar { Name = "HOME", Value = "/tmp" }],
+            Resources = resources,
+            VolumeMounts = mounts.Where(m => m.Name is "tmp" or "datasets").ToList(),
+            TerminationMessagePolicy = "FallbackToLogsOnError",
+            SecurityContext = ContainerSecurity(),
+        };
+    }
+
+    /// <summary>
+    /// The pod's RANK is the global rank of its first worker, NODE_RANK × NPROC_PER_NODE. Kubernetes cannot do
+    /// arithmetic in env, so a one-line shell computes it before exec'ing the trainer, which gives worker i
+    /// RANK + i and LOCAL_RANK i.
+    /// </summary>
+    public static List<string> TrainerCommand(PlannerOptions options) =>
+        ["/bin/sh", "-c", "RANK=$((NODE_RANK * NPROC_PER_NODE)); export RANK; exec \"$0\" \"$@\"", options.TrainerCommand];
+
+    /// <summary>The DNS name of the index-0 pod: hostname {job}-0 under the headless Service {job}.</summary>
+    public static string MasterAddress(ResolvedRun run) => $"{run.RunName}-0.{run.RunName}.{run.Namespace}.svc";
+
+    private static List<V1EnvVar> Env(ResolvedRun run, PlannerOptions options)
+    {
+        var spec = run.Experiment.Spec;
+        int nodes = spec.Resources.Nodes, perNode = Math.Max(1, spec.Resources.GpusPerNode);
+        var completionIndex = new V1EnvVarSource
+        {
+            FieldRef = new V1ObjectFieldSelector { FieldPath = $"metadata.annotations['{ExperimentNames.CompletionIndexAnnotation}']" },
+        };
+        var env = new List<V1EnvVar>
+        {
+            new() { Name = "JOB_COMPLETION_INDEX", ValueFrom = completionIndex },
+            new() { Name = "NODE_RANK", ValueFrom = completionIndex },
+            new() { Name = "NNODES", Value = Invariant(nodes) },
+            new() { Name = "NPROC_PER_NODE", Value = Invariant(perNode) },
+            new() { Name = "WORLD_SIZE", Value = Invariant(nodes * perNode) },
+            new() { Name = "LOCAL_RANK", Value = "0" },
+            new() { Name = "MASTER_ADDR", Value = MasterAddress(run) },
+            new() { Name = "MASTER_PORT", Value = Invariant(options.MasterPort) },
+            new() { Name = "FASTREID_RESULT_FILE", Value = ResultFile },
+            new() { Name = "FASTREID_OUTPUT_URI", Value = run.Output.Uri },
+            new() { Name = "HOME", Value = "/tmp" },
+        };
+        switch (spec.Dataset.Uri)
+        {
+            case null:
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = DatasetsPath });
+                break;
+            case var s3 when s3.StartsWith("s3://", StringComparison.Ordinal):
+                // The trainer fetches the dataset root from S3 into FASTREID_DATASETS.
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = DatasetsPath });
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASET_URI", Value = s3 });
+                break;
+            case var path:
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = path.StartsWith("file://", StringComparison.Ordinal) ? path["file://".Length..] : path });
+                break;
+        }
+        if (run.Output.Endpoint is { } endpoint) env.Add(new V1EnvVar { Name = "AWS_ENDPOINT_URL", Value = endpoint });
+        if (run.Output.Region is { } region) env.Add(new V1EnvVar { Name = "AWS_REGION", Value = region });
+        if (run.Output.SecretRef is { } secret)
+        {
+            env.Add(SecretEnv("AWS_ACCESS_KEY_ID", secret.Name, secret.AccessKeyIdKey));
+            env.Add(SecretEnv("AWS_SECRET_ACCESS_KEY", secret.Name, secret.SecretAccessKeyKey));
+        }
+        return env;
+    }
+
+    private static V1EnvVar SecretEnv(string name, string secret, string key) => new()
+    {
+        Name = name,
+        ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = secret, Key = key, Optional = false } },
+    };
+
+    private static V1ResourceRequirements Resources(ResourcesSpec resources, bool withoutGpu = false)
+    {
+        var requests = new Dictionary<string, ResourceQuantity>();
+        var limits = new Dictionary<string, ResourceQuantity>();
+        if (resources.Cpu is { } cpu) { requests["cpu"] = new ResourceQuantity(cpu); limits["cpu"] = new ResourceQuantity(cpu); }
+        if (resources.Memory is { } memory) { requests["memory"] = new ResourceQuantity(memory); limits["memory"] = new ResourceQuantity(memory); }
+        if (resources.GpusPerNode > 0 && !withoutGpu) limits["nvidia.com/gpu"] = new ResourceQuantity(Invariant(resources.GpusPerNode));
+        return new V1ResourceRequirements
+        {
+            Requests = requests.Count > 0 ? requests : null,
+            Limits = limits.Count > 0 ? limits : null,
+        };
+    }
+
+    private static V1ObjectMeta Metadata(ResolvedRun run) => new()
+    {
+        Name = run.RunName,
+        NamespaceProperty = run.Namespace,
+        Labels = ExperimentNames.Labels(run.Experiment, run.RunName),
+        OwnerReferences = [OwnerReference(run.Experiment)],
+    };
+
+    public static V1OwnerReference OwnerReference(ReidExperiment experiment) => new()
+    {
+        ApiVersion = ApiGroup.ApiVersion,
+        Kind = experiment.Kind,
+        Name = experiment.Metadata.Name,
+        Uid = experiment.Metadata.Uid,
+        Controller = true,
+        BlockOwnerDeletion = true,
+    };
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,63 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using FastReid.Api.V1Alpha1;
+
+namespace FastReid.Pipeline.Experiments;
+
+/// <summary>
+/// Deterministic names and labels for an experiment's children. A run is named after the experiment plus a
+/// digest of its uid and of the spec fields that change what is trained, so a restarted operator finds the
+/// same children, and a spec change (a new generation) names a new run.
+/// </summary>
+public static class ExperimentNames
+{
+    public const string ManagedBy = "fastreid-operator";
+    public const string ExperimentLabel = "fastreid.io/experiment";
+    public const string RunLabel = "fastreid.io/run";
+    public const string ManagedByLabel = "app.kubernetes.io/managed-by";
+    public const string CompletionIndexAnnotation = "batch.kubernetes.io/job-completion-index";
+    public const string TrainerContainer = "trainer";
+
+    private const int NamePrefixLength = 40;
+
+    /// <summary>Name of the ConfigMap, headless Service and Job of the experiment's current run.</summary>
+    public static string RunName(ReidExperiment experiment)
+    {
+        var name = experiment.Metadata.Name ?? "";
+        var prefix = name.Length > NamePrefixLength ? name[..NamePrefixLength].TrimEnd('-') : name;
+        // A Service name is a DNS-1035 label: it must start with a letter.
+        if (prefix.Length == 0 || !char.IsAsciiLetterLower(prefix[0])) prefix = "r" + prefix;
+        return $"{prefix}-{SpecDigest(experiment)}";
+    }
+
+    /// <summary>10 hex digits over uid + the training-relevant spec (all but runPolicy.suspend and ttlSecondsAfterFinished).</summary>
+    public static string SpecDigest(ReidExperiment experiment)
+    {
+        var spec = JsonNode.Parse(ApiJson.Serialize(experiment.Spec))!.AsObject();
+        if (spec["runPolicy"] is JsonObject runPolicy)
+        {
+            runPolicy.Remove("suspend");
+            runPolicy.Remove("ttlSecondsAfterFinished");
+        }
+        var canonical = Canonical(spec)!.ToJsonString();
+        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes((experiment.Metadata.Uid ?? "") + "\n" + canonical));
+        return Convert.ToHexStringLower(bytes)[..10];
+    }
+
+    /// <summary>Labels on every child and on the pods.</summary>
+    public static Dictionary<string, string> Labels(ReidExperiment experiment, string runName) => new()
+    {
+        [ManagedByLabel] = ManagedBy,
+        [ExperimentLabel] = experiment.Metadata.Name ?? "",
+        [RunLabel] = runName,
+    };
+
+    private static JsonNode? Canonical(JsonNode? node) => node switch
+    {
+        JsonObject obj => new JsonObject(obj.OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => KeyValuePair.Create(p.Key, Canonical(p.Value)))),
+        JsonArray array => new JsonArray(array.Select(Canonical).ToArray()),
+        _ => node?.DeepClone(),
+    };
+}

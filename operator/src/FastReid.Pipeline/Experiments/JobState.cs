@@ -1,0 +1,61 @@
+using k8s.Models;
+
+namespace FastReid.Pipeline.Experiments;
+
+/// <summary>What a run's Indexed Job and its pods say, reduced to what the status needs.</summary>
+internal sealed record JobState(
+    bool Succeeded,
+    bool Failed,
+    int RunningPods,
+    int FailedPods,
+    DateTimeOffset? StartTime,
+    DateTimeOffset? CompletionTime,
+    string? FailureReason,
+    string? FailureMessage,
+    string? LastFailureMessage,
+    bool RankZeroPodSeen,
+    string? RankZeroMessage)
+{
+    public bool Finished => Succeeded || Failed;
+
+    public static JobState Of(V1Job job, IReadOnlyList<V1Pod> allPods, string runName)
+    {
+        var status = job.Status ?? new V1JobStatus();
+        var complete = FindTrue(status, "Complete");
+        var failed = FindTrue(status, "Failed");
+        var pods = allPods.Where(p => p.Metadata?.Labels is { } labels
+                && labels.TryGetValue(ExperimentNames.RunLabel, out var r) && r == runName)
+            .ToList();
+        int running = Math.Max(status.Ready ?? 0, pods.Count(p => p.Status?.Phase == "Running"));
+        var rankZero = pods.Where(p => CompletionIndex(p) == "0").OrderBy(p => p.Status?.Phase == "Succeeded" ? 0 : 1).FirstOrDefault();
+        var lastFailed = pods.Where(p => p.Status?.Phase == "Failed")
+            .OrderByDescending(p => Terminated(p)?.FinishedAt ?? DateTime.MinValue)
+            .FirstOrDefault();
+        return new JobState(
+            Succeeded: complete is not null,
+            Failed: complete is null && failed is not null,
+            RunningPods: running,
+            FailedPods: status.Failed ?? 0,
+            StartTime: Utc(status.StartTime),
+            CompletionTime: Utc(status.CompletionTime) ?? Utc((complete ?? failed)?.LastTransitionTime),
+            FailureReason: failed?.Reason,
+            FailureMessage: failed?.Message,
+            LastFailureMessage: lastFailed is null ? null : Terminated(lastFailed)?.Message,
+            RankZeroPodSeen: rankZero is not null,
+            RankZeroMessage: rankZero is { Status.Phase: "Succeeded" } ? Terminated(rankZero)?.Message : null);
+    }
+
+    private static V1JobCondition? FindTrue(V1JobStatus status, string type) =>
+        status.Conditions?.FirstOrDefault(c => c.Type == type && c.Status == "True");
+
+    private static string? CompletionIndex(V1Pod pod) =>
+        pod.Metadata?.Annotations is { } a && a.TryGetValue(ExperimentNames.CompletionIndexAnnotation, out var index) ? index
+        : pod.Metadata?.Labels is { } l && l.TryGetValue(ExperimentNames.CompletionIndexAnnotation, out var label) ? label
+        : null;
+
+    private static V1ContainerStateTerminated? Terminated(V1Pod pod) =>
+        pod.Status?.ContainerStatuses?.FirstOrDefault(c => c.Name == ExperimentNames.TrainerContainer)?.State?.Terminated;
+
+    private static DateTimeOffset? Utc(DateTime? time) =>
+        time is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, t.Kind == DateTimeKind.Local ? DateTimeKind.Local : DateTimeKind.Utc)).ToUniversalTime() : null;
+}

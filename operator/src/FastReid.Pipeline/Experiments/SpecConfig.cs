@@ -1,0 +1,93 @@
+using System.Text.Json.Nodes;
+using FastReid.Api.V1Alpha1;
+using FastReid.Config;
+
+namespace FastReid.Pipeline.Experiments;
+
+/// <summary>
+/// <c>spec.config</c> against the FastReID config schema the trainer reads, and the effective config a run
+/// trains with: FastReID's defaults, then <c>spec.config</c>, then what the operator owns — OUTPUT_DIR (from
+/// the output URI), DATASETS.NAMES/TESTS (from <c>spec.dataset</c>) and MODEL.DEVICE (from the GPU count)
+/// unless the config sets the latter two.
+/// </summary>
+public static class SpecConfig
+{
+    /// <summary>Every problem in <paramref name="config"/>, each named <c>{path}.KEY</c> with the closest valid key.</summary>
+    public static IReadOnlyList<FieldError> Validate(JsonObject config, string path)
+    {
+        var errors = new List<FieldError>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (key, leaf) in Leaves(config, ""))
+        {
+            if (key == ConfigTree.BaseKey)
+            {
+                errors.Add(new FieldError($"{path}.{key}", "is not supported in a resource (there is no file to inherit from); write the keys out"));
+                continue;
+            }
+            try
+            {
+                FastReidConfig.Defaults().MergeTree(Nested(key, leaf), path);
+            }
+            catch (ConfigException e)
+            {
+                var field = $"{path}.{e.Key ?? key}";
+                var message = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message;
+                if (seen.Add(field + "\n" + message)) errors.Add(new FieldError(field, message));
+            }
+        }
+        return errors;
+    }
+
+    /// <summary>The run's config, or null (with errors added) when <c>spec.config</c> does not load.</summary>
+    public static FastReidConfig? Effective(ReidExperimentSpec spec, string outputUri, string specPath, List<FieldError> errors)
+    {
+        var config = FastReidConfig.Defaults();
+        var tree = spec.Config ?? [];
+        try
+        {
+            config.MergeTree(ConfigTree.FromJson(tree, $"{specPath}.config"), $"{specPath}.config");
+        }
+        catch (ConfigException e)
+        {
+            errors.Add(new FieldError($"{specPath}.config{(e.Key is null ? "" : "." + e.Key)}", e.Message));
+            return null;
+        }
+        if (Sets(tree, "OUTPUT_DIR") && config.String("OUTPUT_DIR") != outputUri)
+        {
+            errors.Add(new FieldError($"{specPath}.config.OUTPUT_DIR", $"is set by {specPath}.output.uri ('{outputUri}'); remove it from the config"));
+            return null;
+        }
+        config.SetValue("OUTPUT_DIR", outputUri);
+        // A synthetic set is written in the Market-1501 layout.
+        var dataset = spec.Dataset.Name == "Synthetic" ? "Market1501" : spec.Dataset.Name;
+        if (!Sets(tree, "DATASETS.NAMES")) config.SetValue("DATASETS.NAMES", new[] { dataset });
+        if (!Sets(tree, "DATASETS.TESTS")) config.SetValue("DATASETS.TESTS", new[] { dataset });
+        if (!Sets(tree, "MODEL.DEVICE")) config.SetValue("MODEL.DEVICE", spec.Resources.GpusPerNode > 0 ? "cuda" : "cpu");
+        return config;
+    }
+
+    /// <summary>True when the tree sets a key, nested (<c>MODEL: {DEVICE: ..}</c>) or dotted (<c>MODEL.DEVICE: ..</c>).</summary>
+    public static bool Sets(JsonObject tree, string key)
+    {
+        if (tree.ContainsKey(key)) return true;
+        for (int dot = key.IndexOf('.'); dot > 0; dot = key.IndexOf('.', dot + 1))
+            if (tree[key[..dot]] is JsonObject child && Sets(child, key[(dot + 1)..])) return true;
+        return false;
+    }
+
+    /// <summary>Each value in the tree with its dotted key; empty mappings count as values so unknown groups are named.</summary>
+    private static IEnumerable<(string Key, JsonNode? Value)> Leaves(JsonObject tree, string prefix)
+    {
+        foreach (var (name, value) in tree)
+        {
+            var key = prefix + name;
+            if (value is JsonObject { Count: > 0 } child && ConfigSchema.Find(key) is null && ConfigSchema.IsGroup(key))
+                foreach (var leaf in Leaves(child, key + ".")) yield return leaf;
+            else
+                yield return (key, value);
+        }
+    }
+
+    private static IReadOnlyDictionary<string, object?> Nested(string key, JsonNode? value) =>
+        ConfigTree.FromJson(new JsonObject { [key] = value?.DeepClone() }, "spec.config");
+}
