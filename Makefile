@@ -35,6 +35,9 @@ build-cli:
 # Real peers the tests start themselves (s3rver for the storage tests).
 test-deps:
 	@bash tests/s3rver/install.sh
+	@command -v promtool >/dev/null 2>&1 || { echo "installing promtool (Debian package prometheus)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v kubectl >/dev/null 2>&1 || { echo "kubectl is required by the emulator and operator tests: install it (apt package kubectl)"; exit 1; }
 
 test: build test-deps
 	$(DOTNET) test FastReid.K8s.sln -c $(CONFIGURATION) --nologo $(if $(TEST_FILTER),--filter "$(TEST_FILTER)",) \

@@ -16,7 +16,7 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
     internal static string[] Args(string dir, bool resume) =>
     [
         "train", "--config", Path.Combine("trainer-image", "configs", "Synthetic", "bagtricks_R18-cpu.yml"), .. resume ? new[] { "--resume" } : [],
-        "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16", "SOLVER.MAX_EPOCH", "5",
+        "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16", "MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128", "SOLVER.MAX_EPOCH", "5",
         "TEST.EVAL_PERIOD", "2", "SOLVER.CHECKPOINT_PERIOD", "1", "SOLVER.WARMUP_ITERS", "3", "SEED", "11", "OUTPUT_DIR", dir,
     ];
 

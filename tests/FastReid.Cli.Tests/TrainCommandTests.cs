@@ -31,7 +31,7 @@ public sealed class TrainCommandTests(TinyDataset data) : IClassFixture<TinyData
 
     private static string[] Tiny(string outputDir, params string[] more) =>
     [
-        "train", "--config", Recipe, "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16",
+        "train", "--config", Recipe, "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16", "MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128",
         "SOLVER.MAX_EPOCH", "2", "TEST.EVAL_PERIOD", "1", "SOLVER.WARMUP_ITERS", "2", "INPUT.PADDING.SIZE", "2", "OUTPUT_DIR", outputDir, .. more,
     ];
 
@@ -70,7 +70,7 @@ public sealed class TrainCommandTests(TinyDataset data) : IClassFixture<TinyData
         }
         var arrays = Npz.Read(q);
         int queries = Directory.GetFiles(Path.Combine(data.Market, "query")).Length;
-        Assert.Equal([queries, 512L], arrays["features"].Shape);
+        Assert.Equal([queries, 128L], arrays["features"].Shape);
         Assert.Equal([queries], arrays["pids"].Shape);
         var (evalCode, evalOut, evalErr) = CliRunner.Run(null, "evaluate", "--query", q, "--gallery", g, "--json");
         Assert.True(evalCode == 0, evalErr);

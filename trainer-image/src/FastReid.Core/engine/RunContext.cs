@@ -50,8 +50,6 @@ public sealed class RunContext : IDisposable
         var remote = outputUri.StartsWith("s3://", StringComparison.Ordinal);
         var outputDir = PrepareOutputDir(remote ? StagingDir(outputUri) : outputUri);
         // S3 problems (credentials, bucket) surface here, before any training time is spent
-        var storage = remote ? StorageFactory.Open(outputUri) : StorageFactory.Open(outputDir);
-        if (remote) storage.ListAsync("checkpoints/").GetAwaiter().GetResult();
         StreamWriter log;
         try { log = new StreamWriter(Path.Combine(outputDir, "log.txt"), append: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -59,6 +57,9 @@ public sealed class RunContext : IDisposable
             throw new FastReidException($"OUTPUT_DIR '{outputDir}' is not writable: {e.Message}", e);
         }
         var progress = new ProgressReporter(output, interactive, log);
+        var storageOptions = new StorageOptions { Log = progress.Line, Retry = RetrySettings.FromEnvironment() };
+        var storage = StorageFactory.Open(remote ? outputUri : outputDir, storageOptions);
+        if (remote) storage.ListAsync("checkpoints/").GetAwaiter().GetResult();
 
         int seed = cfg.Int("SEED");
         if (seed < 0)

@@ -103,7 +103,9 @@ public static class TransientFaults
         context.Properties.Set(OperationKey, operation);
         try
         {
-            return await pipeline.ExecuteAsync(async c => await action(c.CancellationToken).ConfigureAwait(false), context)
+            // WaitAsync: an SDK call that ignores cancellation on a stalled connection is abandoned when the
+            // attempt times out, instead of hanging the run forever.
+            return await pipeline.ExecuteAsync(async c => await action(c.CancellationToken).WaitAsync(c.CancellationToken).ConfigureAwait(false), context)
                 .ConfigureAwait(false);
         }
         catch (Exception e) when (e is not FastReidException && IsTransient(e, ct.IsCancellationRequested))

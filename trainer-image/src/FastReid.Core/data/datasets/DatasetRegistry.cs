@@ -25,6 +25,13 @@ public static class DatasetRegistry
     public static string Root(Action<string>? log = null)
     {
         var root = Environment.GetEnvironmentVariable("FASTREID_DATASETS") is { Length: > 0 } r ? r : "datasets";
+        // In pods the operator names the remote dataset in FASTREID_DATASET_URI and mounts scratch space at FASTREID_DATASETS.
+        if (Environment.GetEnvironmentVariable("FASTREID_DATASET_URI") is { Length: > 0 } uri && !root.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            log?.Invoke($"FASTREID_DATASET_URI is {uri}: syncing into {root}");
+            return Storage.DatasetCache.ResolveAsync(uri, root, new Storage.StorageOptions { Log = log, Retry = Storage.RetrySettings.FromEnvironment() })
+                .GetAwaiter().GetResult();
+        }
         if (!root.StartsWith("s3://", StringComparison.Ordinal)) return root;
         var cache = Environment.GetEnvironmentVariable("FASTREID_CACHE") is { Length: > 0 } c
             ? c : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "fastreid");
