@@ -130,8 +130,8 @@ public sealed class TrainCommandTests(TinyDataset data) : IClassFixture<TinyData
         var victim = Directory.GetFiles(Path.Combine(copy, "Market-1501-v15.09.15", "bounding_box_train")).Order().First();
         File.WriteAllBytes(victim, [1, 2, 3, 4]);
         var dir = Path.Combine(_out, "corrupt");
-        var (code, _, stderr) = CliRunner.Run(new Dictionary<string, string> { ["FASTREID_DATASETS"] = copy }, Tiny(dir));
-        Assert.Equal(1, code);
+        var (code, stdout, stderr) = CliRunner.Run(new Dictionary<string, string> { ["FASTREID_DATASETS"] = copy }, Tiny(dir));
+        Assert.True(code == 1, $"exit {code}\n{stdout}\n{stderr}");
         Assert.Contains(Path.GetFileName(victim), stderr);
         Assert.False(File.Exists(Path.Combine(dir, "model_final.pth")));
         Assert.False(File.Exists(Path.Combine(dir, "result.json")));

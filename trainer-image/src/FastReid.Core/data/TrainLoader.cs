@@ -50,14 +50,7 @@ public sealed class TrainLoader : IDisposable
         var task = _inFlight.Dequeue();
         Enqueue();
         Position++;
-        try
-        {
-            return task.GetAwaiter().GetResult();
-        }
-        catch (AggregateException e) when (e.InnerException is FastReidException inner)
-        {
-            throw inner;
-        }
+        return task.GetAwaiter().GetResult(); // rethrows a worker's error (e.g. a corrupt image) as is
     }
 
     private void Enqueue()
