@@ -95,7 +95,7 @@ public sealed class S3TrainingTests(TinyDataset data) : IClassFixture<TinyDatase
         Assert.True(code == 0, stderr + stdout);
         using var storage = new S3Storage(StorageUri.Parse($"s3://{bucket}"), _s3.Settings);
         int Checkpoints() => storage.ListAsync("killed/checkpoints/").GetAwaiter().GetResult().Count(o => o.Key.EndsWith("checkpoint.json", StringComparison.Ordinal));
-        var output = ResumeTests.KillThreeTimesThenFinish(Env(_s3.Endpoint, "killed"), $"s3://{bucket}/killed", Checkpoints);
+        var output = ResumeTests.KillThreeTimesThenFinish(Env(_s3.Endpoint, "killed"), $"s3://{bucket}/killed", Checkpoints, flag: true);
         Assert.Contains("resumed from checkpoint", output);
         Assert.Equal(await Sha(storage, "reference/metrics.json"), await Sha(storage, "killed/metrics.json"));
     }

@@ -159,6 +159,7 @@ public static class ConfigSchema
         S("OUTPUT_DIR", "logs/", "where checkpoints, config.yaml, metrics.json and the final model go"),
         Bo("CUDNN_BENCHMARK", false, "cuDNN autotuning (CUDA only)"),
         I("SEED", -1, "random seed; -1 picks one and logs it"),
+        S("RESUME", "", "FastReid.K8s extension: 'auto' continues from the newest valid checkpoint in OUTPUT_DIR, as --resume does", "", "auto"),
     ];
 
     private static readonly Dictionary<string, ConfigKey> ByName = Keys.ToDictionary(k => k.Name, StringComparer.Ordinal);

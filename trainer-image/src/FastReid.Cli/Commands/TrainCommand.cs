@@ -21,7 +21,8 @@ internal static class TrainCommand
 
         Options:
           --config FILE        FastReID YAML config (required)
-          --resume             continue from the newest valid checkpoint in OUTPUT_DIR
+          --resume             continue from the newest valid checkpoint in OUTPUT_DIR (also: RESUME auto
+                               in the config); with none, start from scratch
           --metrics-port PORT  serve Prometheus training metrics on this port
         """,
         ["resume"], Run);
@@ -33,6 +34,7 @@ internal static class TrainCommand
         int? metricsPort = args.Option("metrics-port") is null ? null : args.Int("metrics-port", 0);
         args.EnsureAllUsed();
         var cfg = ConfigLoader.Load(configPath, args.Positionals);
+        resume |= cfg.String("RESUME") == "auto";
         var outcome = DefaultTrainer.Train(cfg, new TrainOptions(Resume: resume, MetricsPort: metricsPort));
         if (outcome.Final is { } m)
             MetricsTable.Print(Console.Out, m, $"final ({outcome.Epochs} epochs)", outcome.Best, outcome.BestEpoch);
