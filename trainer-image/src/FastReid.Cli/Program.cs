@@ -63,6 +63,11 @@ int Dispatch(string[] argv)
         Console.Error.WriteLine($"fastreid {command.Name}: error: {e.Message}");
         return 1;
     }
+    catch (AggregateException e) when (e.Flatten().InnerExceptions.OfType<FastReidException>().FirstOrDefault() is { } user)
+    {
+        Console.Error.WriteLine($"fastreid {command.Name}: error: {user.Message}");
+        return 1;
+    }
 }
 
 void PrintOverview()

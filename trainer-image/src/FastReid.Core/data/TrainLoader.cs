@@ -66,7 +66,7 @@ public sealed class TrainLoader : IDisposable
         int h = _decoder.Height, w = _decoder.Width, size = 3 * h * w;
         var images = new float[indices.Length * size];
         var labels = new long[indices.Length];
-        Parallel.For(0, indices.Length, _parallel, i =>
+        ParallelWork.For(indices.Length, _parallel, i =>
         {
             var record = _records[indices[i]];
             var rgb = _decoder.Load(record.Path);

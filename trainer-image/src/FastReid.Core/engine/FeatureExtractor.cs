@@ -55,7 +55,7 @@ public sealed class FeatureExtractor(Baseline model, ImageDecoder decoder, Devic
         Task.Run(() =>
         {
             var pixels = new float[count * size];
-            Parallel.For(0, count, parallel, i =>
+            Data.ParallelWork.For(count, parallel, i =>
                 Augmenter.ToChw(decoder.Load(records[start + i].Path), decoder.Height, decoder.Width, pixels.AsSpan(i * size, size)));
             return pixels;
         });
