@@ -31,20 +31,7 @@ public sealed class EvaluateCommandTests : IDisposable
         return path;
     }
 
-    private static (int Code, string Out, string Err) Fastreid(params string[] args)
-    {
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fastreid"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000)) { process.Kill(true); throw new TimeoutException("fastreid evaluate hung"); }
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Code, string Out, string Err) Fastreid(params string[] args) => CliRunner.Run(null, args);
 
     [Fact]
     public void Json_output_has_the_metrics_as_fractions()

@@ -180,7 +180,8 @@ public static class ConfigSchema
     private static bool SameGroup(string a, string b) =>
         a.LastIndexOf('.') is var i && b.LastIndexOf('.') is var j && i == j && i > 0 && a.AsSpan(0, i).SequenceEqual(b.AsSpan(0, j));
 
-    internal static int EditDistance(string a, string b)
+    /// <summary>Levenshtein distance, for "did you mean" suggestions.</summary>
+    public static int EditDistance(string a, string b)
     {
         var prev = new int[b.Length + 1];
         var cur = new int[b.Length + 1];
