@@ -78,6 +78,15 @@ public sealed class ChartTests
         return found;
     }
 
+    [Fact]
+    public void Leader_election_calls_are_read_from_the_lease_lock_itself()
+    {
+        // Library code the operator's source does not show; if a KubernetesClient upgrade changes them, RBAC must follow.
+        var calls = LeaseLockCalls.Read();
+        Assert.True(calls.SetEquals(["CreateNamespacedLeaseAsync", "ReadNamespacedLeaseAsync", "ReplaceNamespacedLeaseAsync"]),
+            "LeaseLock calls " + string.Join(", ", calls));
+    }
+
     private static SortedSet<Permission> Granted(IEnumerable<JsonObject> roles, List<string> problems)
     {
         var granted = new SortedSet<Permission>(Comparer<Permission>.Create((a, b) => string.CompareOrdinal(a.ToString(), b.ToString())));

@@ -82,9 +82,15 @@ internal static partial class OperatorApiCalls
             }
             if (text.Contains("new LeaseLock(", StringComparison.Ordinal))
             {
-                // KubernetesClient's LeaseLock reads (ReadNamespacedLease), creates and replaces the Lease.
-                sites.Add($"{name}: LeaseLock");
-                foreach (var verb in (string[])["get", "create", "update"]) permissions.Add(new Permission("coordination.k8s.io", "leases", verb));
+                // Library code: what KubernetesClient's LeaseLock calls is read from its IL.
+                foreach (var method in LeaseLockCalls.Read())
+                {
+                    var site = $"{name}: LeaseLock → {method}";
+                    sites.Add(site);
+                    var m = MethodName().Match(method[..^"Async".Length].Replace("WithHttpMessages", "", StringComparison.Ordinal));
+                    if (m.Success && m.Groups["kind"].Value == "Lease") permissions.Add(new Permission("coordination.k8s.io", "leases", Verbs[m.Groups["verb"].Value]));
+                    else problems.Add($"{site}: cannot tell the verb from the method name (extend OperatorApiCalls)");
+                }
             }
             foreach (var other in (string[])["new ConfigMapLock(", "new EndpointsLock(", "new MultiLock(", "GenericClient("])
                 if (text.Contains(other, StringComparison.Ordinal)) problems.Add($"{name}: uses {other.TrimEnd('(')} (extend OperatorApiCalls)");
