@@ -259,6 +259,43 @@ public sealed class ChartTests
         Assert.Contains("0.1.0", notes);
     }
 
+    /// <summary>No Docker engine here to build it; this checks what can be checked without one.</summary>
+    [Fact]
+    public void The_operator_dockerfile_copies_what_it_publishes_and_runs_it_as_the_chart_expects()
+    {
+        var dockerfile = File.ReadAllLines(Repo.PathOf("operator", "Dockerfile"));
+        var copied = dockerfile.Where(l => l.StartsWith("COPY ", StringComparison.Ordinal) && !l.Contains("--from=", StringComparison.Ordinal))
+            .SelectMany(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..^1]).ToList();
+        foreach (var source in copied)
+            Assert.True(File.Exists(Repo.PathOf(source)) || Directory.Exists(Repo.PathOf(source)), $"operator/Dockerfile copies {source}, which does not exist");
+
+        // The published project and every project it references lie in what is copied.
+        var publish = dockerfile.Single(l => l.Contains("dotnet publish", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var project = publish[Array.IndexOf(publish, "publish") + 1];
+        var pending = new Queue<string>([Path.Combine(Repo.PathOf(project), Path.GetFileName(project) + ".csproj")]);
+        var seen = new HashSet<string>();
+        string? assemblyName = null;
+        while (pending.TryDequeue(out var csproj))
+        {
+            if (!seen.Add(csproj)) continue;
+            var relative = Path.GetRelativePath(Repo.Root, csproj);
+            Assert.True(copied.Any(c => relative.StartsWith(c.TrimEnd('/') + "/", StringComparison.Ordinal)), $"{relative} is needed by the build but not copied by operator/Dockerfile");
+            var xml = System.Xml.Linq.XDocument.Load(csproj);
+            assemblyName ??= xml.Descendants("AssemblyName").Select(e => e.Value).FirstOrDefault();
+            if (seen.Count == 1)
+                Assert.True((string?)xml.Root!.Attribute("Sdk") != "Microsoft.NET.Sdk.Web" || dockerfile.Any(l => l.StartsWith("FROM mcr.microsoft.com/dotnet/aspnet:", StringComparison.Ordinal)),
+                    "the operator is an ASP.NET Core app: its runtime image must be dotnet/aspnet");
+            foreach (var reference in xml.Descendants("ProjectReference"))
+                pending.Enqueue(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(csproj)!, reference.Attribute("Include")!.Value)));
+        }
+        var entrypoint = dockerfile.Single(l => l.StartsWith("ENTRYPOINT ", StringComparison.Ordinal));
+        Assert.Contains($"/{assemblyName}\"]", entrypoint);
+
+        var user = dockerfile.Last(l => l.StartsWith("USER ", StringComparison.Ordinal))["USER ".Length..].Split(':')[0];
+        var pod = Chart.Single(_chart.Objects(), "Deployment")["spec"]!["template"]!["spec"]!;
+        Assert.Equal((long)pod["securityContext"]!["runAsUser"]!, long.Parse(user, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public async Task The_rendered_chart_installs_on_the_emulator_and_its_operator_takes_the_lease_and_turns_ready()
     {
