@@ -296,11 +296,13 @@ public sealed class ChartTests
         Assert.Equal((long)pod["securityContext"]!["runAsUser"]!, long.Parse(user, System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    [Fact]
-    public async Task The_rendered_chart_installs_on_the_emulator_and_its_operator_takes_the_lease_and_turns_ready()
+    [Theory]
+    [InlineData("cluster")]
+    [InlineData("namespace")]
+    public async Task The_rendered_chart_installs_on_the_emulator_and_its_operator_takes_the_lease_and_turns_ready(string scope)
     {
         int port = FreePort();
-        var objects = _chart.Objects(_chart.ValuesWith(("metrics.port", port.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        var objects = _chart.Objects(_chart.ValuesWith(("metrics.port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("rbac.scope", $"\"{scope}\"")));
         await using var kube = await KubeEmulatorServer.StartAsync();
         var dir = Directory.CreateTempSubdirectory("chart-").FullName;
         try
@@ -317,7 +319,7 @@ public sealed class ChartTests
             var names = (await Repo.KubectlOk(kubeconfig, cache, "get", "-f", manifests, "-o", "name")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal(objects.Count, names.Length);
             Assert.Contains("deployment.apps/fastreid-operator", names);
-            Assert.Contains("clusterrole.rbac.authorization.k8s.io/fastreid-operator", names);
+            Assert.Contains(scope == "cluster" ? "clusterrole.rbac.authorization.k8s.io/fastreid-operator" : "role.rbac.authorization.k8s.io/fastreid-operator", names);
             var crds = await Repo.KubectlOk(kubeconfig, cache, "get", "crds", "-o", "name");
             Assert.Contains("reidexperiments.fastreid.io", crds);
 
