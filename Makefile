@@ -27,6 +27,7 @@ build: build-cli
 
 crds:
 	$(DOTNET) run --project operator/src/FastReid.Operator -c $(CONFIGURATION) -- crds --output $(CURDIR)/crds
+	cp crds/*.yaml charts/fastreid-operator/crds/
 
 build-cli:
 	$(PUBLISH) trainer-image/src/FastReid.Cli -o $(ARTIFACTS)/fastreid
