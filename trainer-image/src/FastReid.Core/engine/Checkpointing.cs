@@ -23,13 +23,12 @@ public sealed class Checkpointing(TrainingSession session, RunContext run, int k
             var optimizerPath = Path.Combine(staging, "optimizer.pth");
             WeightLoading.Save(session.Model, modelPath);
             session.Optimizer.save_state_dict(optimizerPath);
-            var info = _store.SaveAsync(new CheckpointRequest(state.Epoch, state.Iteration,
+            _store.SaveAsync(new CheckpointRequest(state.Epoch, state.Iteration,
             [
                 CheckpointFile.FromPath("model.pth", modelPath),
                 CheckpointFile.FromPath("optimizer.pth", optimizerPath),
                 CheckpointFile.FromBytes("trainer_state.json", state.ToJsonBytes()),
             ], isBest)).GetAwaiter().GetResult();
-            run.Progress.Line($"checkpoint {info.Name} (epoch {state.Epoch}) saved to {run.Storage.UriOf(CheckpointStore.Folder + "/" + info.Name)}");
             KeptEntries = _store.ListAsync().GetAwaiter().GetResult().SelectMany(c => c.ArtefactEntries).ToList();
         }
         finally
