@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using FastReid.Engine;
+
+namespace FastReid.Core.Tests.Engine;
+
+public sealed class TrainingMetricsTests
+{
+    [Fact]
+    public async Task Training_gauges_are_served_in_the_prometheus_format()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var metrics = TrainingMetrics.Serve(port, new ProgressReporter(TextWriter.Null, interactive: false));
+        metrics.Iteration(loss: 2.5, lr: 3.5e-4, imagesPerSecond: 140, epoch: 3);
+        metrics.Evaluated(0.81);
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync($"http://localhost:{port}/metrics");
+        Assert.Contains("fastreid_train_loss 2.5", text);
+        Assert.Contains("fastreid_train_epoch 3", text);
+        Assert.Contains("fastreid_eval_map 0.81", text);
+
+        // promtool (Debian's prometheus package, installed by make test) checks the exposition format
+        var start = new ProcessStartInfo("promtool") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("check");
+        start.ArgumentList.Add("metrics");
+        Process promtool;
+        try { promtool = Process.Start(start)!; }
+        catch (System.ComponentModel.Win32Exception) { throw new InvalidOperationException("promtool is not installed: run `make test-deps` (apt package prometheus)"); }
+        await promtool.StandardInput.WriteAsync(text);
+        promtool.StandardInput.Close();
+        var problems = await promtool.StandardOutput.ReadToEndAsync() + await promtool.StandardError.ReadToEndAsync();
+        await promtool.WaitForExitAsync();
+        Assert.True(promtool.ExitCode == 0, problems);
+    }
+}
