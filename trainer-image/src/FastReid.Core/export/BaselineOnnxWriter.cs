@@ -32,8 +32,8 @@ public static class BaselineOnnxWriter
         var g = new OnnxGraphBuilder();
         g.Input(InputName, staticBatch, 3, height, width);
         var children = Children(model, "model");
-        var buffers = model.named_buffers(true, true).ToDictionary(b => b.Item1, b => b.Item2);
-        if (!buffers.TryGetValue("pixel_mean", out var mean) || !buffers.TryGetValue("pixel_std", out var std))
+        // non-persistent buffers: named_buffers() leaves them out, get_buffer() finds them
+        if (model.get_buffer("pixel_mean") is not { } mean || model.get_buffer("pixel_std") is not { } std)
             throw new FastReidException("the model has no pixel_mean/pixel_std buffers to export");
         var x = g.Node("Sub", "normalize/sub", [InputName, g.Constant("pixel_mean", Floats(mean), 1, 3, 1, 1)]);
         x = g.Node("Div", "normalize", [x, g.Constant("pixel_std", Floats(std), 1, 3, 1, 1)]);
