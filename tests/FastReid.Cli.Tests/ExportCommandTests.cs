@@ -25,7 +25,8 @@ public sealed class ExportCommandTests(TinyDataset data) : IClassFixture<TinyDat
         var weights = Path.Combine(run, "model_final.pth");
 
         var export = Path.Combine(_out, "export");
-        (code, stdout, stderr) = CliRunner.Run(null, "export", "--config", config, "--output", export, "MODEL.WEIGHTS", weights);
+        var query = Path.Combine(data.Market, "query");
+        (code, stdout, stderr) = CliRunner.Run(null, "export", "--config", config, "--output", export, "--images", query, "MODEL.WEIGHTS", weights);
         Assert.True(code == 0, stderr + stdout);
         Assert.Contains("verified against onnxruntime", stdout);
         Assert.Equal(["model.onnx", "verify.json"], Directory.GetFiles(export).Select(Path.GetFileName).Order());
@@ -34,12 +35,12 @@ public sealed class ExportCommandTests(TinyDataset data) : IClassFixture<TinyDat
             var root = verify.RootElement;
             Assert.True(root.GetProperty("passed").GetBoolean());
             Assert.Equal(128, root.GetProperty("output_dim").GetInt64());
-            Assert.Equal([1, 7], root.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("batch").GetInt32()));
+            Assert.Equal([1, 7, 1, 7], root.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("batch").GetInt32()));
+            Assert.Contains("image file", root.GetProperty("checks")[3].GetProperty("input").GetString());
             Assert.All(root.GetProperty("checks").EnumerateArray(), c => Assert.InRange(c.GetProperty("max_relative_error").GetDouble(), 0, 1e-4));
         }
 
         // the exported graph, run by onnxruntime on the query PNGs, gives what `fastreid embed` gives
-        var query = Path.Combine(data.Market, "query");
         var npz = Path.Combine(_out, "q.npz");
         (code, stdout, stderr) = CliRunner.Run(null, "embed", "--config", config, "--images", query, "--out", npz,
             "MODEL.WEIGHTS", weights, "TEST.FLIP.ENABLED", "False");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FastReid.Config;
+using FastReid.Data;
 using FastReid.Engine;
 using FastReid.Export;
 using static TorchSharp.torch;
@@ -12,7 +13,7 @@ internal static class ExportCommand
         "export a trained model to ONNX, verified against onnxruntime",
         """
         Usage: fastreid export --config FILE --output DIR [--format onnx] [--opset 17] [--batch dynamic|N]
-                               [--tolerance 1e-4] [KEY VALUE ...]
+                               [--tolerance 1e-4] [--images DIR] [KEY VALUE ...]
 
         Writes DIR/model.onnx: input 'images' float32 [batch, 3, H, W] RGB 0-255 (H, W from
         INPUT.SIZE_TEST; mean/std normalisation is inside the graph), output 'features' [batch, D], the
@@ -20,7 +21,7 @@ internal static class ExportCommand
           fastreid export --config output/demo/config.yaml --output output/demo/export \
                           MODEL.WEIGHTS output/demo/model_final.pth
         Before model.onnx appears, onnxruntime and the TorchSharp model run the same random batches
-        (batch 1 and 7, or the static batch); if the worst per-image relative error exceeds the tolerance
+        (batch 1 and 7, or the static batch), and with --images the first 7 images of DIR too; if the worst per-image relative error exceeds the tolerance
         the export fails and writes no model. DIR/verify.json holds the figures either way.
 
         Options:
@@ -30,6 +31,7 @@ internal static class ExportCommand
           --opset N           ONNX opset (default 17; 17 or newer)
           --batch dynamic|N   dynamic batch axis (default) or a static batch of N
           --tolerance X       largest accepted relative error (default 1e-4)
+          --images DIR        also verify on these PNG/JPEG files (decoded as 'fastreid embed' does)
         """,
         [], Run);
 
@@ -46,14 +48,22 @@ internal static class ExportCommand
             : throw new CliUsageException($"--batch expects 'dynamic' or a positive integer, got '{batchText}'");
         double tolerance = args.Double("tolerance", 1e-4);
         if (!(tolerance > 0) || !double.IsFinite(tolerance)) throw new CliUsageException($"--tolerance must be a positive number, got '{tolerance}'");
+        var imagesDir = args.Option("images");
         args.EnsureAllUsed();
+        List<string>? images = null;
+        if (imagesDir is not null)
+        {
+            if (!Directory.Exists(imagesDir)) throw new FastReidException($"--images: folder '{imagesDir}' does not exist");
+            images = Directory.EnumerateFiles(imagesDir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal).Take(7).ToList();
+            if (images.Count == 0) throw new FastReidException($"--images: folder '{imagesDir}' holds no .jpg, .jpeg or .png files");
+        }
         if (File.Exists(outputDir)) throw new FastReidException($"--output: '{outputDir}' is a file, not a folder");
 
         var cfg = ConfigLoader.Load(configPath, args.Positionals);
         var size = cfg.Ints("INPUT.SIZE_TEST");
         // onnxruntime verifies on the CPU, so the reference model runs there too
         using var model = InferenceModel.Load(cfg, CPU, Console.Error.WriteLine);
-        var report = OnnxExporter.Export(model, new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance), outputDir, Console.Error.WriteLine);
+        var report = OnnxExporter.Export(model, new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images), outputDir, Console.Error.WriteLine);
         Console.WriteLine($"wrote {Path.Combine(outputDir, OnnxExporter.ModelFile)} (features [{batchText}, {report.OutputDim}], opset {opset}); " +
             $"verified against onnxruntime {report.OnnxRuntime}: max relative error {report.MaxRelativeError:E2} <= {tolerance:G3}");
         return 0;

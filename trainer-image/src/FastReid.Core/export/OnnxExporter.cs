@@ -7,8 +7,12 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace FastReid.Export;
 
-/// <summary>What to export: opset, batch axis (null = dynamic), the input size and the verification tolerance.</summary>
-public sealed record OnnxExportOptions(long Height, long Width, int Opset = 17, long? StaticBatch = null, double Tolerance = 1e-4, long Seed = 0);
+/// <summary>
+/// What to export: opset, batch axis (null = dynamic), the input size and the verification tolerance;
+/// <paramref name="Images"/> are image files verified besides the random batches (real pixel statistics).
+/// </summary>
+public sealed record OnnxExportOptions(long Height, long Width, int Opset = 17, long? StaticBatch = null, double Tolerance = 1e-4, long Seed = 0,
+    IReadOnlyList<string>? Images = null);
 
 /// <summary>The figures written to <c>verify.json</c>.</summary>
 public sealed record VerifyReport(
@@ -17,7 +21,7 @@ public sealed record VerifyReport(
     [property: JsonPropertyName("max_relative_error")] double MaxRelativeError,
     [property: JsonPropertyName("opset")] int Opset,
     [property: JsonPropertyName("batch")] string Batch,
-    [property: JsonPropertyName("input")] long[] Input,
+    [property: JsonPropertyName("input")] long?[] Input,
     [property: JsonPropertyName("output_dim")] long OutputDim,
     [property: JsonPropertyName("onnxruntime")] string OnnxRuntime,
     [property: JsonPropertyName("model_sha256")] string? ModelSha256,
@@ -66,12 +70,23 @@ public static class OnnxExporter
                     log($"verify batch {batch}: max relative error {check.MaxRelativeError:E2}, max abs error {check.MaxAbsError:E2} ({(check.Passed ? "ok" : "FAILED")})");
                     checks.Add(check);
                 }
+                if (options.Images is { Count: > 0 } files)
+                {
+                    foreach (var batch in batches)
+                    {
+                        // a static batch takes exactly its size: the files are repeated when there are fewer
+                        using var images = ImageBatch(files, batch, options.Height, options.Width);
+                        var check = OnnxVerifier.Compare(model, session, images, $"{batch} image file(s) from {Path.GetDirectoryName(files[0])}", options.Tolerance);
+                        log($"verify batch {batch} on images: max relative error {check.MaxRelativeError:E2}, max abs error {check.MaxAbsError:E2} ({(check.Passed ? "ok" : "FAILED")})");
+                        checks.Add(check);
+                    }
+                }
             }
             bool passed = checks.All(c => c.Passed);
             var outputDim = proto.Graph.Output[0].Type.TensorType.Shape.Dim[1].DimValue;
             var report = new VerifyReport(passed, options.Tolerance, checks.Max(c => c.MaxRelativeError), options.Opset,
                 options.StaticBatch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "dynamic",
-                [options.StaticBatch ?? -1, 3, options.Height, options.Width], outputDim, OrtVersion(),
+                [options.StaticBatch, 3, options.Height, options.Width], outputDim, OrtVersion(),
                 passed ? Convert.ToHexStringLower(SHA256.HashData(bytes)) : null, RelativeErrorDefinition,
                 checks.Select(c => new VerifyCheckJson(c.Input, c.Batch, c.MaxAbsError, c.MaxRelativeError, c.Passed)).ToList());
             File.WriteAllText(Path.Combine(outputDir, VerifyFile), JsonSerializer.Serialize(report, Json) + "\n");
@@ -88,6 +103,17 @@ public static class OnnxExporter
         {
             if (File.Exists(temp)) File.Delete(temp);
         }
+    }
+
+    /// <summary>Float RGB 0–255 [batch, 3, H, W] from image files, decoded as <c>fastreid embed</c> decodes them.</summary>
+    private static TorchSharp.torch.Tensor ImageBatch(IReadOnlyList<string> files, int batch, long height, long width)
+    {
+        int h = (int)height, w = (int)width;
+        var bytes = new byte[batch * h * w * 3];
+        for (int i = 0; i < batch; i++)
+            FastReid.Data.ImageDecoder.Decode(files[i % files.Count], h, w).CopyTo(bytes, i * h * w * 3);
+        using var hwc = TorchSharp.torch.tensor(bytes, [batch, h, w, 3]);
+        return hwc.permute(0, 3, 1, 2).to(TorchSharp.torch.float32).contiguous();
     }
 
     private static InferenceSession LoadSession(string path, SessionOptions options)
