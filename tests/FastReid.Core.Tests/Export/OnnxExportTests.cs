@@ -185,6 +185,7 @@ public sealed class OnnxExportTests : IDisposable
     public void Export_beyond_tolerance_fails_and_leaves_no_model()
     {
         using var model = Model();
+        File.WriteAllText(Path.Combine(_dir, "model.onnx"), "an earlier export");
         var e = Assert.Throws<FastReidException>(() => OnnxExporter.Export(model, new OnnxExportOptions(64, 32, Tolerance: 1e-12), _dir, _ => { }));
         Assert.Contains("verification failed", e.Message);
         Assert.False(File.Exists(Path.Combine(_dir, "model.onnx")));

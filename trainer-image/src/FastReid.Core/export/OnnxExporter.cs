@@ -92,6 +92,8 @@ public static class OnnxExporter
             File.WriteAllText(Path.Combine(outputDir, VerifyFile), JsonSerializer.Serialize(report, Json) + "\n");
             if (!passed)
             {
+                // a model.onnx from an earlier export would sit next to figures that no longer describe it
+                if (File.Exists(final)) File.Delete(final);
                 var worst = checks.MaxBy(c => c.MaxRelativeError)!;
                 throw new FastReidException(
                     $"ONNX verification failed: at batch {worst.Batch} onnxruntime differs from the TorchSharp model by {worst.MaxRelativeError:E2} relative (tolerance {options.Tolerance:E1}); no {ModelFile} written, figures in {Path.Combine(outputDir, VerifyFile)}");
