@@ -21,8 +21,9 @@ internal static class ExportCommand
           fastreid export --config output/demo/config.yaml --output output/demo/export \
                           MODEL.WEIGHTS output/demo/model_final.pth
         Before model.onnx appears, onnxruntime and the TorchSharp model run the same random batches
-        (batch 1 and 7, or the static batch), and with --images the first 7 images of DIR too; if the worst per-image relative error exceeds the tolerance
-        the export fails and writes no model. DIR/verify.json holds the figures either way.
+        (batch 1 and 7, or the static batch), and with --images the first 7 images of DIR too; if the
+        worst per-image relative error exceeds the tolerance, the export fails and leaves no model.onnx.
+        DIR/verify.json holds the figures either way.
 
         Options:
           --config FILE       FastReID YAML config (required; usually the run's config.yaml)
