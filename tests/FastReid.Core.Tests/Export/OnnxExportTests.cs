@@ -89,6 +89,18 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
+    public void Learnt_gem_exponent_is_exported_as_learnt()
+    {
+        using var model = Model("MODEL.HEADS.POOL_LAYER", "GeneralizedMeanPoolingP");
+        using (torch.no_grad())
+            model.named_parameters().Single(p => p.name.EndsWith("pool_layer.p", StringComparison.Ordinal)).parameter.fill_(4.5);
+        var proto = BaselineOnnxWriter.Write(model, 64, 32);
+        var exponent = proto.Graph.Initializer.Single(t => t.Name == "heads.pool.p");
+        Assert.Equal(4.5f, BitConverter.ToSingle(exponent.RawData.ToByteArray()));
+        AssertMatches(model);
+    }
+
+    [Fact]
     public void Ibn_a_and_last_stride_1_match_torchsharp()
     {
         using var model = Model("MODEL.BACKBONE.WITH_IBN", "True", "MODEL.BACKBONE.LAST_STRIDE", "1");
