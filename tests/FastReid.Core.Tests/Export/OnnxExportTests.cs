@@ -191,6 +191,14 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(_dir, "model.onnx")))),
             root.GetProperty("model_sha256").GetString());
         Assert.Equal(2, logs.Count(l => l.StartsWith("verify batch", StringComparison.Ordinal)));
+
+        // the operator's result contract: model path, digest and figures, within 4 KB
+        var resultText = OnnxExporter.ResultJson(report, _dir);
+        Assert.True(resultText.Length <= 4096);
+        using var result = JsonDocument.Parse(resultText);
+        Assert.Equal(Path.Combine(_dir, "model.onnx"), result.RootElement.GetProperty("artefacts").GetProperty("model").GetString());
+        Assert.Equal(root.GetProperty("model_sha256").GetString(), result.RootElement.GetProperty("sha256").GetProperty("model.onnx").GetString());
+        Assert.Equal(report.MaxRelativeError, result.RootElement.GetProperty("verify").GetProperty("max_relative_error").GetDouble());
     }
 
     [Fact]

@@ -23,7 +23,8 @@ internal static class ExportCommand
         Before model.onnx appears, onnxruntime and the TorchSharp model run the same random batches
         (batch 1 and 7, or the static batch), and with --images the first 7 images of DIR too; if the
         worst per-image relative error exceeds the tolerance, the export fails and leaves no model.onnx.
-        DIR/verify.json holds the figures either way.
+        DIR/verify.json holds the figures either way. With FASTREID_RESULT_FILE set, the result JSON
+        (model path, sha256, figures) is written there too.
 
         Options:
           --config FILE       FastReID YAML config (required; usually the run's config.yaml)
@@ -65,6 +66,9 @@ internal static class ExportCommand
         // onnxruntime verifies on the CPU, so the reference model runs there too
         using var model = InferenceModel.Load(cfg, CPU, Console.Error.WriteLine);
         var report = OnnxExporter.Export(model, new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images), outputDir, Console.Error.WriteLine);
+        // in a pod the operator reads this from the termination message (the trainer's result contract)
+        if (Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") is { Length: > 0 } resultFile)
+            File.WriteAllText(resultFile, OnnxExporter.ResultJson(report, outputDir));
         Console.WriteLine($"wrote {Path.Combine(outputDir, OnnxExporter.ModelFile)} (features [{batchText}, {report.OutputDim}], opset {opset}); " +
             $"verified against onnxruntime {report.OnnxRuntime}: max relative error {report.MaxRelativeError:E2} <= {tolerance:G3}");
         return 0;

@@ -107,6 +107,27 @@ public static class OnnxExporter
         }
     }
 
+    /// <summary>
+    /// The operator contract's result JSON (≤ 4 KB) for an export: where the model is, its sha256 and the
+    /// verification figures, for the ExportJob status.
+    /// </summary>
+    public static string ResultJson(VerifyReport report, string outputDir) => new System.Text.Json.Nodes.JsonObject
+    {
+        ["status"] = "Succeeded",
+        ["format"] = "onnx",
+        ["artefacts"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["model"] = Path.GetFullPath(Path.Combine(outputDir, ModelFile)),
+            ["verify"] = Path.GetFullPath(Path.Combine(outputDir, VerifyFile)),
+        },
+        ["sha256"] = new System.Text.Json.Nodes.JsonObject { [ModelFile] = report.ModelSha256 },
+        ["verify"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["passed"] = report.Passed, ["tolerance"] = report.Tolerance, ["max_relative_error"] = report.MaxRelativeError,
+            ["batch"] = report.Batch, ["opset"] = report.Opset,
+        },
+    }.ToJsonString();
+
     /// <summary>Float RGB 0–255 [batch, 3, H, W] from image files, decoded as <c>fastreid embed</c> decodes them.</summary>
     private static TorchSharp.torch.Tensor ImageBatch(IReadOnlyList<string> files, int batch, long height, long width)
     {
