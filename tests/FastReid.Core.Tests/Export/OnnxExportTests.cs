@@ -221,5 +221,8 @@ public sealed class OnnxExportTests : IDisposable
         using var model = Model();
         var e = Assert.Throws<FastReidException>(() => BaselineOnnxWriter.Write(model, 64, 32, opset: 13));
         Assert.Contains("--opset 13", e.Message);
+        var target = Path.Combine(_dir, "refused");
+        Assert.Throws<FastReidException>(() => OnnxExporter.Export(model, new OnnxExportOptions(64, 32, Opset: 13), target, _ => { }));
+        Assert.False(Directory.Exists(target));
     }
 }

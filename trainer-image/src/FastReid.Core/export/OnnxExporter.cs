@@ -50,12 +50,13 @@ public static class OnnxExporter
     {
         if (!(options.Tolerance > 0) || !double.IsFinite(options.Tolerance))
             throw new FastReidException($"--tolerance must be a positive number (got {options.Tolerance})");
+        model.eval();
+        // a model the writer refuses leaves no folder behind
+        var proto = BaselineOnnxWriter.Write(model, options.Height, options.Width, options.Opset, options.StaticBatch);
+        var bytes = proto.ToByteArray();
         Directory.CreateDirectory(outputDir);
         var final = Path.Combine(outputDir, ModelFile);
         var temp = Path.Combine(outputDir, $".{ModelFile}.{Environment.ProcessId}.tmp");
-        model.eval();
-        var proto = BaselineOnnxWriter.Write(model, options.Height, options.Width, options.Opset, options.StaticBatch);
-        var bytes = proto.ToByteArray();
         File.WriteAllBytes(temp, bytes);
         try
         {
