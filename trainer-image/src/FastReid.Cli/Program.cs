@@ -7,6 +7,7 @@ CliCommand[] commands =
     TrainCommand.Definition,
     EvaluateCommand.Definition,
     EmbedCommand.Definition,
+    ExportCommand.Definition,
     DataSynthCommand.Definition,
     BenchTrainCommand.Definition,
 ];

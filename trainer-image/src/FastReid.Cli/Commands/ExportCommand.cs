@@ -1,0 +1,76 @@
+using System.Globalization;
+using FastReid.Config;
+using FastReid.Data;
+using FastReid.Engine;
+using FastReid.Export;
+using static TorchSharp.torch;
+
+namespace FastReid.Cli.Commands;
+
+internal static class ExportCommand
+{
+    public static readonly CliCommand Definition = new("export",
+        "export a trained model to ONNX, verified against onnxruntime",
+        """
+        Usage: fastreid export --config FILE --output DIR [--format onnx] [--opset 17] [--batch dynamic|N]
+                               [--tolerance 1e-4] [--images DIR] [KEY VALUE ...]
+
+        Writes DIR/model.onnx: input 'images' float32 [batch, 3, H, W] RGB 0-255 (H, W from
+        INPUT.SIZE_TEST; mean/std normalisation is inside the graph), output 'features' [batch, D], the
+        evaluation embedding. Weights come from MODEL.WEIGHTS, e.g.
+          fastreid export --config output/demo/config.yaml --output output/demo/export \
+                          MODEL.WEIGHTS output/demo/model_final.pth
+        Before model.onnx appears, onnxruntime and the TorchSharp model run the same random batches
+        (batch 1 and 7, or the static batch), and with --images the first 7 images of DIR too; if the
+        worst per-image relative error exceeds the tolerance, the export fails and leaves no model.onnx.
+        DIR/verify.json holds the figures either way. With FASTREID_RESULT_FILE set, the result JSON
+        (model path, sha256, figures) is written there too.
+
+        Options:
+          --config FILE       FastReID YAML config (required; usually the run's config.yaml)
+          --output DIR        folder to write model.onnx and verify.json to (required; created if missing)
+          --format onnx       the only format so far
+          --opset N           ONNX opset (default 17; 17 or newer)
+          --batch dynamic|N   dynamic batch axis (default) or a static batch of N
+          --tolerance X       largest accepted relative error (default 1e-4)
+          --images DIR        also verify on these PNG/JPEG files (decoded as 'fastreid embed' does)
+        """,
+        [], Run);
+
+    private static int Run(CliArgs args)
+    {
+        var configPath = args.Require("config");
+        var outputDir = args.Require("output");
+        var format = args.Option("format") ?? "onnx";
+        if (format != "onnx") throw new CliUsageException($"--format {format}: only 'onnx' is supported");
+        int opset = args.Int("opset", 17);
+        var batchText = args.Option("batch") ?? "dynamic";
+        long? staticBatch = batchText == "dynamic" ? null
+            : long.TryParse(batchText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 1 ? n
+            : throw new CliUsageException($"--batch expects 'dynamic' or a positive integer, got '{batchText}'");
+        double tolerance = args.Double("tolerance", 1e-4);
+        if (!(tolerance > 0) || !double.IsFinite(tolerance)) throw new CliUsageException($"--tolerance must be a positive number, got '{tolerance}'");
+        var imagesDir = args.Option("images");
+        args.EnsureAllUsed();
+        List<string>? images = null;
+        if (imagesDir is not null)
+        {
+            if (!Directory.Exists(imagesDir)) throw new FastReidException($"--images: folder '{imagesDir}' does not exist");
+            images = Directory.EnumerateFiles(imagesDir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal).Take(7).ToList();
+            if (images.Count == 0) throw new FastReidException($"--images: folder '{imagesDir}' holds no .jpg, .jpeg or .png files");
+        }
+        if (File.Exists(outputDir)) throw new FastReidException($"--output: '{outputDir}' is a file, not a folder");
+
+        var cfg = ConfigLoader.Load(configPath, args.Positionals);
+        var size = cfg.Ints("INPUT.SIZE_TEST");
+        // onnxruntime verifies on the CPU, so the reference model runs there too
+        using var model = InferenceModel.Load(cfg, CPU, Console.Error.WriteLine);
+        var report = OnnxExporter.Export(model, new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images), outputDir, Console.Error.WriteLine);
+        // in a pod the operator reads this from the termination message (the trainer's result contract)
+        if (Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") is { Length: > 0 } resultFile)
+            File.WriteAllText(resultFile, OnnxExporter.ResultJson(report, outputDir));
+        Console.WriteLine($"wrote {Path.Combine(outputDir, OnnxExporter.ModelFile)} (features [{batchText}, {report.OutputDim}], opset {opset}); " +
+            $"verified against onnxruntime {report.OnnxRuntime}: max relative error {report.MaxRelativeError:E2} <= {tolerance:G3}");
+        return 0;
+    }
+}
