@@ -71,6 +71,25 @@ public sealed class ExportCommandTests(TinyDataset data) : IClassFixture<TinyDat
                 Assert.True(rel <= 1e-4, $"batch {batch}, {Path.GetFileName(files[i])}: relative error {rel:E2}");
             }
         }
+
+        // `fastreid embed --onnx` gives the same embeddings as the TorchSharp model, and keeps pids/camids
+        var onnxNpz = Path.Combine(_out, "q-onnx.npz");
+        (code, stdout, stderr) = CliRunner.Run(null, "embed", "--onnx", Path.Combine(export, "model.onnx"), "--images", query, "--out", onnxNpz, "--batch", "5");
+        Assert.True(code == 0, stderr + stdout);
+        var fromOnnx = Npz.Read(onnxNpz);
+        Assert.Equal(expected.Shape, fromOnnx["features"].Shape);
+        Assert.Equal(Npz.Read(npz)["pids"].Data, fromOnnx["pids"].Data);
+        var onnxValues = (float[])fromOnnx["features"].Data;
+        for (int i = 0; i < files.Length; i++)
+        {
+            var want = embedded.AsSpan(i * 128, 128).ToArray();
+            var got = onnxValues.AsSpan(i * 128, 128).ToArray();
+            double rel = want.Zip(got, (a, b) => Math.Abs(a - b)).Max() / want.Max(Math.Abs);
+            Assert.True(rel <= 1e-4, $"embed --onnx, {Path.GetFileName(files[i])}: relative error {rel:E2}");
+        }
+        (code, _, stderr) = CliRunner.Run(null, "embed", "--onnx", Path.Combine(export, "model.onnx"), "--images", query, "--out", onnxNpz, "--size", "64x33");
+        Assert.Equal(1, code);
+        Assert.Contains("does not match the model's fixed input 64x32", stderr);
     }
 
     [Theory]

@@ -1,7 +1,10 @@
 using System.Text.RegularExpressions;
 using FastReid.Config;
 using FastReid.Data;
+using FastReid.Data.Transforms;
 using FastReid.Engine;
+using FastReid.Evaluation;
+using FastReid.Export;
 using FastReid.IO;
 using static TorchSharp.torch;
 
@@ -13,6 +16,7 @@ internal static partial class EmbedCommand
         "write the embeddings of a folder of images to an .npz file",
         """
         Usage: fastreid embed --config FILE --images DIR --out FEATS.npz [KEY VALUE ...]
+               fastreid embed --onnx MODEL.onnx --images DIR --out FEATS.npz [--size HxW] [--mean R,G,B --std R,G,B]
 
         Computes the evaluation embedding (what the trained model compares) of every PNG and JPEG file in
         DIR, in sorted file-name order, with the weights in MODEL.WEIGHTS, e.g.
@@ -23,10 +27,20 @@ internal static partial class EmbedCommand
         [N], so the result can go straight to 'fastreid evaluate'. Images already at INPUT.SIZE_TEST are
         not resampled. TEST.FLIP.ENABLED averages each image with its mirror.
 
+        With --onnx, an exported model (fastreid export) or an external ReID model with one input
+        [N, 3, H, W] and one output [N, D] runs in onnxruntime instead. Pixels are RGB 0-255; --mean
+        and --std (per channel, RGB 0-255 scale) normalise them first, for models that expect it (ours
+        normalise inside the graph: leave them out).
+
         Options:
-          --config FILE   FastReID YAML config (required; usually the run's config.yaml)
+          --config FILE   FastReID YAML config (usually the run's config.yaml)
+          --onnx FILE     an ONNX model instead of --config
           --images DIR    folder of images (required)
           --out FILE      .npz to write (required)
+          --size HxW      input size for an ONNX model whose height/width are not fixed (e.g. 256x128)
+          --mean R,G,B    subtract before the model (ONNX only; default 0,0,0)
+          --std R,G,B     divide before the model (ONNX only; default 1,1,1)
+          --batch N       images per forward pass (default 32)
         """,
         [], Run);
 
@@ -35,32 +49,99 @@ internal static partial class EmbedCommand
 
     private static int Run(CliArgs args)
     {
-        var configPath = args.Require("config");
+        var onnx = args.Option("onnx");
+        var configPath = onnx is null ? args.Require("config") : args.Option("config");
         var imagesDir = args.Require("images");
         var outPath = args.Require("out");
+        var size = args.Option("size");
+        var mean = args.Option("mean");
+        var std = args.Option("std");
+        int batch = args.Int("batch", 32);
         args.EnsureAllUsed();
+        if (onnx is not null && configPath is not null) throw new CliUsageException("give either --config or --onnx, not both");
+        if (onnx is null && (size ?? mean ?? std) is not null) throw new CliUsageException("--size, --mean and --std go with --onnx");
+        if (batch < 1) throw new CliUsageException("--batch must be at least 1");
         if (!Directory.Exists(imagesDir)) throw new FastReidException($"--images: folder '{imagesDir}' does not exist");
         var files = Directory.EnumerateFiles(imagesDir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal).ToList();
         if (files.Count == 0) throw new FastReidException($"--images: folder '{imagesDir}' holds no .jpg, .jpeg or .png files");
         var outDir = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
         if (!Directory.Exists(outDir)) throw new FastReidException($"--out: folder '{outDir}' does not exist");
+        var records = files.Select(ToRecord).ToList();
+        var features = onnx is null
+            ? EmbedWithModel(configPath!, args.Positionals, records)
+            : EmbedWithOnnx(onnx, records, Size(size), Triple(mean, "--mean", 0), Triple(std, "--std", 1), batch);
+        return Write(outPath, files, records, features);
+    }
 
-        var cfg = ConfigLoader.Load(configPath, args.Positionals);
+    private static FeatureSet EmbedWithModel(string configPath, IReadOnlyList<string> overrides, List<ImageRecord> records)
+    {
+        var cfg = ConfigLoader.Load(configPath, overrides);
         var device = cfg.String("MODEL.DEVICE") == "cuda" && cuda.is_available() ? CUDA : CPU;
         using var model = InferenceModel.Load(cfg, device, Console.Error.WriteLine);
         var size = cfg.Ints("INPUT.SIZE_TEST");
         var decoder = new ImageDecoder(size[0], size[1], cacheBytes: 0);
-        var records = files.Select(f =>
-        {
-            var m = MarketName().Match(Path.GetFileName(f));
-            return m.Success
-                ? new ImageRecord(f, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) - 1, "images")
-                : new ImageRecord(f, int.MinValue, int.MinValue, "images");
-        }).ToList();
         var extractor = new FeatureExtractor(model, decoder, device, cfg.Int("TEST.IMS_PER_BATCH"), cfg.Bool("TEST.FLIP.ENABLED"),
             Math.Max(1, cfg.Int("DATALOADER.NUM_WORKERS")));
         var features = extractor.Extract(records, (done, total) => Console.Error.Write($"\rembedding {done}/{total}"));
         Console.Error.WriteLine();
+        return features;
+    }
+
+    private static FeatureSet EmbedWithOnnx(string onnx, List<ImageRecord> records, (int H, int W)? size, float[] mean, float[] std, int batch)
+    {
+        using var embedder = new OnnxEmbedder(onnx, size?.H, size?.W);
+        int h = embedder.Height, w = embedder.Width, plane = h * w;
+        var chunks = new List<float[]>();
+        int dim = 0;
+        for (int start = 0; start < records.Count; start += batch)
+        {
+            int count = Math.Min(batch, records.Count - start);
+            var pixels = new float[count * 3 * plane];
+            for (int i = 0; i < count; i++)
+            {
+                var chw = pixels.AsSpan(i * 3 * plane, 3 * plane);
+                Augmenter.ToChw(ImageDecoder.Decode(records[start + i].Path, h, w), h, w, chw);
+                for (int c = 0; c < 3; c++)
+                    foreach (ref var v in chw.Slice(c * plane, plane)) v = (v - mean[c]) / std[c];
+            }
+            var (values, d) = embedder.Embed(pixels, count);
+            dim = d;
+            chunks.Add(values);
+            Console.Error.Write($"\rembedding {start + count}/{records.Count}");
+        }
+        Console.Error.WriteLine();
+        return new FeatureSet(chunks.SelectMany(c => c).ToArray(), records.Count, dim,
+            records.Select(r => (long)r.Pid).ToArray(), records.Select(r => (long)r.CamId).ToArray());
+    }
+
+    private static ImageRecord ToRecord(string file)
+    {
+        var m = MarketName().Match(Path.GetFileName(file));
+        return m.Success
+            ? new ImageRecord(file, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) - 1, "images")
+            : new ImageRecord(file, int.MinValue, int.MinValue, "images");
+    }
+
+    private static (int H, int W)? Size(string? text)
+    {
+        if (text is null) return null;
+        var parts = text.Split('x', 'X');
+        return parts.Length == 2 && int.TryParse(parts[0], out var h) && int.TryParse(parts[1], out var w) && h >= 16 && w >= 16
+            ? (h, w) : throw new CliUsageException($"--size expects HEIGHTxWIDTH, e.g. 256x128 (got '{text}')");
+    }
+
+    private static float[] Triple(string? text, string option, float fallback)
+    {
+        if (text is null) return [fallback, fallback, fallback];
+        var parts = text.Split(',');
+        var values = parts.Select(p => float.TryParse(p, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : float.NaN).ToArray();
+        if (values.Length != 3 || values.Any(v => !float.IsFinite(v)) || option == "--std" && values.Any(v => v <= 0))
+            throw new CliUsageException($"{option} expects three numbers R,G,B{(option == "--std" ? " above 0" : "")} (got '{text}')");
+        return values;
+    }
+
+    private static int Write(string outPath, List<string> files, List<ImageRecord> records, FeatureSet features)
+    {
 
         var names = files.Select(Path.GetFileName).ToArray();
         int width = names.Max(n => System.Text.Encoding.UTF8.GetByteCount(n!));
