@@ -77,7 +77,7 @@ public static class DefaultTrainer
             {
                 checkpointing.Save(new TrainerState(TrainerState.CurrentFormat, epoch + 1, iteration, loader.Position, run.Seed,
                     Checkpointing.RngState(), double.IsFinite(bestScore) ? bestScore : null, bestEpoch, best, final), improved);
-                if (run.IsRemote) Publish(run, checkpointing);
+                if (run.IsRemote) Publish(run, checkpointing.KeptEntries);
             }
         }
 
@@ -87,9 +87,17 @@ public static class DefaultTrainer
         return Results.Write(run, checkpointing.KeptEntries, final, best, bestEpoch, weightsSha, maxEpoch, watch.Elapsed, options.ResultFile);
     }
 
-    /// <summary>Uploads the staged outputs of an s3:// run (manifest.json last).</summary>
-    private static void Publish(RunContext run, Checkpointing checkpointing) =>
-        Storage.ArtifactManifest.PublishDirectoryAsync(run.OutputDir, run.Storage, checkpointing.KeptEntries).GetAwaiter().GetResult();
+    /// <summary>
+    /// Publishes the run's folder with manifest.json last. The live log and the result file are not
+    /// artefacts with a digest (they change while being published): the log is uploaded afterwards as is.
+    /// </summary>
+    internal static Storage.ArtifactManifest Publish(RunContext run, IReadOnlyList<Storage.ManifestEntry> checkpoints)
+    {
+        static bool Live(string path) => path is "log.txt" or "result.json";
+        var manifest = Storage.ArtifactManifest.PublishDirectoryAsync(run.OutputDir, run.Storage, checkpoints, exclude: Live).GetAwaiter().GetResult();
+        if (run.IsRemote) run.Storage.PutFileAsync(Path.Combine(run.OutputDir, "log.txt"), "log.txt").GetAwaiter().GetResult();
+        return manifest;
+    }
 
     public static EvaluationOptions EvaluationOptionsFrom(FastReidConfig cfg) => new(
         Metric: cfg.String("TEST.METRIC"),

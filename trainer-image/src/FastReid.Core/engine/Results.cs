@@ -34,7 +34,7 @@ public static class Results
         var artefacts = new[] { "config.yaml", "model_final.pth", "model_best.pth", "metrics.json" }
             .Where(f => File.Exists(Path.Combine(dir, f))).ToList();
         run.Progress.Line($"publishing artefacts to {run.OutputUri}");
-        var manifest = Storage.ArtifactManifest.PublishDirectoryAsync(dir, run.Storage, checkpoints).GetAwaiter().GetResult();
+        var manifest = DefaultTrainer.Publish(run, checkpoints);
         var digests = manifest.Entries.Where(e => artefacts.Contains(e.Path)).ToDictionary(e => e.Path, e => e.Sha256);
 
         var result = new JsonObject

@@ -53,15 +53,19 @@ public sealed class ArtifactManifest
 
     public IReadOnlyList<ManifestEntry> Entries { get; }
 
-    /// <summary>Describes every file below <paramref name="directory"/> (except manifest.json itself and temporary files).</summary>
-    public static async Task<ArtifactManifest> FromDirectoryAsync(string directory, CancellationToken ct = default)
+    /// <summary>
+    /// Describes every file below <paramref name="directory"/> (except manifest.json itself, temporary
+    /// files, and relative paths <paramref name="exclude"/> names, such as a log still being written).
+    /// </summary>
+    public static async Task<ArtifactManifest> FromDirectoryAsync(string directory, CancellationToken ct = default,
+        Func<string, bool>? exclude = null)
     {
         var root = Path.GetFullPath(directory);
         var entries = new List<ManifestEntry>();
         foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
         {
             var relative = Path.GetRelativePath(root, file).Replace(Path.DirectorySeparatorChar, '/');
-            if (relative == FileName || AtomicFile.IsTemporary(file)) continue;
+            if (relative == FileName || AtomicFile.IsTemporary(file) || exclude?.Invoke(relative) == true) continue;
             entries.Add(await ManifestEntry.DescribeFileAsync(file, relative, ct).ConfigureAwait(false));
         }
         return new ArtifactManifest(entries);
@@ -96,9 +100,9 @@ public sealed class ArtifactManifest
     /// <see cref="CheckpointInfo.ArtefactEntries"/> of the kept checkpoints). Local files are kept.
     /// </summary>
     public static async Task<ArtifactManifest> PublishDirectoryAsync(string localDirectory, IStorage storage,
-        IEnumerable<ManifestEntry>? alreadyStored = null, CancellationToken ct = default)
+        IEnumerable<ManifestEntry>? alreadyStored = null, CancellationToken ct = default, Func<string, bool>? exclude = null)
     {
-        var local = await FromDirectoryAsync(localDirectory, ct).ConfigureAwait(false);
+        var local = await FromDirectoryAsync(localDirectory, ct, exclude).ConfigureAwait(false);
         foreach (var entry in local.Entries)
             await storage.PutFileAsync(Path.Combine(localDirectory, entry.Path.Replace('/', Path.DirectorySeparatorChar)), entry.Path, ct)
                 .ConfigureAwait(false);
