@@ -16,8 +16,9 @@ internal static class CliRunner
             WorkingDirectory = RepoRoot,
         };
         foreach (var a in args) start.ArgumentList.Add(a);
-        if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
+        // an inherited result file (e.g. the test host's own pod) is not the test's; one the test gives is
         start.Environment.Remove("FASTREID_RESULT_FILE");
+        if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

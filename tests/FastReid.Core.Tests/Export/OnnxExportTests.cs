@@ -193,12 +193,13 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Equal(2, logs.Count(l => l.StartsWith("verify batch", StringComparison.Ordinal)));
 
         // the operator's result contract: model path, digest and figures, within 4 KB
-        var resultText = OnnxExporter.ResultJson(report, _dir);
+        var resultText = OnnxExporter.ResultJson(report, Path.Combine(_dir, "model.onnx"), Path.Combine(_dir, "verify.json"));
         Assert.True(resultText.Length <= 4096);
         using var result = JsonDocument.Parse(resultText);
-        Assert.Equal(Path.Combine(_dir, "model.onnx"), result.RootElement.GetProperty("artefacts").GetProperty("model").GetString());
+        Assert.Equal(Path.Combine(_dir, "model.onnx"), result.RootElement.GetProperty("artefacts").GetProperty("export").GetString());
         Assert.Equal(root.GetProperty("model_sha256").GetString(), result.RootElement.GetProperty("sha256").GetProperty("model.onnx").GetString());
         Assert.Equal(report.MaxRelativeError, result.RootElement.GetProperty("verify").GetProperty("max_relative_error").GetDouble());
+        Assert.Equal(report.MaxAbsError, result.RootElement.GetProperty("verify").GetProperty("max_abs_error").GetDouble());
     }
 
     [Fact]
@@ -206,7 +207,7 @@ public sealed class OnnxExportTests : IDisposable
     {
         using var model = Model();
         File.WriteAllText(Path.Combine(_dir, "model.onnx"), "an earlier export");
-        var e = Assert.Throws<FastReidException>(() => OnnxExporter.Export(model, new OnnxExportOptions(64, 32, Tolerance: 1e-12), _dir, _ => { }));
+        var e = Assert.Throws<ExportVerificationException>(() => OnnxExporter.Export(model, new OnnxExportOptions(64, 32, Tolerance: 1e-12), _dir, _ => { }));
         Assert.Contains("verification failed", e.Message);
         Assert.False(File.Exists(Path.Combine(_dir, "model.onnx")));
         Assert.Equal(["verify.json"], Directory.GetFiles(_dir).Select(Path.GetFileName));

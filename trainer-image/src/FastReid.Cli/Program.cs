@@ -62,7 +62,8 @@ int Dispatch(string[] argv)
     catch (FastReidException e)
     {
         Console.Error.WriteLine($"fastreid {command.Name}: error: {e.Message}");
-        return 1;
+        // 3: the export is not faithful; a retry (e.g. by a Job's backoff) would only repeat it
+        return e is FastReid.Export.ExportVerificationException ? 3 : 1;
     }
     catch (AggregateException e) when (e.Flatten().InnerExceptions.OfType<FastReidException>().FirstOrDefault() is { } user)
     {

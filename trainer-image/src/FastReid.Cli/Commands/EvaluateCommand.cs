@@ -1,6 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
+using FastReid.Config;
+using FastReid.Data;
+using FastReid.Data.Datasets;
+using FastReid.Engine;
 using FastReid.Evaluation;
+using FastReid.Export;
+using FastReid.Modeling.MetaArch;
+using static TorchSharp.torch;
 
 namespace FastReid.Cli.Commands;
 
@@ -12,14 +19,41 @@ internal static class EvaluateCommand
 {
     private const string Usage = """
         Usage: fastreid evaluate --query Q.npz --gallery G.npz [options]
+               fastreid evaluate --config FILE [--onnx MODEL.onnx] [KEY VALUE ...]
+               fastreid evaluate --onnx MODEL.onnx --dataset NAME[,NAME] [--size HxW] [--mean R,G,B --std R,G,B]
+                                 [--flip] [--batch N] [options]
 
         Computes FastReID's metrics (mAP, Rank-1/5/10, mINP, TPR@FPR) of query embeddings against a
-        gallery. Each .npz holds features float32 [N, D], pids int64 [N], camids int64 [N]
-        (np.savez(path, features=..., pids=..., camids=...)); features may be unnormalised.
+        gallery.
+
+        From .npz files: each holds features float32 [N, D], pids int64 [N], camids int64 [N]
+        (np.savez(path, features=..., pids=..., camids=...); 'fastreid embed' writes them); features
+        may be unnormalised.
+
+        On datasets under $FASTREID_DATASETS (or --datasets DIR), embedding query and gallery images:
+        - --config: the trained TorchSharp model (MODEL.WEIGHTS) on DATASETS.TESTS, with the config's
+          INPUT.SIZE_TEST, TEST.IMS_PER_BATCH, TEST.FLIP, TEST.METRIC, TEST.RERANK and TEST.AQE, as
+          FastReID's --eval-only does:
+            fastreid evaluate --config output/demo/config.yaml MODEL.WEIGHTS output/demo/model_final.pth
+          With --onnx too, the ONNX model computes the embeddings instead (same data and settings), so
+          an export can be checked against the numbers of training.
+        - --onnx and --dataset: an ONNX model alone (ours, or an external ReID model with one input
+          [N, 3, H, W] of RGB 0-255 pixels and one output [N, D]); --mean/--std normalise the pixels
+          first for models that expect it, --size gives the input size when the model does not fix it,
+          --flip averages each image with its mirror.
 
         Options:
           --query PATH          query embeddings (.npz)
           --gallery PATH        gallery embeddings (.npz)
+          --config FILE         evaluate on the config's DATASETS.TESTS
+          --onnx FILE           an ONNX model computes the embeddings
+          --dataset NAMES       datasets to evaluate on (with --onnx alone; comma-separated)
+          --datasets DIR        dataset root (default $FASTREID_DATASETS, else ./datasets)
+          --size HxW            input size of an ONNX model without a fixed one (with --dataset)
+          --mean R,G,B          subtract before the ONNX model (0-255 scale; default 0,0,0)
+          --std R,G,B           divide before the ONNX model (default 1,1,1)
+          --flip                flip test (with --dataset; the config's TEST.FLIP.ENABLED otherwise)
+          --batch N             images per forward pass (default TEST.IMS_PER_BATCH, or 64)
           --metric NAME         cosine (default) or euclidean (squared)
           --rerank              k-reciprocal re-ranking (Zhong et al. 2017)
             --k1 N              neighbours of the k-reciprocal sets (default 20)
@@ -30,37 +64,27 @@ internal static class EvaluateCommand
             --qe-k N            neighbours averaged (default 5)
             --alpha X           similarity exponent (default 3.0)
           --memory-mb N         working-memory budget for the distance blocks (default 512)
-          --json                print one JSON object instead of a table
+          --json                print JSON (one object per dataset) instead of a table
+        (With --config, the metric, re-ranking and query-expansion settings come from the config's TEST
+        keys: override them as KEY VALUE pairs, e.g. TEST.METRIC euclidean.)
         """;
 
     public static readonly CliCommand Definition = new(
         "evaluate", "FastReID metrics (mAP, CMC, mINP, TPR@FPR) of query/gallery embeddings in .npz files",
-        Usage, ["rerank", "aqe", "json"], Run);
+        Usage, ["rerank", "aqe", "json", "flip"], Run);
 
-    private static int Run(CliArgs args)
+    private static int Run(CliArgs args) =>
+        args.Option("config") is not null || args.Option("onnx") is not null || args.Option("dataset") is not null
+            ? RunOnDatasets(args)
+            : RunOnFiles(args);
+
+    private static int RunOnFiles(CliArgs args)
     {
         args.EnsureNoPositionals();
         var queryPath = args.Require("query");
         var galleryPath = args.Require("gallery");
-        var metric = args.Option("metric") ?? "cosine";
-        if (metric is not ("cosine" or "euclidean"))
-            throw new CliUsageException($"option --metric expects cosine or euclidean, got '{metric}'");
-        bool rerank = args.Flag("rerank");
-        bool aqe = args.Flag("aqe");
         bool json = args.Flag("json");
-        var defaults = new EvaluationOptions();
-        var options = new EvaluationOptions(
-            Metric: metric,
-            Rerank: rerank,
-            K1: Dependent(args, "k1", rerank, "rerank", n => args.Int(n, defaults.K1)),
-            K2: Dependent(args, "k2", rerank, "rerank", n => args.Int(n, defaults.K2)),
-            Lambda: Dependent(args, "lambda", rerank, "rerank", n => args.Double(n, defaults.Lambda)),
-            Aqe: aqe,
-            QeTimes: Dependent(args, "qe-times", aqe, "aqe", n => args.Int(n, defaults.QeTimes)),
-            QeK: Dependent(args, "qe-k", aqe, "aqe", n => args.Int(n, defaults.QeK)),
-            Alpha: Dependent(args, "alpha", aqe, "aqe", n => args.Double(n, defaults.Alpha)),
-            Roc: true,
-            MemoryBudgetBytes: args.Long("memory-mb", defaults.MemoryBudgetBytes >> 20) << 20);
+        var options = OptionsFromArgs(args);
         args.EnsureAllUsed();
         try { FeatureValidation.Check(options); }
         catch (FastReidException e) { throw new CliUsageException(e.Message); }
@@ -75,6 +99,154 @@ internal static class EvaluateCommand
         if (json) Console.WriteLine(ToJson(result));
         else PrintTable(result, query, gallery, options);
         return 0;
+    }
+
+    private static readonly string[] EvaluationFlags = ["metric", "rerank", "k1", "k2", "lambda", "aqe", "qe-times", "qe-k", "alpha"];
+
+    /// <summary>
+    /// Embeds the query and gallery images of datasets with the TorchSharp model or an ONNX model and
+    /// evaluates them; with --config the data and settings are the config's, as in training.
+    /// </summary>
+    private static int RunOnDatasets(CliArgs args)
+    {
+        var configPath = args.Option("config");
+        var onnxPath = args.Option("onnx");
+        var datasetNames = args.Option("dataset");
+        bool json = args.Flag("json");
+        if (args.Option("query") is not null || args.Option("gallery") is not null)
+            throw new CliUsageException("--query/--gallery evaluate .npz files; they do not combine with --config, --onnx or --dataset");
+        if (configPath is null && onnxPath is null)
+            throw new CliUsageException("--dataset needs a model: --onnx MODEL.onnx (or use --config FILE, whose DATASETS.TESTS are evaluated)");
+        if (configPath is not null && datasetNames is not null)
+            throw new CliUsageException("with --config the datasets are DATASETS.TESTS: override them as 'DATASETS.TESTS (\"Name\",)' instead of --dataset");
+        if (configPath is null && datasetNames is null)
+            throw new CliUsageException("--onnx alone needs --dataset NAME (or --config FILE for the config's DATASETS.TESTS and settings)");
+        if (onnxPath is null && (args.Option("mean") ?? args.Option("std")) is not null)
+            throw new CliUsageException("--mean and --std go with --onnx");
+        if (configPath is not null)
+        {
+            foreach (var name in EvaluationFlags.Append("size").Append("flip"))
+                if (args.Option(name) is not null || args.Flag(name))
+                    throw new CliUsageException($"--{name} does not combine with --config: the config's INPUT.SIZE_TEST and TEST keys decide (override them as KEY VALUE pairs)");
+        }
+        else
+        {
+            args.EnsureNoPositionals();
+        }
+
+        var root = args.Option("datasets") ?? DatasetRegistry.Root(Console.Error.WriteLine);
+        int? batchOption = args.Option("batch") is null ? null : args.Int("batch", 0);
+        if (batchOption < 1) throw new CliUsageException("--batch must be at least 1");
+        var mean = EmbedCommand.Triple(args.Option("mean"), "--mean", 0);
+        var std = EmbedCommand.Triple(args.Option("std"), "--std", 1);
+        var size = EmbedCommand.Size(args.Option("size"));
+
+        FastReidConfig cfg;
+        EvaluationOptions options;
+        bool flip;
+        if (configPath is not null)
+        {
+            cfg = ConfigLoader.Load(configPath, args.Positionals);
+            options = DefaultTrainer.EvaluationOptionsFrom(cfg) with { Roc = true };
+            flip = cfg.Bool("TEST.FLIP.ENABLED");
+            var sizeTest = cfg.Ints("INPUT.SIZE_TEST");
+            size = (sizeTest[0], sizeTest[1]);
+        }
+        else
+        {
+            cfg = FastReidConfig.Defaults();
+            cfg.ApplyOverrides(["DATASETS.TESTS", "(" + string.Join("", datasetNames!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => $"\"{n}\",")) + ")"]);
+            options = OptionsFromArgs(args);
+            flip = args.Flag("flip");
+        }
+        options = options with { MemoryBudgetBytes = args.Long("memory-mb", options.MemoryBudgetBytes >> 20) << 20 };
+        args.EnsureAllUsed();
+        try { FeatureValidation.Check(options); }
+        catch (FastReidException e) { throw new CliUsageException(e.Message); }
+        var tests = DataBuilder.BuildTests(cfg, root);
+        if (tests.Count == 0) throw new FastReidException($"{configPath}: DATASETS.TESTS is empty: nothing to evaluate");
+
+        // the model is built only after the data is known to be there
+        Baseline? torchModel = null;
+        OnnxEmbedder? embedder = null;
+        try
+        {
+            IFeatureModel model;
+            int batch;
+            string source;
+            if (onnxPath is not null)
+            {
+                embedder = new OnnxEmbedder(onnxPath, size?.H, size?.W);
+                size = (embedder.Height, embedder.Width);
+                model = new OnnxFeatureModel(embedder, mean, std);
+                batch = batchOption ?? (configPath is null ? 64 : cfg.Int("TEST.IMS_PER_BATCH"));
+                source = $"{onnxPath} (onnxruntime)";
+            }
+            else
+            {
+                var device = cfg.String("MODEL.DEVICE") == "cuda" && cuda.is_available() ? CUDA : CPU;
+                torchModel = InferenceModel.Load(cfg, device, Console.Error.WriteLine);
+                model = new TorchFeatureModel(torchModel, device);
+                batch = batchOption ?? cfg.Int("TEST.IMS_PER_BATCH");
+                source = $"{cfg.String("MODEL.WEIGHTS")} (TorchSharp, {device.type})";
+            }
+            var decoder = new ImageDecoder(size!.Value.H, size.Value.W, cacheBytes: 0);
+            var extractor = new FeatureExtractor(model, decoder, batch, flip, Math.Max(1, Environment.ProcessorCount));
+            Console.Error.WriteLine($"model: {source}; input {size.Value.H}x{size.Value.W}{(flip ? ", flip test" : "")}");
+            foreach (var test in tests)
+            {
+                var query = extractor.Extract(test.Query, Progress($"{test.Name} query"));
+                var gallery = extractor.Extract(test.Gallery, Progress($"{test.Name} gallery"));
+                var result = ReidEvaluator.Evaluate(query, gallery, options);
+                if (json)
+                {
+                    var obj = System.Text.Json.Nodes.JsonNode.Parse(ToJson(result))!.AsObject();
+                    obj.Insert(0, "dataset", test.Name);
+                    Console.WriteLine(obj.ToJsonString());
+                }
+                else
+                {
+                    Console.WriteLine($"{test.Name}: {source}");
+                    PrintTable(result, query, gallery, options);
+                    Console.WriteLine();
+                }
+            }
+        }
+        finally
+        {
+            torchModel?.Dispose();
+            embedder?.Dispose();
+        }
+        return 0;
+    }
+
+    private static Action<int, int> Progress(string what) => (done, total) =>
+    {
+        Console.Error.Write($"\rembedding {what} {done}/{total}");
+        if (done == total) Console.Error.WriteLine();
+    };
+
+    /// <summary>The metric, re-ranking and query-expansion options of the command line.</summary>
+    private static EvaluationOptions OptionsFromArgs(CliArgs args)
+    {
+        var metric = args.Option("metric") ?? "cosine";
+        if (metric is not ("cosine" or "euclidean"))
+            throw new CliUsageException($"option --metric expects cosine or euclidean, got '{metric}'");
+        bool rerank = args.Flag("rerank");
+        bool aqe = args.Flag("aqe");
+        var defaults = new EvaluationOptions();
+        return new EvaluationOptions(
+            Metric: metric,
+            Rerank: rerank,
+            K1: Dependent(args, "k1", rerank, "rerank", n => args.Int(n, defaults.K1)),
+            K2: Dependent(args, "k2", rerank, "rerank", n => args.Int(n, defaults.K2)),
+            Lambda: Dependent(args, "lambda", rerank, "rerank", n => args.Double(n, defaults.Lambda)),
+            Aqe: aqe,
+            QeTimes: Dependent(args, "qe-times", aqe, "aqe", n => args.Int(n, defaults.QeTimes)),
+            QeK: Dependent(args, "qe-k", aqe, "aqe", n => args.Int(n, defaults.QeK)),
+            Alpha: Dependent(args, "alpha", aqe, "aqe", n => args.Double(n, defaults.Alpha)),
+            Roc: true,
+            MemoryBudgetBytes: args.Long("memory-mb", defaults.MemoryBudgetBytes >> 20) << 20);
     }
 
     /// <summary>Reads an option that only means something together with a flag, rejecting it without the flag.</summary>

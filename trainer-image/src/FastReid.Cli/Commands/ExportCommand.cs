@@ -3,6 +3,7 @@ using FastReid.Config;
 using FastReid.Data;
 using FastReid.Engine;
 using FastReid.Export;
+using FastReid.Storage;
 using static TorchSharp.torch;
 
 namespace FastReid.Cli.Commands;
@@ -12,7 +13,7 @@ internal static class ExportCommand
     public static readonly CliCommand Definition = new("export",
         "export a trained model to ONNX, verified against onnxruntime",
         """
-        Usage: fastreid export --config FILE --output DIR [--format onnx] [--opset 17] [--batch dynamic|N]
+        Usage: fastreid export --config FILE --output DIR|s3://BUCKET/PREFIX [--format onnx] [--opset 17] [--batch dynamic|N]
                                [--tolerance 1e-4] [--images DIR] [KEY VALUE ...]
 
         Writes DIR/model.onnx: input 'images' float32 [batch, 3, H, W] RGB 0-255 (H, W from
@@ -23,12 +24,15 @@ internal static class ExportCommand
         Before model.onnx appears, onnxruntime and the TorchSharp model run the same random batches
         (batch 1 and 7, or the static batch), and with --images the first 7 images of DIR too; if the
         worst per-image relative error exceeds the tolerance, the export fails and leaves no model.onnx.
-        DIR/verify.json holds the figures either way. With FASTREID_RESULT_FILE set, the result JSON
-        (model path, sha256, figures) is written there too.
+        DIR/verify.json holds the figures either way; a failed verification exits with code 3. With
+        FASTREID_RESULT_FILE set, the result JSON (model URI, sha256, figures) is written there too.
+        --config and MODEL.WEIGHTS may be s3:// URIs (a run's published config.yaml and
+        model_final.pth); an s3:// --output receives model.onnx and verify.json once verified
+        (credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL).
 
         Options:
-          --config FILE       FastReID YAML config (required; usually the run's config.yaml)
-          --output DIR        folder to write model.onnx and verify.json to (required; created if missing)
+          --config FILE|URI   FastReID YAML config (required; usually the run's config.yaml)
+          --output DIR|URI    folder or s3:// prefix for model.onnx and verify.json (required)
           --format onnx       the only format so far
           --opset N           ONNX opset (default 17; 17 or newer)
           --batch dynamic|N   dynamic batch axis (default) or a static batch of N
@@ -59,18 +63,52 @@ internal static class ExportCommand
             images = Directory.EnumerateFiles(imagesDir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal).Take(7).ToList();
             if (images.Count == 0) throw new FastReidException($"--images: folder '{imagesDir}' holds no .jpg, .jpeg or .png files");
         }
-        if (File.Exists(outputDir)) throw new FastReidException($"--output: '{outputDir}' is a file, not a folder");
+        bool remote = outputDir.StartsWith("s3://", StringComparison.Ordinal);
+        if (!remote && File.Exists(outputDir)) throw new FastReidException($"--output: '{outputDir}' is a file, not a folder");
 
         var cfg = ConfigLoader.Load(configPath, args.Positionals);
         var size = cfg.Ints("INPUT.SIZE_TEST");
-        // onnxruntime verifies on the CPU, so the reference model runs there too
-        using var model = InferenceModel.Load(cfg, CPU, Console.Error.WriteLine);
-        var report = OnnxExporter.Export(model, new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images), outputDir, Console.Error.WriteLine);
-        // in a pod the operator reads this from the termination message (the trainer's result contract)
-        if (Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") is { Length: > 0 } resultFile)
-            File.WriteAllText(resultFile, OnnxExporter.ResultJson(report, outputDir));
-        Console.WriteLine($"wrote {Path.Combine(outputDir, OnnxExporter.ModelFile)} (features [{batchText}, {report.OutputDim}], opset {opset}); " +
-            $"verified against onnxruntime {report.OnnxRuntime}: max relative error {report.MaxRelativeError:E2} <= {tolerance:G3}");
-        return 0;
+        using var storage = remote ? StorageFactory.Open(outputDir, new StorageOptions { Log = Console.Error.WriteLine, Retry = RetrySettings.FromEnvironment() }) : null;
+        // bad credentials or a missing bucket surface before the model is built
+        storage?.ListAsync(OnnxExporter.ModelFile).GetAwaiter().GetResult();
+        var localDir = remote ? Directory.CreateTempSubdirectory("fastreid-export-").FullName : outputDir;
+        try
+        {
+            // onnxruntime verifies on the CPU, so the reference model runs there too
+            using var model = InferenceModel.Load(cfg, CPU, Console.Error.WriteLine);
+            var options = new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images);
+            VerifyReport report;
+            try
+            {
+                report = OnnxExporter.Export(model, options, localDir, Console.Error.WriteLine);
+            }
+            catch (ExportVerificationException) when (storage is not null)
+            {
+                // as locally: the figures are kept, a model.onnx of an earlier export is not left beside them
+                storage.DeleteAsync(OnnxExporter.ModelFile).GetAwaiter().GetResult();
+                storage.PutFileAsync(Path.Combine(localDir, OnnxExporter.VerifyFile), OnnxExporter.VerifyFile).GetAwaiter().GetResult();
+                throw;
+            }
+            string modelUri = Path.GetFullPath(Path.Combine(localDir, OnnxExporter.ModelFile));
+            string verifyUri = Path.GetFullPath(Path.Combine(localDir, OnnxExporter.VerifyFile));
+            if (storage is not null)
+            {
+                Console.Error.WriteLine($"uploading {OnnxExporter.ModelFile} and {OnnxExporter.VerifyFile} to {outputDir}");
+                storage.PutFileAsync(modelUri, OnnxExporter.ModelFile).GetAwaiter().GetResult();
+                storage.PutFileAsync(verifyUri, OnnxExporter.VerifyFile).GetAwaiter().GetResult();
+                modelUri = storage.UriOf(OnnxExporter.ModelFile);
+                verifyUri = storage.UriOf(OnnxExporter.VerifyFile);
+            }
+            // in a pod the operator reads this from the termination message (the trainer's result contract)
+            if (Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") is { Length: > 0 } resultFile)
+                File.WriteAllText(resultFile, OnnxExporter.ResultJson(report, modelUri, verifyUri));
+            Console.WriteLine($"wrote {modelUri} (features [{batchText}, {report.OutputDim}], opset {opset}, sha256 {report.ModelSha256}); " +
+                $"verified against onnxruntime {report.OnnxRuntime}: max relative error {report.MaxRelativeError:E2} <= {tolerance:G3}");
+            return 0;
+        }
+        finally
+        {
+            if (remote) Directory.Delete(localDir, recursive: true);
+        }
     }
 }

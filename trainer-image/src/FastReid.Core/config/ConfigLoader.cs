@@ -5,12 +5,27 @@ namespace FastReid.Config;
 /// <summary>
 /// Loads a FastReID YAML config file the way FastReID does: defaults, then the chain of
 /// <c>_BASE_</c> files (paths relative to the file that names them), then the file, then trailing
-/// <c>KEY VALUE</c> overrides.
+/// <c>KEY VALUE</c> overrides. An <c>s3://</c> path (e.g. a run's published config.yaml) is downloaded
+/// first; its <c>_BASE_</c> files, if any, must then be absolute local paths.
 /// </summary>
 public static class ConfigLoader
 {
     public static FastReidConfig Load(string path, IReadOnlyList<string>? overrides = null)
     {
+        if (path.StartsWith("s3://", StringComparison.Ordinal))
+        {
+            var download = Directory.CreateTempSubdirectory("fastreid-config-").FullName;
+            try
+            {
+                var local = Storage.StorageFactory.FetchFileAsync(path, download,
+                    new Storage.StorageOptions { Retry = Storage.RetrySettings.FromEnvironment() }).GetAwaiter().GetResult();
+                return Load(local, overrides);
+            }
+            finally
+            {
+                Directory.Delete(download, recursive: true);
+            }
+        }
         var config = FastReidConfig.Defaults();
         MergeFile(config, Path.GetFullPath(path), []);
         if (overrides is { Count: > 0 }) config.ApplyOverrides(overrides);

@@ -11,11 +11,10 @@ public sealed class OnnxEmbedder : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly string _input, _output;
-    private readonly bool _staticBatch;
-    private readonly long _batch;
-
     public int Height { get; }
     public int Width { get; }
+    /// <summary>The model's fixed batch size, or null for a dynamic batch axis.</summary>
+    public int? StaticBatch { get; }
 
     public OnnxEmbedder(string modelPath, int? height, int? width)
     {
@@ -30,19 +29,18 @@ public sealed class OnnxEmbedder : IDisposable
             throw new FastReidException($"--onnx: input '{name}' has shape [{string.Join(", ", dims)}]; expected [batch, 3, height, width]");
         _input = name;
         _output = _session.OutputNames[0];
-        _staticBatch = dims[0] > 0;
-        _batch = dims[0];
+        StaticBatch = dims[0] > 0 ? dims[0] : null;
         Height = dims[2] > 0 ? dims[2] : height ?? throw new FastReidException($"--onnx: the model's height is not fixed; give --size HxW");
         Width = dims[3] > 0 ? dims[3] : width ?? throw new FastReidException($"--onnx: the model's width is not fixed; give --size HxW");
         if (height is { } h && dims[2] > 0 && h != dims[2] || width is { } w && dims[3] > 0 && w != dims[3])
-            throw new FastReidException($"--size {height}x{width} does not match the model's fixed input {dims[2]}x{dims[3]}");
+            throw new FastReidException($"input size {height}x{width} (--size or INPUT.SIZE_TEST) does not match the model's fixed input {dims[2]}x{dims[3]}");
     }
 
     /// <summary>Embeddings of <paramref name="count"/> images; returns row-major [count, dim].</summary>
     public (float[] Features, int Dim) Embed(float[] pixels, int count)
     {
-        if (_staticBatch && count != _batch)
-            throw new FastReidException($"--onnx: the model has a static batch of {_batch}; use --batch {_batch}");
+        if (StaticBatch is { } batch && count != batch)
+            throw new FastReidException($"--onnx: the model has a static batch of {batch}, not {count}");
         using var input = OrtValue.CreateTensorValueFromMemory(pixels, [count, 3, Height, Width]);
         using var options = new RunOptions();
         using var outputs = _session.Run(options, new Dictionary<string, OrtValue> { [_input] = input }, [_output]);

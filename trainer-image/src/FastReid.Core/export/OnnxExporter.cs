@@ -19,6 +19,7 @@ public sealed record VerifyReport(
     [property: JsonPropertyName("passed")] bool Passed,
     [property: JsonPropertyName("tolerance")] double Tolerance,
     [property: JsonPropertyName("max_relative_error")] double MaxRelativeError,
+    [property: JsonPropertyName("max_abs_error")] double MaxAbsError,
     [property: JsonPropertyName("opset")] int Opset,
     [property: JsonPropertyName("batch")] string Batch,
     [property: JsonPropertyName("input")] long?[] Input,
@@ -85,7 +86,7 @@ public static class OnnxExporter
             }
             bool passed = checks.All(c => c.Passed);
             var outputDim = proto.Graph.Output[0].Type.TensorType.Shape.Dim[1].DimValue;
-            var report = new VerifyReport(passed, options.Tolerance, checks.Max(c => c.MaxRelativeError), options.Opset,
+            var report = new VerifyReport(passed, options.Tolerance, checks.Max(c => c.MaxRelativeError), checks.Max(c => c.MaxAbsError), options.Opset,
                 options.StaticBatch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "dynamic",
                 [options.StaticBatch, 3, options.Height, options.Width], outputDim, OrtVersion(),
                 passed ? Convert.ToHexStringLower(SHA256.HashData(bytes)) : null, RelativeErrorDefinition,
@@ -96,7 +97,7 @@ public static class OnnxExporter
                 // a model.onnx from an earlier export would sit next to figures that no longer describe it
                 if (File.Exists(final)) File.Delete(final);
                 var worst = checks.MaxBy(c => c.MaxRelativeError)!;
-                throw new FastReidException(
+                throw new ExportVerificationException(
                     $"ONNX verification failed: at batch {worst.Batch} onnxruntime differs from the TorchSharp model by {worst.MaxRelativeError:E2} relative (tolerance {options.Tolerance:E1}); no {ModelFile} written, figures in {Path.Combine(outputDir, VerifyFile)}");
             }
             File.Move(temp, final, overwrite: true);
@@ -109,23 +110,19 @@ public static class OnnxExporter
     }
 
     /// <summary>
-    /// The operator contract's result JSON (≤ 4 KB) for an export: where the model is, its sha256 and the
-    /// verification figures, for the ExportJob status.
+    /// The operator contract's result JSON (≤ 4 KB) for an export: where the model and the figures are (local
+    /// paths or s3:// URIs), the model's sha256 and the verification figures, for the ExportJob status.
     /// </summary>
-    public static string ResultJson(VerifyReport report, string outputDir) => new System.Text.Json.Nodes.JsonObject
+    public static string ResultJson(VerifyReport report, string modelUri, string verifyUri) => new System.Text.Json.Nodes.JsonObject
     {
         ["status"] = "Succeeded",
         ["format"] = "onnx",
-        ["artefacts"] = new System.Text.Json.Nodes.JsonObject
-        {
-            ["model"] = Path.GetFullPath(Path.Combine(outputDir, ModelFile)),
-            ["verify"] = Path.GetFullPath(Path.Combine(outputDir, VerifyFile)),
-        },
+        ["artefacts"] = new System.Text.Json.Nodes.JsonObject { ["export"] = modelUri, ["verify"] = verifyUri },
         ["sha256"] = new System.Text.Json.Nodes.JsonObject { [ModelFile] = report.ModelSha256 },
         ["verify"] = new System.Text.Json.Nodes.JsonObject
         {
             ["passed"] = report.Passed, ["tolerance"] = report.Tolerance, ["max_relative_error"] = report.MaxRelativeError,
-            ["batch"] = report.Batch, ["opset"] = report.Opset,
+            ["max_abs_error"] = report.MaxAbsError, ["batch"] = report.Batch, ["opset"] = report.Opset, ["onnxruntime"] = report.OnnxRuntime,
         },
     }.ToJsonString();
 
@@ -155,3 +152,6 @@ public static class OnnxExporter
     private static string OrtVersion() =>
         typeof(InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "unknown";
 }
+
+/// <summary>onnxruntime disagrees with the TorchSharp model beyond the tolerance: retrying will not help (exit code 3).</summary>
+public sealed class ExportVerificationException(string message) : FastReidException(message);
