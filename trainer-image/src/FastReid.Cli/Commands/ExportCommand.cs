@@ -46,7 +46,9 @@ internal static class ExportCommand
         var configPath = args.Require("config");
         var outputDir = args.Require("output");
         var format = args.Option("format") ?? "onnx";
-        if (format != "onnx") throw new CliUsageException($"--format {format}: only 'onnx' is supported");
+        if (format != "onnx") throw new CliUsageException(format == "tensorrt"
+            ? "--format tensorrt: only 'onnx' is supported; build a TensorRT engine from model.onnx with trtexec --onnx=model.onnx on the target GPU"
+            : $"--format {format}: only 'onnx' is supported");
         int opset = args.Int("opset", 17);
         var batchText = args.Option("batch") ?? "dynamic";
         long? staticBatch = batchText == "dynamic" ? null
