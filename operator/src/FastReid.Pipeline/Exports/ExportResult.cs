@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
 
@@ -19,18 +18,7 @@ public sealed record ExportResult(ArtefactsStatus Artefacts, VerificationStatus 
     /// <summary>Parses a termination message; on failure returns null and says why.</summary>
     public static ExportResult? TryParse(string? message, out string? error)
     {
-        error = null;
-        if (string.IsNullOrWhiteSpace(message)) { error = "the export pod left no termination message"; return null; }
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(message) as JsonObject ?? throw new JsonException("not a JSON object");
-        }
-        catch (JsonException e)
-        {
-            error = $"the export pod's termination message is not result JSON ({e.Message}): {TrainerResult.Truncate(message, 120)}";
-            return null;
-        }
+        if (TrainerResult.ParseMessage(message, "export", out error) is not { } root) return null;
         var artefacts = new ArtefactsStatus();
         if (root["artefacts"] is JsonObject a)
             artefacts.Export = Text(a, "export") ?? Text(a, "model");
@@ -54,7 +42,7 @@ public sealed record ExportResult(ArtefactsStatus Artefacts, VerificationStatus 
         }
         if (artefacts.Export is null && verification.MaxRelativeError is null)
         {
-            error = $"the export result names neither artefacts.export nor verify.max_relative_error: {TrainerResult.Truncate(message, 120)}";
+            error = $"the export result names neither artefacts.export nor verify.max_relative_error: {TrainerResult.Truncate(message ?? "", 120)}";
             return null;
         }
         return new ExportResult(artefacts, verification);
