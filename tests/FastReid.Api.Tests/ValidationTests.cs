@@ -211,6 +211,24 @@ public class ValidationTests
         Assert.Equal(["spec.format", "spec.onnx.opset", "spec.verify.tolerance"], paths);
     }
 
+    [Theory]
+    [InlineData(true, "s3://m/model.pt", "s3://m/config.yaml", "spec.source: give exactly one of experimentRef or modelUri")]
+    [InlineData(false, null, null, "spec.source: give exactly one of experimentRef or modelUri")]
+    [InlineData(false, "s3://m/model.pt", null, "spec.source.configUri: is required with modelUri")]
+    [InlineData(true, null, "s3://m/config.yaml", "spec.source.configUri: is only used with modelUri")]
+    public void An_export_source_is_an_experiment_or_a_model_and_config_uri(bool byRef, string? model, string? config, string expected)
+    {
+        var job = new ExportJob
+        {
+            Spec = new ExportJobSpec
+            {
+                Source = new ModelSource { ExperimentRef = byRef ? new LocalObjectReference { Name = "exp1" } : null, ModelUri = model, ConfigUri = config },
+            },
+        };
+        var errors = Validation.Validate(job).Select(e => e.ToString()).ToList();
+        Assert.Contains(errors, e => e.StartsWith(expected, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Conditions_keep_their_transition_time_while_the_status_holds()
     {

@@ -164,6 +164,45 @@ public class ControllerTests
         Assert.Contains("did you mean SOLVER.BASE_LR", condition.Message);
     }
 
+    [Fact]
+    public async Task An_export_job_waits_for_its_experiment_and_then_makes_one_job()
+    {
+        var (cluster, _, time) = Setup();
+        var exports = new ExportJobController(cluster, cluster.ObserveExport, new PlannerOptions(), time, NullLogger.Instance);
+        cluster.Apply(new ExportJob
+        {
+            Metadata = new ObjectMeta { Name = "exp1-onnx", Namespace = "team-a", Uid = "uid-x", Generation = 1 },
+            Spec = new ExportJobSpec
+            {
+                Source = new ModelSource { ExperimentRef = new LocalObjectReference { Name = "exp1" } },
+                Output = new OutputSpec { Uri = "s3://models/exp1/export" },
+            },
+        });
+        var key = new ObjectKey("team-a", "exp1-onnx");
+        await exports.ReconcileAsync(key, default);
+        Assert.Empty(cluster.Children);
+        Assert.Equal("SourceNotFound", Conditions.Find(cluster.ReadExport("team-a", "exp1-onnx").Status!.Conditions, ConditionTypes.SourceReady)!.Reason);
+
+        var experiment = Experiment();
+        experiment.Status = new ReidExperimentStatus
+        {
+            Phase = Phases.Succeeded,
+            Artefacts = new ArtefactsStatus { Model = "s3://models/exp1/model.pt", Config = "s3://models/exp1/config.yaml" },
+        };
+        cluster.Apply(experiment);
+        await exports.ReconcileAsync(key, default);
+        var job = Assert.Single(cluster.Children.Values.OfType<V1Job>());
+        Assert.Equal("ExportJob", job.Metadata.OwnerReferences[0].Kind);
+        var status = cluster.ReadExport("team-a", "exp1-onnx").Status!;
+        Assert.Equal((Phases.Pending, job.Metadata.Name, "s3://models/exp1/model.pt"), (status.Phase, status.JobName, status.Source!.Model));
+        Assert.Contains("ExportJob", cluster.EventKinds);
+
+        var writes = cluster.StatusWrites;
+        await exports.ReconcileAsync(key, default);
+        Assert.Equal(writes, cluster.StatusWrites);
+        Assert.Single(cluster.Children.Values.OfType<V1Job>());
+    }
+
     /// <summary>Someone else writes the experiment between our read and our status write, once.</summary>
     private sealed class FakeClusterRacer(FakeCluster inner) : Kube.IClusterApi
     {
@@ -172,7 +211,9 @@ public class ControllerTests
         public Task<bool> CreateAsync(string ns, k8s.IKubernetesObject<V1ObjectMeta> child, CancellationToken ct) => inner.CreateAsync(ns, child, ct);
         public Task<bool> DeleteAsync(string ns, Pipeline.Experiments.DeleteChild child, CancellationToken ct) => inner.DeleteAsync(ns, child, ct);
         public Task SetJobSuspendAsync(string ns, string name, bool suspend, CancellationToken ct) => inner.SetJobSuspendAsync(ns, name, suspend, ct);
-        public Task RecordEventAsync(ReidExperiment experiment, Pipeline.Experiments.PlannedEvent planned, CancellationToken ct) => inner.RecordEventAsync(experiment, planned, ct);
+        public Task RecordEventAsync(string kind, ObjectMeta involved, Pipeline.Experiments.PlannedEvent planned, CancellationToken ct) => inner.RecordEventAsync(kind, involved, planned, ct);
+        public Task<Kube.ExportSnapshot?> GetExportJobAsync(string ns, string name, CancellationToken ct) => inner.GetExportJobAsync(ns, name, ct);
+        public Task ReplaceStatusAsync(Kube.ExportSnapshot snapshot, ExportJobStatus status, CancellationToken ct) => inner.ReplaceStatusAsync(snapshot, status, ct);
         public Task ReplaceStatusAsync(Kube.ExperimentSnapshot snapshot, ReidExperimentStatus status, CancellationToken ct)
         {
             if (!_raced)

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace FastReid.Operator.Tests;
 
 /// <summary>The operator in-process against the Kubernetes API emulator, through the real KubernetesClient.</summary>
-public sealed class EmulatorTests : IAsyncLifetime
+public sealed partial class EmulatorTests : IAsyncLifetime
 {
     private KubeEmulatorServer _kube = null!;
     private Kubernetes _client = null!;
@@ -39,16 +39,20 @@ public sealed class EmulatorTests : IAsyncLifetime
         await _kube.DisposeAsync();
     }
 
-    private async Task Apply(string name, string specJson)
+    private Task Apply(string name, string specJson) => Create("ReidExperiment", "reidexperiments", name, specJson);
+
+    private Task<ReidExperiment> Read(string name) => Read<ReidExperiment>("reidexperiments", name);
+
+    private async Task Create(string kind, string plural, string name, string specJson)
     {
-        var body = JsonNode.Parse($$"""{"apiVersion":"fastreid.io/v1alpha1","kind":"ReidExperiment","metadata":{"name":"{{name}}","namespace":"team-a"},"spec":{{specJson}}}""")!;
-        await _client.CustomObjects.CreateNamespacedCustomObjectAsync(body, ApiGroup.Group, ApiGroup.Version, "team-a", "reidexperiments");
+        var body = JsonNode.Parse($$"""{"apiVersion":"fastreid.io/v1alpha1","kind":"{{kind}}","metadata":{"name":"{{name}}","namespace":"team-a"},"spec":{{specJson}}}""")!;
+        await _client.CustomObjects.CreateNamespacedCustomObjectAsync(body, ApiGroup.Group, ApiGroup.Version, "team-a", plural);
     }
 
-    private async Task<ReidExperiment> Read(string name)
+    private async Task<T> Read<T>(string plural, string name)
     {
-        var body = await _client.CustomObjects.GetNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, "team-a", "reidexperiments", name);
-        return Kube.KubernetesClusterApi.ToJsonObject(body).Deserialize<ReidExperiment>(ApiJson.Options)!;
+        var body = await _client.CustomObjects.GetNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, "team-a", plural, name);
+        return Kube.KubernetesClusterApi.ToJsonObject(body).Deserialize<T>(ApiJson.Options)!;
     }
 
     private static async Task<T> Eventually<T>(Func<Task<T?>> probe, string what, int timeoutMs = 20_000) where T : class
@@ -104,9 +108,13 @@ public sealed class EmulatorTests : IAsyncLifetime
         Assert.Equal(0.861, done.Status!.Metrics!.MAP);
         Assert.Equal("s3://models/exp1/model_final.pth", done.Status.Artefacts!.Model);
         Assert.Equal(1, done.Status.ObservedGeneration);
-        var events = (await _client.CoreV1.ListNamespacedEventAsync("team-a")).Items.Where(e => e.InvolvedObject.Kind == "ReidExperiment").Select(e => e.Reason).ToList();
+        // Events are recorded after the status write: wait for the last one.
+        var events = await Eventually(async () =>
+        {
+            var reasons = (await _client.CoreV1.ListNamespacedEventAsync("team-a")).Items.Where(e => e.InvolvedObject.Kind == "ReidExperiment").Select(e => e.Reason).ToList();
+            return reasons.Contains("Succeeded") ? reasons : null;
+        }, "the Succeeded event");
         Assert.Contains("Created", events);
-        Assert.Contains("Succeeded", events);
     }
 
     [Fact]

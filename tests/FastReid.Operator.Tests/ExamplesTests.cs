@@ -38,6 +38,7 @@ public sealed class ExamplesTests
         [
             "DistillJob/market1501-r50-to-r18",
             "ExportJob/market1501-r50-onnx",
+            "ExportJob/synthetic-r18-cpu-onnx",
             "ReidExperiment/market1501-r50",
             "ReidExperiment/synthetic-r18-cpu",
             "Secret/s3-credentials",
@@ -143,9 +144,13 @@ public sealed class ExamplesTests
         }
         Report($"{sweep.Metadata.Name} budget", SpecConfig.Validate(new JsonObject { [sweep.Spec.Budget!.Key] = 9 }, "spec.budget.key"));
 
-        var export = Typed<ExportJob>("ExportJob", "market1501-r50-onnx");
+        var export = Typed<ExportJob>("ExportJob", "synthetic-r18-cpu-onnx");
         Report(export.Metadata.Name!, Validation.Validate(export));
-        Assert.Equal("market1501-r50", export.Spec.Source.ExperimentRef?.Name);
+        Assert.Equal("synthetic-r18-cpu", export.Spec.Source.ExperimentRef?.Name);
+        Typed<ReidExperiment>("ReidExperiment", export.Spec.Source.ExperimentRef!.Name);
+        var byUri = Typed<ExportJob>("ExportJob", "market1501-r50-onnx");
+        Report(byUri.Metadata.Name!, Validation.Validate(byUri));
+        Assert.Equal((false, 8), (byUri.Spec.Onnx.DynamicBatch, byUri.Spec.Onnx.BatchSize));
 
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }

@@ -13,6 +13,7 @@ internal sealed class FakeCluster : IClusterApi
 {
     private readonly object _gate = new();
     public Dictionary<string, JsonObject> Experiments { get; } = [];
+    public Dictionary<string, JsonObject> ExportJobs { get; } = [];
     public Dictionary<string, IKubernetesObject<V1ObjectMeta>> Children { get; } = [];
     public List<string> Calls { get; } = [];
     public List<PlannedEvent> Events { get; } = [];
@@ -27,6 +28,31 @@ internal sealed class FakeCluster : IClusterApi
             experiment.Metadata.ResourceVersion = (++_version).ToString();
             Experiments[$"{experiment.Metadata.Namespace}/{experiment.Metadata.Name}"] = JsonSerializer.SerializeToNode(experiment, ApiJson.Options)!.AsObject();
         }
+    }
+
+    public void Apply(ExportJob job)
+    {
+        lock (_gate)
+        {
+            job.Metadata.ResourceVersion = (++_version).ToString();
+            ExportJobs[$"{job.Metadata.Namespace}/{job.Metadata.Name}"] = JsonSerializer.SerializeToNode(job, ApiJson.Options)!.AsObject();
+        }
+    }
+
+    public ExportJob ReadExport(string ns, string name) => ExportJobs[$"{ns}/{name}"].Deserialize<ExportJob>(ApiJson.Options)!;
+
+    public Task<ExportSnapshot?> GetExportJobAsync(string ns, string name, CancellationToken ct)
+    {
+        lock (_gate)
+            return Task.FromResult(ExportJobs.TryGetValue($"{ns}/{name}", out var raw)
+                ? KubernetesClusterApi.ExportSnapshotOf((JsonObject)raw.DeepClone())
+                : null);
+    }
+
+    public Task ReplaceStatusAsync(ExportSnapshot snapshot, ExportJobStatus status, CancellationToken ct)
+    {
+        lock (_gate) WriteStatus(ExportJobs, snapshot.Job.Metadata, JsonSerializer.SerializeToNode(status, ApiJson.Options));
+        return Task.CompletedTask;
     }
 
     public ReidExperiment Read(string ns, string name) => Experiments[$"{ns}/{name}"].Deserialize<ReidExperiment>(ApiJson.Options)!;
@@ -69,25 +95,30 @@ internal sealed class FakeCluster : IClusterApi
 
     public Task ReplaceStatusAsync(ExperimentSnapshot snapshot, ReidExperimentStatus status, CancellationToken ct)
     {
-        lock (_gate)
-        {
-            var key = $"{snapshot.Experiment.Metadata.Namespace}/{snapshot.Experiment.Metadata.Name}";
-            var current = Experiments[key];
-            if (current["metadata"]!["resourceVersion"]!.GetValue<string>() != snapshot.Experiment.Metadata.ResourceVersion)
-                throw new ConflictException($"{key} changed");
-            current["status"] = JsonSerializer.SerializeToNode(status, ApiJson.Options);
-            current["metadata"]!["resourceVersion"] = (++_version).ToString();
-            StatusWrites++;
-        }
+        lock (_gate) WriteStatus(Experiments, snapshot.Experiment.Metadata, JsonSerializer.SerializeToNode(status, ApiJson.Options));
         return Task.CompletedTask;
     }
 
-    public Task RecordEventAsync(ReidExperiment experiment, PlannedEvent planned, CancellationToken ct)
+    private void WriteStatus(Dictionary<string, JsonObject> store, ObjectMeta read, JsonNode? status)
+    {
+        var key = $"{read.Namespace}/{read.Name}";
+        var current = store[key];
+        if (current["metadata"]!["resourceVersion"]!.GetValue<string>() != read.ResourceVersion)
+            throw new ConflictException($"{key} changed");
+        current["status"] = status;
+        current["metadata"]!["resourceVersion"] = (++_version).ToString();
+        StatusWrites++;
+    }
+
+    public Task RecordEventAsync(string kind, ObjectMeta involved, PlannedEvent planned, CancellationToken ct)
     {
         if (FailEvents) throw new HttpRequestException("events are full");
-        lock (_gate) Events.Add(planned);
+        lock (_gate) { Events.Add(planned); EventKinds.Add(kind); }
         return Task.CompletedTask;
     }
+
+    /// <summary>The kind each recorded event was about, in order.</summary>
+    public List<string> EventKinds { get; } = [];
 
     /// <summary>The children as informers would show them.</summary>
     public ObservedChildren Observe(ReidExperiment experiment, DateTimeOffset now)
@@ -106,4 +137,11 @@ internal sealed class FakeCluster : IClusterApi
     }
 
     public List<V1Pod> Pods { get; } = [];
+
+    /// <summary>An export's Job and pods as informers would show them.</summary>
+    public ObservedChildren ObserveExport(ExportJob job, DateTimeOffset now)
+    {
+        lock (_gate)
+            return new ObservedChildren { Jobs = Children.Values.OfType<V1Job>().ToList(), Pods = Pods.ToList(), Now = now };
+    }
 }

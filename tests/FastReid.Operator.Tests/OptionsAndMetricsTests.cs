@@ -66,6 +66,29 @@ public class OptionsAndMetricsTests
     }
 
     [Fact]
+    public void Export_children_map_to_their_export_job_and_not_to_an_experiment()
+    {
+        var job = new V1ObjectMeta
+        {
+            NamespaceProperty = "ns",
+            OwnerReferences = [new V1OwnerReference { ApiVersion = "fastreid.io/v1alpha1", Kind = "ExportJob", Name = "onnx", Uid = "u", Controller = true }],
+        };
+        Assert.Equal(new Runtime.ObjectKey("ns", "onnx"), ChildIndex.OwnerOf(job, ChildIndex.ExportKind));
+        Assert.Null(ChildIndex.OwnerOf(job, ChildIndex.ExperimentKind));
+        var pod = new V1ObjectMeta { NamespaceProperty = "ns", Labels = new Dictionary<string, string> { ["fastreid.io/export"] = "onnx" } };
+        Assert.Equal(new Runtime.ObjectKey("ns", "onnx"), ChildIndex.OwnerOf(pod, ChildIndex.ExportKind));
+        Assert.Null(ChildIndex.OwnerOf(pod, ChildIndex.ExperimentKind));
+
+        var exports = new[]
+        {
+            System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"ns","name":"a"},"spec":{"source":{"experimentRef":{"name":"exp"}}}}""")!.AsObject(),
+            System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"other","name":"b"},"spec":{"source":{"experimentRef":{"name":"exp"}}}}""")!.AsObject(),
+            System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"ns","name":"c"},"spec":{"source":{"modelUri":"s3://m","configUri":"s3://c"}}}""")!.AsObject(),
+        };
+        Assert.Equal([new Runtime.ObjectKey("ns", "a")], ChildIndex.ExportsOf(new Runtime.ObjectKey("ns", "exp"), exports));
+    }
+
+    [Fact]
     public async Task Metrics_pass_promtool_check()
     {
         var metrics = new OperatorMetrics();

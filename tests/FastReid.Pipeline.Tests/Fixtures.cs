@@ -37,6 +37,12 @@ internal static class Fixtures
         return e;
     }
 
+    public static ExportJob WithStatus(this ExportJob job, ExportJobStatus status)
+    {
+        job.Status = status;
+        return job;
+    }
+
     /// <summary>The children a first plan creates, as the API server would return them.</summary>
     public static ObservedChildren Created(ExperimentPlan plan, DateTimeOffset now, Action<V1Job>? jobState = null, params V1Pod[] pods)
     {

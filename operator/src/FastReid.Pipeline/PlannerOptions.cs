@@ -15,6 +15,27 @@ public sealed record PlannerOptions
     /// </summary>
     public OutputSpec? DefaultStorage { get; init; }
 
+    /// <summary>
+    /// The output a resource writes to: its own, or the default storage under <c>{uri}/{namespace}/{name}</c>;
+    /// null (with an error naming <c>spec.output</c>) when it has none and there is no default.
+    /// </summary>
+    public OutputSpec? ResolveOutput(OutputSpec? output, string ns, string name, List<FieldError> errors)
+    {
+        if (output is not null) return output;
+        if (DefaultStorage is { } storage)
+        {
+            return new OutputSpec
+            {
+                Uri = $"{storage.Uri.TrimEnd('/')}/{ns}/{name}",
+                Endpoint = storage.Endpoint,
+                Region = storage.Region,
+                SecretRef = storage.SecretRef,
+            };
+        }
+        errors.Add(new FieldError("spec.output", "is required: the operator has no default storage (--default-storage)"));
+        return null;
+    }
+
     /// <summary>Port of the rank-0 rendezvous (torch.distributed MASTER_PORT).</summary>
     public int MasterPort { get; init; } = 29500;
 

@@ -15,18 +15,7 @@ public sealed record TrainerResult(ReidMetrics Metrics, ArtefactsStatus Artefact
     /// <summary>Parses a termination message; on failure returns null and says why.</summary>
     public static TrainerResult? TryParse(string? message, out string? error)
     {
-        error = null;
-        if (string.IsNullOrWhiteSpace(message)) { error = "the rank-0 pod left no termination message"; return null; }
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(message) as JsonObject ?? throw new JsonException("not a JSON object");
-        }
-        catch (JsonException e)
-        {
-            error = $"the rank-0 termination message is not result JSON ({e.Message}): {Truncate(message, 120)}";
-            return null;
-        }
+        if (ParseMessage(message, "rank-0", out error) is not { } root) return null;
 
         var metrics = new ReidMetrics();
         if (root["metrics"] is JsonObject m)
@@ -64,6 +53,22 @@ public sealed record TrainerResult(ReidMetrics Metrics, ArtefactsStatus Artefact
         }
         double? budget = (root["budget"]?["used"] ?? root["budgetUsed"]) is JsonValue b && b.TryGetValue<double>(out var used) ? used : null;
         return new TrainerResult(metrics, artefacts, budget);
+    }
+
+    /// <summary>A pod's termination message as a JSON object; null with the reason when it is absent or not JSON.</summary>
+    internal static JsonObject? ParseMessage(string? message, string pod, out string? error)
+    {
+        error = null;
+        if (string.IsNullOrWhiteSpace(message)) { error = $"the {pod} pod left no termination message"; return null; }
+        try
+        {
+            return JsonNode.Parse(message) as JsonObject ?? throw new JsonException("not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            error = $"the {pod} termination message is not result JSON ({e.Message}): {Truncate(message, 120)}";
+            return null;
+        }
     }
 
     private static string? Text(JsonObject obj, string key) =>

@@ -24,6 +24,12 @@ internal static partial class OperatorApiCalls
     [GeneratedRegex(@"^(?<verb>WatchList|List|Read|Get|Create|Replace|Patch|Delete)(?:Namespaced|Cluster)?(?<kind>[A-Za-z]+?)(?:ForAllNamespaces)?(?<status>Status)?$")]
     private static partial Regex MethodName();
 
+    [GeneratedRegex(@"(?<!\w)(Export)?Plural\b")]
+    private static partial Regex PluralConstant();
+
+    [GeneratedRegex(@"(?<!\w)plural\b")]
+    private static partial Regex PluralParameter();
+
     private static readonly Dictionary<string, string> Groups = new(StringComparer.Ordinal)
     {
         ["CoreV1"] = "", ["BatchV1"] = "batch", ["AppsV1"] = "apps", ["CoordinationV1"] = "coordination.k8s.io",
@@ -62,23 +68,28 @@ internal static partial class OperatorApiCalls
                     problems.Add($"{site}: cannot tell the verb and resource from the method name (extend OperatorApiCalls)");
                     continue;
                 }
-                string resource;
+                List<string> resources;
                 if (m.Groups["kind"].Value == "CustomObject")
                 {
-                    // Custom-object calls name their plural in an argument: require our constant.
-                    if (!Arguments(text, call.Index + call.Length).Contains("Plural", StringComparison.Ordinal))
+                    // Custom-object calls name their plural in an argument: one of our constants, or a `plural`
+                    // parameter, which may be any kind the operator handles.
+                    var arguments = Arguments(text, call.Index + call.Length);
+                    if (PluralConstant().Match(arguments) is { Success: true } constant)
+                        resources = [constant.Groups[1].Value == "Export" ? KubernetesClusterApi.ExportPlural : KubernetesClusterApi.Plural];
+                    else if (PluralParameter().IsMatch(arguments))
+                        resources = [.. KubernetesClusterApi.Plurals];
+                    else
                     {
-                        problems.Add($"{site}: a custom-object call that does not pass KubernetesClusterApi.Plural (extend OperatorApiCalls)");
+                        problems.Add($"{site}: a custom-object call that passes neither KubernetesClusterApi.Plural/ExportPlural nor a plural parameter (extend OperatorApiCalls)");
                         continue;
                     }
-                    resource = KubernetesClusterApi.Plural;
                 }
                 else
                 {
-                    resource = m.Groups["kind"].Value.ToLowerInvariant() + "s";
+                    resources = [m.Groups["kind"].Value.ToLowerInvariant() + "s"];
                 }
-                if (m.Groups["status"].Success) resource += "/status";
-                permissions.Add(new Permission(group, resource, Verbs[m.Groups["verb"].Value]));
+                foreach (var resource in resources)
+                    permissions.Add(new Permission(group, resource + (m.Groups["status"].Success ? "/status" : ""), Verbs[m.Groups["verb"].Value]));
             }
             if (text.Contains("new LeaseLock(", StringComparison.Ordinal))
             {
@@ -97,8 +108,10 @@ internal static partial class OperatorApiCalls
         }
         // Children's owner references block owner deletion: with the OwnerReferencesPermissionEnforcement
         // admission plugin that needs update on the owner's finalizers.
+        // Every kind the operator reconciles owns children (experiments: Job, Service, ConfigMap; exports: a Job).
         if (SourceFiles(pipelineSourceDir).Any(f => File.ReadAllText(f).Contains("BlockOwnerDeletion = true", StringComparison.Ordinal)))
-            permissions.Add(new Permission(ApiGroup.Group, KubernetesClusterApi.Plural + "/finalizers", "update"));
+            foreach (var plural in KubernetesClusterApi.Plurals)
+                permissions.Add(new Permission(ApiGroup.Group, plural + "/finalizers", "update"));
         return new Found(permissions, sites, problems);
     }
 

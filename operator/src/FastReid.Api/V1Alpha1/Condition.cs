@@ -29,6 +29,10 @@ public static class ConditionTypes
     public const string Suspended = "Suspended";
     public const string Succeeded = "Succeeded";
     public const string Failed = "Failed";
+    /// <summary>An ExportJob's model and config are known (its experiment succeeded, or URIs were given).</summary>
+    public const string SourceReady = "SourceReady";
+    /// <summary>The spec asks for something this operator cannot do yet (ExportJob format tensorrt).</summary>
+    public const string Unsupported = "Unsupported";
 }
 
 /// <summary>Pure helpers over condition lists: one entry per type, transition time kept while status is unchanged.</summary>

@@ -18,6 +18,7 @@ public sealed class DistillJob : CustomResource<DistillJobSpec, DistillJobStatus
 /// <summary>A teacher: a ReidExperiment in this namespace, or a model and config by URI.</summary>
 [CelRule("has(self.experimentRef) != has(self.modelUri)", "give either experimentRef or modelUri (with configUri)")]
 [CelRule("!has(self.modelUri) || has(self.configUri)", "modelUri needs configUri")]
+[CelRule("!has(self.configUri) || has(self.modelUri)", "configUri is only used with modelUri")]
 public sealed class ModelSource
 {
     [Description("A ReidExperiment whose trained model is used.")]

@@ -62,7 +62,9 @@ public static partial class Validation
         var errors = new List<FieldError>();
         CheckAttributes(job.Spec, "spec", errors);
         CheckModelSource(job.Spec.Source, "spec.source", errors);
-        CheckOutput(job.Spec.Output, "spec.output", errors);
+        if (job.Spec.Output is not null) CheckOutput(job.Spec.Output, "spec.output", errors);
+        CheckQuantity(job.Spec.Resources.Cpu, "spec.resources.cpu", errors);
+        CheckQuantity(job.Spec.Resources.Memory, "spec.resources.memory", errors);
         return errors;
     }
 
@@ -110,6 +112,8 @@ public static partial class Validation
             errors.Add(new(path, "give exactly one of experimentRef or modelUri (with configUri)"));
         if (byUri && source.ConfigUri is null)
             errors.Add(new($"{path}.configUri", "is required with modelUri"));
+        if (!byUri && source.ConfigUri is not null)
+            errors.Add(new($"{path}.configUri", "is only used with modelUri"));
         if (source.ModelUri is { } model && !IsStorageUri(model))
             errors.Add(new($"{path}.modelUri", $"must be s3://... or an absolute path, got '{model}'"));
         if (source.ConfigUri is { } config && !IsStorageUri(config))

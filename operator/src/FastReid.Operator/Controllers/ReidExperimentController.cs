@@ -29,39 +29,10 @@ public sealed class ReidExperimentController(
             ? ReidExperimentPlanner.Reject(experiment, [readError], time.GetUtcNow())
             : ReidExperimentPlanner.Plan(experiment, observe(experiment, time.GetUtcNow()), options);
 
-        foreach (var action in plan.Actions)
-        {
-            switch (action)
-            {
-                case CreateChild create:
-                    if (!await cluster.CreateAsync(key.Namespace, create.Object, ct).ConfigureAwait(false))
-                        logger.LogDebug("{Key}: {Action} found it already there", key, action);
-                    break;
-                case DeleteChild delete:
-                    await cluster.DeleteAsync(key.Namespace, delete, ct).ConfigureAwait(false);
-                    break;
-                case SetJobSuspend suspend:
-                    await cluster.SetJobSuspendAsync(key.Namespace, suspend.Name, suspend.Suspend, ct).ConfigureAwait(false);
-                    break;
-            }
-            logger.LogInformation("{Key}: {Action}", key, action);
-        }
-
+        await PlanApplier.ApplyAsync(cluster, key, plan.Actions, logger, ct).ConfigureAwait(false);
         if (ExperimentStatus.Differs(experiment.Status, plan.Status))
             await cluster.ReplaceStatusAsync(snapshot, plan.Status, ct).ConfigureAwait(false);
-
-        foreach (var ev in plan.Events)
-        {
-            try
-            {
-                await cluster.RecordEventAsync(experiment, ev, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Events are best effort: a full event store must not stop reconciling.
-                logger.LogWarning("{Key}: could not record event {Reason}: {Error}", key, ev.Reason, e.Message);
-            }
-        }
+        await PlanApplier.RecordAsync(cluster, Kind, experiment.Metadata, plan.Events, logger, ct).ConfigureAwait(false);
         return plan.RequeueAfter is { } after ? ReconcileResult.After(after) : ReconcileResult.Done;
     }
 }

@@ -15,8 +15,9 @@ using Microsoft.Extensions.Logging;
 namespace FastReid.Operator.Hosting;
 
 /// <summary>
-/// Wires the operator: informers for experiments and their children, a work queue fed by their changes,
-/// the ReidExperiment controller behind a Lease (so one replica reconciles), and /metrics, /healthz, /readyz.
+/// Wires the operator: informers for experiments, exports and their children, a work queue per kind fed by
+/// their changes, the ReidExperiment and ExportJob controllers behind one Lease (so one replica reconciles),
+/// and /metrics, /healthz, /readyz.
 /// </summary>
 public sealed class OperatorHost(OperatorOptions options, IKubernetes client, ILoggerFactory loggers)
 {
@@ -29,35 +30,59 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
         var sources = new KubeSources(client, options.Namespace);
         void Restarted(string kind, string reason) => Metrics.WatchRestarts.WithLabels(kind, reason).Inc();
         var experiments = new Informer<JsonObject>(sources.Experiments(), loggers.CreateLogger("informer.ReidExperiment"), Restarted);
+        var exports = new Informer<JsonObject>(sources.ExportJobs(), loggers.CreateLogger("informer.ExportJob"), Restarted);
         var jobs = new Informer<V1Job>(sources.Jobs(), loggers.CreateLogger("informer.Job"), Restarted);
         var services = new Informer<V1Service>(sources.Services(), loggers.CreateLogger("informer.Service"), Restarted);
         var configMaps = new Informer<V1ConfigMap>(sources.ConfigMaps(), loggers.CreateLogger("informer.ConfigMap"), Restarted);
         var pods = new Informer<V1Pod>(sources.Pods(), loggers.CreateLogger("informer.Pod"), Restarted);
-        var synced = new[] { experiments.Synced, jobs.Synced, services.Synced, configMaps.Synced, pods.Synced };
+        var synced = new[] { experiments.Synced, exports.Synced, jobs.Synced, services.Synced, configMaps.Synced, pods.Synced };
 
         using var queue = new WorkQueue<ObjectKey>();
-        void Enqueue(ObjectKey? key) { if (key is { } k) queue.Add(k); }
+        using var exportQueue = new WorkQueue<ObjectKey>();
+        void Enqueue(WorkQueue<ObjectKey> target, ObjectKey? key) { if (key is { } k) target.Add(k); }
+        void ChildChanged(V1ObjectMeta? meta)
+        {
+            Enqueue(queue, ChildIndex.OwnerOf(meta, ChildIndex.ExperimentKind));
+            Enqueue(exportQueue, ChildIndex.OwnerOf(meta, ChildIndex.ExportKind));
+        }
         experiments.Changed += (old, now) =>
         {
-            Enqueue(ChildIndex.KeyOf((now ?? old)!));
+            var key = ChildIndex.KeyOf((now ?? old)!);
+            Enqueue(queue, key);
+            // An export waits for its experiment: look again at each one that reads it.
+            foreach (var export in ChildIndex.ExportsOf(key, exports.Snapshot())) exportQueue.Add(export);
             Metrics.SetPhases(ReidExperimentController.Kind, experiments.Snapshot().Select(ChildIndex.PhaseOf));
         };
-        jobs.Changed += (old, now) => Enqueue(ChildIndex.OwnerOf((now ?? old)?.Metadata));
-        services.Changed += (old, now) => Enqueue(ChildIndex.OwnerOf((now ?? old)?.Metadata));
-        configMaps.Changed += (old, now) => Enqueue(ChildIndex.OwnerOf((now ?? old)?.Metadata));
-        pods.Changed += (old, now) => Enqueue(ChildIndex.OwnerOf((now ?? old)?.Metadata));
+        exports.Changed += (old, now) =>
+        {
+            Enqueue(exportQueue, ChildIndex.KeyOf((now ?? old)!));
+            Metrics.SetPhases(ExportJobController.Kind, exports.Snapshot().Select(ChildIndex.PhaseOf));
+        };
+        jobs.Changed += (old, now) => ChildChanged((now ?? old)?.Metadata);
+        services.Changed += (old, now) => ChildChanged((now ?? old)?.Metadata);
+        configMaps.Changed += (old, now) => ChildChanged((now ?? old)?.Metadata);
+        pods.Changed += (old, now) => ChildChanged((now ?? old)?.Metadata);
 
         var index = new ChildIndex(jobs, services, configMaps, pods);
         var planner = new PlannerOptions { TrainerImage = options.TrainerImage, DefaultStorage = options.DefaultStorage, MasterPort = options.MasterPort };
-        var controller = new ReidExperimentController(new KubernetesClusterApi(client, options.Identity), index.Observe, planner, TimeProvider.System,
+        var cluster = new KubernetesClusterApi(client, options.Identity);
+        var controller = new ReidExperimentController(cluster, index.Observe, planner, TimeProvider.System,
             loggers.CreateLogger("controller.ReidExperiment"));
-        var loop = new ControllerLoop(ReidExperimentController.Kind, queue, controller.ReconcileAsync, Metrics,
-            loggers.CreateLogger("controller.ReidExperiment"), options.Workers);
+        var exportController = new ExportJobController(cluster, index.ObserveExport, planner, TimeProvider.System,
+            loggers.CreateLogger("controller.ExportJob"));
+        var loops = new[]
+        {
+            new ControllerLoop(ReidExperimentController.Kind, queue, controller.ReconcileAsync, Metrics,
+                loggers.CreateLogger("controller.ReidExperiment"), options.Workers),
+            new ControllerLoop(ExportJobController.Kind, exportQueue, exportController.ReconcileAsync, Metrics,
+                loggers.CreateLogger("controller.ExportJob"), options.Workers),
+        };
+        Task RunLoops(CancellationToken token) => Task.WhenAll(loops.Select(l => l.RunAsync(token)));
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var informerTasks = new[]
         {
-            experiments.RunAsync(stop.Token), jobs.RunAsync(stop.Token), services.RunAsync(stop.Token),
+            experiments.RunAsync(stop.Token), exports.RunAsync(stop.Token), jobs.RunAsync(stop.Token), services.RunAsync(stop.Token),
             configMaps.RunAsync(stop.Token), pods.RunAsync(stop.Token),
         };
         var web = options.MetricsPort > 0 ? await StartWebAsync(synced, stop.Token).ConfigureAwait(false) : null;
@@ -67,8 +92,8 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
             await Task.WhenAll(synced).WaitAsync(stop.Token).ConfigureAwait(false);
             _logger.LogInformation("caches synced; scope {Scope}", options.Namespace ?? "all namespaces");
             exitCode = options.LeaderElection
-                ? await RunAsLeaderAsync(loop, stop.Token).ConfigureAwait(false)
-                : await RunLoopAsync(loop, stop.Token).ConfigureAwait(false);
+                ? await RunAsLeaderAsync(RunLoops, stop.Token).ConfigureAwait(false)
+                : await RunLoopAsync(RunLoops, stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -78,6 +103,7 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
         {
             await stop.CancelAsync().ConfigureAwait(false);
             queue.ShutDown();
+            exportQueue.ShutDown();
             await Task.WhenAll(informerTasks).ConfigureAwait(false);
             if (web is not null) await web.StopAsync(CancellationToken.None).ConfigureAwait(false);
             _logger.LogInformation("stopped");
@@ -85,14 +111,14 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
         return exitCode;
     }
 
-    private static async Task<int> RunLoopAsync(ControllerLoop loop, CancellationToken ct)
+    private static async Task<int> RunLoopAsync(Func<CancellationToken, Task> loops, CancellationToken ct)
     {
-        await loop.RunAsync(ct).ConfigureAwait(false);
+        await loops(ct).ConfigureAwait(false);
         return 0;
     }
 
     /// <summary>Reconciles only while holding the Lease; losing it ends the process so a restart starts clean.</summary>
-    private async Task<int> RunAsLeaderAsync(ControllerLoop loop, CancellationToken ct)
+    private async Task<int> RunAsLeaderAsync(Func<CancellationToken, Task> loops, CancellationToken ct)
     {
         var leaseLock = new LeaseLock(client, options.LeaderElectionNamespace, options.LeaderElectionId, options.Identity);
         using var elector = new LeaderElector(new LeaderElectionConfig(leaseLock)
@@ -114,7 +140,7 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
         }
         Metrics.Leader.Set(1);
         using var loopStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var work = loop.RunAsync(loopStop.Token);
+        var work = loops(loopStop.Token);
         try
         {
             await held.ConfigureAwait(false);

@@ -12,10 +12,13 @@ namespace FastReid.Operator.Kube;
 /// </summary>
 public sealed record ExperimentSnapshot(ReidExperiment Experiment, JsonObject Raw, FieldError? ReadError = null);
 
+/// <summary>An ExportJob as read from the API server; as <see cref="ExperimentSnapshot"/>.</summary>
+public sealed record ExportSnapshot(ExportJob Job, JsonObject Raw, FieldError? ReadError = null);
+
 /// <summary>Thrown when a write lost an optimistic-concurrency race (HTTP 409 on update): re-read and try again.</summary>
 public sealed class ConflictException(string message) : Exception(message);
 
-/// <summary>The API calls the ReidExperiment controller makes; "already exists" and "not found" are not errors.</summary>
+/// <summary>The API calls the controllers make; "already exists" and "not found" are not errors.</summary>
 public interface IClusterApi
 {
     Task<ExperimentSnapshot?> GetExperimentAsync(string ns, string name, CancellationToken ct);
@@ -31,5 +34,11 @@ public interface IClusterApi
     /// <summary>Replaces the status through the status subresource, guarded by the read resourceVersion.</summary>
     Task ReplaceStatusAsync(ExperimentSnapshot snapshot, ReidExperimentStatus status, CancellationToken ct);
 
-    Task RecordEventAsync(ReidExperiment experiment, PlannedEvent planned, CancellationToken ct);
+    Task<ExportSnapshot?> GetExportJobAsync(string ns, string name, CancellationToken ct);
+
+    /// <summary>Replaces an ExportJob's status through the status subresource, guarded by the read resourceVersion.</summary>
+    Task ReplaceStatusAsync(ExportSnapshot snapshot, ExportJobStatus status, CancellationToken ct);
+
+    /// <summary>Records an Event on one of our resources (<paramref name="kind"/> ReidExperiment, ExportJob, ...).</summary>
+    Task RecordEventAsync(string kind, ObjectMeta involved, PlannedEvent planned, CancellationToken ct);
 }

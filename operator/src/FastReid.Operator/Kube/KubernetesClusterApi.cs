@@ -12,14 +12,24 @@ namespace FastReid.Operator.Kube;
 /// <summary><see cref="IClusterApi"/> on the real Kubernetes client.</summary>
 public sealed class KubernetesClusterApi(IKubernetes client, string identity) : IClusterApi
 {
+    /// <summary>Plural of ReidExperiment.</summary>
     public const string Plural = "reidexperiments";
+    public const string ExportPlural = "exportjobs";
 
-    public async Task<ExperimentSnapshot?> GetExperimentAsync(string ns, string name, CancellationToken ct)
+    /// <summary>Every kind the operator reads and writes status of (what a call with a plural parameter may touch).</summary>
+    public static readonly string[] Plurals = [Plural, ExportPlural];
+
+    public async Task<ExperimentSnapshot?> GetExperimentAsync(string ns, string name, CancellationToken ct) =>
+        await GetAsync(ns, Plural, name, ct).ConfigureAwait(false) is { } raw ? Snapshot(raw) : null;
+
+    public async Task<ExportSnapshot?> GetExportJobAsync(string ns, string name, CancellationToken ct) =>
+        await GetAsync(ns, ExportPlural, name, ct).ConfigureAwait(false) is { } raw ? ExportSnapshotOf(raw) : null;
+
+    private async Task<JsonObject?> GetAsync(string ns, string plural, string name, CancellationToken ct)
     {
         try
         {
-            var body = await client.CustomObjects.GetNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, ns, Plural, name, ct).ConfigureAwait(false);
-            return Snapshot(ToJsonObject(body));
+            return ToJsonObject(await client.CustomObjects.GetNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, ns, plural, name, ct).ConfigureAwait(false));
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -29,28 +39,43 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
 
     public static ExperimentSnapshot Snapshot(JsonObject raw)
     {
+        var (experiment, error) = Read<ReidExperiment, ReidExperimentSpec, ReidExperimentStatus>(raw);
+        return new(experiment, raw, error);
+    }
+
+    public static ExportSnapshot ExportSnapshotOf(JsonObject raw)
+    {
+        var (job, error) = Read<ExportJob, ExportJobSpec, ExportJobStatus>(raw);
+        return new(job, raw, error);
+    }
+
+    private static (T Resource, FieldError? Error) Read<T, TSpec, TStatus>(JsonObject raw)
+        where T : CustomResource<TSpec, TStatus>, new()
+        where TSpec : new()
+        where TStatus : ResourceStatus, new()
+    {
         try
         {
-            return new(raw.Deserialize<ReidExperiment>(ApiJson.Options) ?? throw new JsonException("empty ReidExperiment"), raw);
+            return (raw.Deserialize<T>(ApiJson.Options) ?? throw new JsonException($"empty {typeof(T).Name}"), null);
         }
         catch (JsonException e)
         {
             // A server that does not check the schema (or an old object) can hold a spec we cannot type:
             // read what identifies it, and report the field instead of failing every reconcile.
-            var experiment = new ReidExperiment
+            var resource = new T
             {
                 Metadata = raw["metadata"]?.Deserialize<ObjectMeta>(ApiJson.Options) ?? new ObjectMeta(),
-                Status = TryStatus(raw["status"]),
+                Status = TryStatus<TStatus>(raw["status"]),
             };
             var path = e.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : "spec";
             var reason = e.Message.Split(". Path:", 2)[0].TrimEnd('.');
-            return new(experiment, raw, new FieldError(path, $"has the wrong type: {reason}"));
+            return (resource, new FieldError(path, $"has the wrong type: {reason}"));
         }
     }
 
-    private static ReidExperimentStatus? TryStatus(JsonNode? status)
+    private static TStatus? TryStatus<TStatus>(JsonNode? status) where TStatus : ResourceStatus
     {
-        try { return status?.Deserialize<ReidExperimentStatus>(ApiJson.Options); }
+        try { return status?.Deserialize<TStatus>(ApiJson.Options); }
         catch (JsonException) { return null; }
     }
 
@@ -103,14 +128,19 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
         client.BatchV1.PatchNamespacedJobAsync(
             new V1Patch(suspend ? """{"spec":{"suspend":true}}""" : """{"spec":{"suspend":false}}""", V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
 
-    public async Task ReplaceStatusAsync(ExperimentSnapshot snapshot, ReidExperimentStatus status, CancellationToken ct)
+    public Task ReplaceStatusAsync(ExperimentSnapshot snapshot, ReidExperimentStatus status, CancellationToken ct) =>
+        ReplaceStatusAsync(snapshot.Raw, snapshot.Experiment.Metadata, Plural, JsonSerializer.SerializeToNode(status, ApiJson.Options), ct);
+
+    public Task ReplaceStatusAsync(ExportSnapshot snapshot, ExportJobStatus status, CancellationToken ct) =>
+        ReplaceStatusAsync(snapshot.Raw, snapshot.Job.Metadata, ExportPlural, JsonSerializer.SerializeToNode(status, ApiJson.Options), ct);
+
+    private async Task ReplaceStatusAsync(JsonObject raw, ObjectMeta meta, string plural, JsonNode? status, CancellationToken ct)
     {
-        var body = snapshot.Raw.DeepClone().AsObject();
-        body["status"] = JsonSerializer.SerializeToNode(status, ApiJson.Options);
-        var meta = snapshot.Experiment.Metadata;
+        var body = raw.DeepClone().AsObject();
+        body["status"] = status;
         try
         {
-            await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(body, ApiGroup.Group, ApiGroup.Version, meta.Namespace!, Plural, meta.Name!, cancellationToken: ct).ConfigureAwait(false);
+            await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(body, ApiGroup.Group, ApiGroup.Version, meta.Namespace!, plural, meta.Name!, cancellationToken: ct).ConfigureAwait(false);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
         {
@@ -118,16 +148,15 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
         }
     }
 
-    public async Task RecordEventAsync(ReidExperiment experiment, PlannedEvent planned, CancellationToken ct)
+    public async Task RecordEventAsync(string kind, ObjectMeta meta, PlannedEvent planned, CancellationToken ct)
     {
         var now = DateTime.UtcNow;
-        var meta = experiment.Metadata;
         await client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
         {
             Metadata = new V1ObjectMeta { GenerateName = meta.Name + ".", NamespaceProperty = meta.Namespace },
             InvolvedObject = new V1ObjectReference
             {
-                ApiVersion = ApiGroup.ApiVersion, Kind = experiment.Kind, Name = meta.Name, NamespaceProperty = meta.Namespace,
+                ApiVersion = ApiGroup.ApiVersion, Kind = kind, Name = meta.Name, NamespaceProperty = meta.Namespace,
                 Uid = meta.Uid, ResourceVersion = meta.ResourceVersion,
             },
             Type = planned.Type,

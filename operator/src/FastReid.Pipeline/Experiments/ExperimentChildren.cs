@@ -21,8 +21,7 @@ public static class ExperimentChildren
 {
     public const string ConfigMountPath = "/etc/fastreid";
     public const string ConfigFileName = "config.yaml";
-    public const string ResultFile = "/dev/termination-log";
-    public const long RunAsUser = 1000;
+    public const string ResultFile = TrainerPod.ResultFile;
     /// <summary>FASTREID_DATASETS in the pod when the dataset is made (Synthetic) or fetched (s3://) there.</summary>
     public const string DatasetsPath = "/var/lib/fastreid/datasets";
 
@@ -67,7 +66,7 @@ public static class ExperimentChildren
                 BackoffLimit = spec.RunPolicy.BackoffLimit,
                 ActiveDeadlineSeconds = spec.RunPolicy.ActiveDeadlineSeconds,
                 Suspend = spec.RunPolicy.Suspend,
-                PodFailurePolicy = FailurePolicy(),
+                PodFailurePolicy = TrainerPod.FailurePolicy(2),
                 // ttlSecondsAfterFinished is applied by the operator, which removes every child and keeps the status.
                 Template = new V1PodTemplateSpec
                 {
@@ -109,14 +108,7 @@ public static class ExperimentChildren
             Subdomain = run.RunName,
             EnableServiceLinks = false,
             AutomountServiceAccountToken = false,
-            SecurityContext = new V1PodSecurityContext
-            {
-                RunAsNonRoot = true,
-                RunAsUser = RunAsUser,
-                RunAsGroup = RunAsUser,
-                FsGroup = RunAsUser,
-                SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
-            },
+            SecurityContext = TrainerPod.PodSecurity(),
             Volumes = volumes,
             InitContainers = spec.Dataset.Name == "Synthetic" ? [SynthContainer(run, options, mounts)] : null,
             Containers =
@@ -134,42 +126,11 @@ public static class ExperimentChildren
                     VolumeMounts = mounts,
                     TerminationMessagePath = ResultFile,
                     TerminationMessagePolicy = "FallbackToLogsOnError",
-                    SecurityContext = ContainerSecurity(),
+                    SecurityContext = TrainerPod.ContainerSecurity(),
                 },
             ],
         };
     }
-
-    /// <summary>
-    /// Retries are for what may pass: a usage error (the trainer exits 2) fails the run at once instead of
-    /// burning backoffLimit, and pods evicted or preempted (DisruptionTarget) are replaced without counting.
-    /// </summary>
-    private static V1PodFailurePolicy FailurePolicy() => new()
-    {
-        Rules =
-        [
-            new V1PodFailurePolicyRule
-            {
-                Action = "FailJob",
-                OnExitCodes = new V1PodFailurePolicyOnExitCodesRequirement { ContainerName = ExperimentNames.TrainerContainer, OperatorProperty = "In", Values = [2] },
-            },
-            new V1PodFailurePolicyRule
-            {
-                Action = "Ignore",
-                OnPodConditions = [new V1PodFailurePolicyOnPodConditionsPattern { Type = "DisruptionTarget", Status = "True" }],
-            },
-        ],
-    };
-
-    private static V1SecurityContext ContainerSecurity() => new()
-    {
-        AllowPrivilegeEscalation = false,
-        ReadOnlyRootFilesystem = true,
-        RunAsNonRoot = true,
-        Privileged = false,
-        Capabilities = new V1Capabilities { Drop = ["ALL"] },
-        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
-    };
 
     /// <summary>Writes the Synthetic dataset (Market-1501 layout) into the pod's datasets folder before training.</summary>
     private static V1Container SynthContainer(ResolvedRun run, PlannerOptions options, List<V1VolumeMount> mounts)
@@ -194,7 +155,7 @@ public static class ExperimentChildren
             Resources = resources,
             VolumeMounts = mounts.Where(m => m.Name is "tmp" or "datasets").ToList(),
             TerminationMessagePolicy = "FallbackToLogsOnError",
-            SecurityContext = ContainerSecurity(),
+            SecurityContext = TrainerPod.ContainerSecurity(),
         };
     }
 
@@ -245,35 +206,12 @@ public static class ExperimentChildren
                 env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = path.StartsWith("file://", StringComparison.Ordinal) ? path["file://".Length..] : path });
                 break;
         }
-        if (run.Output.Endpoint is { } endpoint) env.Add(new V1EnvVar { Name = "AWS_ENDPOINT_URL", Value = endpoint });
-        if (run.Output.Region is { } region) env.Add(new V1EnvVar { Name = "AWS_REGION", Value = region });
-        if (run.Output.SecretRef is { } secret)
-        {
-            env.Add(SecretEnv("AWS_ACCESS_KEY_ID", secret.Name, secret.AccessKeyIdKey));
-            env.Add(SecretEnv("AWS_SECRET_ACCESS_KEY", secret.Name, secret.SecretAccessKeyKey));
-        }
+        env.AddRange(TrainerPod.StorageEnv(run.Output));
         return env;
     }
 
-    private static V1EnvVar SecretEnv(string name, string secret, string key) => new()
-    {
-        Name = name,
-        ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = secret, Key = key, Optional = false } },
-    };
-
-    private static V1ResourceRequirements Resources(ResourcesSpec resources, bool withoutGpu = false)
-    {
-        var requests = new Dictionary<string, ResourceQuantity>();
-        var limits = new Dictionary<string, ResourceQuantity>();
-        if (resources.Cpu is { } cpu) { requests["cpu"] = new ResourceQuantity(cpu); limits["cpu"] = new ResourceQuantity(cpu); }
-        if (resources.Memory is { } memory) { requests["memory"] = new ResourceQuantity(memory); limits["memory"] = new ResourceQuantity(memory); }
-        if (resources.GpusPerNode > 0 && !withoutGpu) limits["nvidia.com/gpu"] = new ResourceQuantity(Invariant(resources.GpusPerNode));
-        return new V1ResourceRequirements
-        {
-            Requests = requests.Count > 0 ? requests : null,
-            Limits = limits.Count > 0 ? limits : null,
-        };
-    }
+    private static V1ResourceRequirements Resources(ResourcesSpec resources, bool withoutGpu = false) =>
+        TrainerPod.Resources(resources.Cpu, resources.Memory, withoutGpu ? 0 : resources.GpusPerNode);
 
     private static V1ObjectMeta Metadata(ResolvedRun run) => new()
     {
@@ -283,15 +221,7 @@ public static class ExperimentChildren
         OwnerReferences = [OwnerReference(run.Experiment)],
     };
 
-    public static V1OwnerReference OwnerReference(ReidExperiment experiment) => new()
-    {
-        ApiVersion = ApiGroup.ApiVersion,
-        Kind = experiment.Kind,
-        Name = experiment.Metadata.Name,
-        Uid = experiment.Metadata.Uid,
-        Controller = true,
-        BlockOwnerDeletion = true,
-    };
+    public static V1OwnerReference OwnerReference(ReidExperiment experiment) => TrainerPod.OwnerReference(experiment.Kind, experiment.Metadata);
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -17,31 +17,39 @@ public static class ExperimentNames
     public const string RunLabel = "fastreid.io/run";
     public const string ManagedByLabel = "app.kubernetes.io/managed-by";
     public const string CompletionIndexAnnotation = "batch.kubernetes.io/job-completion-index";
-    public const string TrainerContainer = "trainer";
+    public const string TrainerContainer = TrainerPod.Container;
 
     private const int NamePrefixLength = 40;
 
     /// <summary>Name of the ConfigMap, headless Service and Job of the experiment's current run.</summary>
-    public static string RunName(ReidExperiment experiment)
+    public static string RunName(ReidExperiment experiment) => ChildName(experiment.Metadata.Name, SpecDigest(experiment));
+
+    /// <summary>
+    /// A child's name: the owner's name (at most 40 characters, dots as dashes) and a digest. A Service name is
+    /// a DNS-1035 label, so it starts with a letter.
+    /// </summary>
+    public static string ChildName(string? ownerName, string digest)
     {
-        var name = experiment.Metadata.Name ?? "";
+        var name = (ownerName ?? "").Replace('.', '-');
         var prefix = name.Length > NamePrefixLength ? name[..NamePrefixLength].TrimEnd('-') : name;
-        // A Service name is a DNS-1035 label: it must start with a letter.
         if (prefix.Length == 0 || !char.IsAsciiLetterLower(prefix[0])) prefix = "r" + prefix;
-        return $"{prefix}-{SpecDigest(experiment)}";
+        return $"{prefix}-{digest}";
     }
 
     /// <summary>10 hex digits over uid + the training-relevant spec (all but runPolicy.suspend and ttlSecondsAfterFinished).</summary>
-    public static string SpecDigest(ReidExperiment experiment)
+    public static string SpecDigest(ReidExperiment experiment) => SpecDigest(experiment.Metadata.Uid, experiment.Spec);
+
+    /// <summary>10 hex digits over a uid and a spec, less runPolicy.suspend and ttlSecondsAfterFinished (they change nothing a run makes).</summary>
+    public static string SpecDigest<TSpec>(string? uid, TSpec spec)
     {
-        var spec = JsonNode.Parse(ApiJson.Serialize(experiment.Spec))!.AsObject();
-        if (spec["runPolicy"] is JsonObject runPolicy)
+        var json = JsonNode.Parse(ApiJson.Serialize(spec))!.AsObject();
+        if (json["runPolicy"] is JsonObject runPolicy)
         {
             runPolicy.Remove("suspend");
             runPolicy.Remove("ttlSecondsAfterFinished");
         }
-        var canonical = Canonical(spec)!.ToJsonString();
-        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes((experiment.Metadata.Uid ?? "") + "\n" + canonical));
+        var canonical = Canonical(json)!.ToJsonString();
+        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes((uid ?? "") + "\n" + canonical));
         return Convert.ToHexStringLower(bytes)[..10];
     }
 

@@ -5,8 +5,7 @@ namespace FastReid.Pipeline.Experiments;
 /// <summary>Status copies: planners never mutate the status they were given.</summary>
 public static class ExperimentStatus
 {
-    public static ReidExperimentStatus Copy(ReidExperimentStatus status) =>
-        ApiJson.Deserialize<ReidExperimentStatus>(ApiJson.Serialize(status));
+    public static ReidExperimentStatus Copy(ReidExperimentStatus status) => StatusUpdates.Copy(status);
 
     /// <summary>A new run starts clean: no phase, times, metrics or conditions of the run it replaces.</summary>
     public static ReidExperimentStatus ForNewRun(ReidExperimentStatus previous) => new()
@@ -15,6 +14,5 @@ public static class ExperimentStatus
     };
 
     /// <summary>True when writing <paramref name="next"/> would change what the API server holds.</summary>
-    public static bool Differs(ReidExperimentStatus? current, ReidExperimentStatus next) =>
-        current is null || ApiJson.Serialize(current) != ApiJson.Serialize(next);
+    public static bool Differs(ReidExperimentStatus? current, ReidExperimentStatus next) => StatusUpdates.Differs(current, next);
 }

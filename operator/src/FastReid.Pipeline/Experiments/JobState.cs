@@ -2,7 +2,10 @@ using k8s.Models;
 
 namespace FastReid.Pipeline.Experiments;
 
-/// <summary>What a run's Indexed Job and its pods say, reduced to what the status needs.</summary>
+/// <summary>
+/// What a run's Job and its pods say, reduced to what the status needs. The rank-0 pod is the one of
+/// completion index 0, or of none (a non-indexed Job, as exports use).
+/// </summary>
 internal sealed record JobState(
     bool Succeeded,
     bool Failed,
@@ -13,6 +16,7 @@ internal sealed record JobState(
     string? FailureReason,
     string? FailureMessage,
     string? LastFailureMessage,
+    int? LastFailureExitCode,
     bool RankZeroPodSeen,
     string? RankZeroMessage)
 {
@@ -27,7 +31,7 @@ internal sealed record JobState(
                 && labels.TryGetValue(ExperimentNames.RunLabel, out var r) && r == runName)
             .ToList();
         int running = Math.Max(status.Ready ?? 0, pods.Count(p => p.Status?.Phase == "Running"));
-        var rankZero = pods.Where(p => CompletionIndex(p) == "0").OrderBy(p => p.Status?.Phase == "Succeeded" ? 0 : 1).FirstOrDefault();
+        var rankZero = pods.Where(p => CompletionIndex(p) is "0" or null).OrderBy(p => p.Status?.Phase == "Succeeded" ? 0 : 1).FirstOrDefault();
         var lastFailed = pods.Where(p => p.Status?.Phase == "Failed")
             .OrderByDescending(p => Terminated(p)?.FinishedAt ?? DateTime.MinValue)
             .FirstOrDefault();
@@ -41,6 +45,7 @@ internal sealed record JobState(
             FailureReason: failed?.Reason,
             FailureMessage: failed?.Message,
             LastFailureMessage: lastFailed is null ? null : Terminated(lastFailed)?.Message,
+            LastFailureExitCode: lastFailed is null ? null : Terminated(lastFailed)?.ExitCode,
             RankZeroPodSeen: rankZero is not null,
             RankZeroMessage: rankZero is { Status.Phase: "Succeeded" } ? Terminated(rankZero)?.Message : null);
     }

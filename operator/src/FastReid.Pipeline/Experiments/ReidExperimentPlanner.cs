@@ -39,24 +39,7 @@ public static class ReidExperimentPlanner
         var spec = experiment.Spec;
         var ns = experiment.Metadata.Namespace ?? "default";
         var name = experiment.Metadata.Name ?? "";
-        OutputSpec? output = spec.Output;
-        if (output is null)
-        {
-            if (options.DefaultStorage is { } storage)
-            {
-                output = new OutputSpec
-                {
-                    Uri = $"{storage.Uri.TrimEnd('/')}/{ns}/{name}",
-                    Endpoint = storage.Endpoint,
-                    Region = storage.Region,
-                    SecretRef = storage.SecretRef,
-                };
-            }
-            else
-            {
-                errors.Add(new FieldError("spec.output", "is required: the operator has no default storage (--default-storage)"));
-            }
-        }
+        var output = options.ResolveOutput(spec.Output, ns, name, errors);
 
         var configErrors = options.ValidateConfig(spec.Config ?? [], "spec.config");
         errors.AddRange(configErrors);
@@ -79,23 +62,11 @@ public static class ReidExperimentPlanner
 
     private static ExperimentPlan Invalid(ReidExperiment experiment, ReidExperimentStatus previous, List<FieldError> errors, DateTimeOffset now)
     {
-        long generation = experiment.Metadata.Generation ?? 0;
         var status = ExperimentStatus.Copy(previous);
-        var shown = string.Join("; ", errors.Take(5).Select(e => e.ToString()));
-        if (errors.Count > 5) shown += $" (and {errors.Count - 5} more)";
-        var condition = new Condition
-        {
-            Type = ConditionTypes.InvalidSpec, Status = "True", Reason = "InvalidSpec", Message = shown, ObservedGeneration = generation,
-        };
-        var before = Conditions.Find(previous.Conditions, ConditionTypes.InvalidSpec);
-        status.Conditions = Conditions.Set(status.Conditions, condition, now);
-        status.ObservedGeneration = generation;
+        var ev = StatusUpdates.MarkInvalid(status, previous.Conditions, errors, experiment.Metadata.Generation ?? 0, now);
         // Nothing is created; a run of an earlier, valid generation keeps going and keeps its phase.
         if (previous.JobName is null) status.Phase = Phases.Failed;
-        List<PlannedEvent> events = before is { Status: "True" } && before.Message == shown
-            ? []
-            : [new PlannedEvent(PlannedEvent.Warning, "InvalidSpec", shown)];
-        return new ExperimentPlan([], status, events, null);
+        return new ExperimentPlan([], status, ev is null ? [] : [ev], null);
     }
 
     private sealed class PlanContext(ReidExperiment experiment, ResolvedRun run, ReidExperimentStatus previous, ObservedChildren observed, PlannerOptions options)
@@ -266,37 +237,10 @@ public static class ReidExperimentPlanner
             }, _now);
 
         /// <summary>Events for what changed since the previous status (compared only within one run).</summary>
-        private void Transitions()
-        {
-            bool sameRun = previous.JobName == run.RunName;
-            string? before = sameRun ? previous.Phase : null;
-            if (_status.Phase == before) { RestartEvent(sameRun); return; }
-            switch (_status.Phase)
-            {
-                case Phases.Running:
-                    _events.Add(new(PlannedEvent.Normal, "Running", Conditions.Find(_status.Conditions, ConditionTypes.Running)?.Message ?? "running"));
-                    break;
-                case Phases.Succeeded:
-                    _events.Add(new(PlannedEvent.Normal, "Succeeded", Conditions.Find(_status.Conditions, ConditionTypes.Succeeded)?.Message ?? "succeeded"));
-                    break;
-                case Phases.Failed:
-                    _events.Add(new(PlannedEvent.Warning, "Failed", Conditions.Find(_status.Conditions, ConditionTypes.Failed)?.Message ?? "failed"));
-                    break;
-            }
-            RestartEvent(sameRun);
-        }
-
-        private void RestartEvent(bool sameRun)
-        {
-            var now = Conditions.Find(_status.Conditions, ConditionTypes.Restarting);
-            var was = sameRun ? Conditions.Find(previous.Conditions, ConditionTypes.Restarting) : null;
-            if (now is { Status: "True" } && now.Message != was?.Message)
-                _events.Add(new(PlannedEvent.Warning, "Restarting", now.Message ?? "a pod failed"));
-        }
+        private void Transitions() => _events.AddRange(StatusUpdates.Transitions(previous, _status, previous.JobName == run.RunName));
     }
 
-    private static string Detail(string? podMessage) =>
-        string.IsNullOrWhiteSpace(podMessage) ? "" : $"; last pod said: {TrainerResult.Truncate(podMessage.Trim(), 300)}";
+    private static string Detail(string? podMessage) => StatusUpdates.PodDetail(podMessage);
 
     private static string MetricsText(ReidMetrics metrics)
     {

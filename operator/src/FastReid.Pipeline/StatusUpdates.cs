@@ -1,0 +1,64 @@
+using FastReid.Api.V1Alpha1;
+using FastReid.Pipeline.Experiments;
+
+namespace FastReid.Pipeline;
+
+/// <summary>Status steps every planner takes the same way, whatever its kind.</summary>
+public static class StatusUpdates
+{
+    /// <summary>A deep copy: planners never mutate the status they were given.</summary>
+    public static T Copy<T>(T status) where T : ResourceStatus => ApiJson.Deserialize<T>(ApiJson.Serialize(status));
+
+    /// <summary>True when writing <paramref name="next"/> would change what the API server holds.</summary>
+    public static bool Differs<T>(T? current, T next) where T : ResourceStatus =>
+        current is null || ApiJson.Serialize(current) != ApiJson.Serialize(next);
+
+    /// <summary>
+    /// Marks <paramref name="status"/> InvalidSpec (the first five errors, each naming its field) for this
+    /// generation; returns the Warning event to record, or null when the same errors were already reported.
+    /// </summary>
+    public static PlannedEvent? MarkInvalid(ResourceStatus status, IEnumerable<Condition>? previousConditions, IReadOnlyList<FieldError> errors, long generation, DateTimeOffset now)
+    {
+        var shown = string.Join("; ", errors.Take(5).Select(e => e.ToString()));
+        if (errors.Count > 5) shown += $" (and {errors.Count - 5} more)";
+        var before = Conditions.Find(previousConditions, ConditionTypes.InvalidSpec);
+        status.Conditions = Conditions.Set(status.Conditions, new Condition
+        {
+            Type = ConditionTypes.InvalidSpec, Status = "True", Reason = "InvalidSpec", Message = shown, ObservedGeneration = generation,
+        }, now);
+        status.ObservedGeneration = generation;
+        return before is { Status: "True" } && before.Message == shown ? null : new PlannedEvent(PlannedEvent.Warning, "InvalidSpec", shown);
+    }
+
+    /// <summary>
+    /// Events for what changed since the previous status, compared only within one run: the phase reached
+    /// (with the matching condition's message) and a new pod failure.
+    /// </summary>
+    public static IEnumerable<PlannedEvent> Transitions(ResourceStatus previous, ResourceStatus next, bool sameRun)
+    {
+        string? before = sameRun ? previous.Phase : null;
+        if (next.Phase != before)
+        {
+            switch (next.Phase)
+            {
+                case Phases.Running:
+                    yield return new(PlannedEvent.Normal, "Running", Conditions.Find(next.Conditions, ConditionTypes.Running)?.Message ?? "running");
+                    break;
+                case Phases.Succeeded:
+                    yield return new(PlannedEvent.Normal, "Succeeded", Conditions.Find(next.Conditions, ConditionTypes.Succeeded)?.Message ?? "succeeded");
+                    break;
+                case Phases.Failed:
+                    yield return new(PlannedEvent.Warning, "Failed", Conditions.Find(next.Conditions, ConditionTypes.Failed)?.Message ?? "failed");
+                    break;
+            }
+        }
+        var restarting = Conditions.Find(next.Conditions, ConditionTypes.Restarting);
+        var was = sameRun ? Conditions.Find(previous.Conditions, ConditionTypes.Restarting) : null;
+        if (restarting is { Status: "True" } && restarting.Message != was?.Message)
+            yield return new(PlannedEvent.Warning, "Restarting", restarting.Message ?? "a pod failed");
+    }
+
+    /// <summary>"; last pod said: …" for a pod's termination message, or nothing.</summary>
+    public static string PodDetail(string? podMessage) =>
+        string.IsNullOrWhiteSpace(podMessage) ? "" : $"; last pod said: {TrainerResult.Truncate(podMessage.Trim(), 300)}";
+}
