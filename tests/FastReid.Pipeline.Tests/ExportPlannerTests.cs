@@ -148,7 +148,7 @@ public sealed class ExportPlannerTests
         Assert.Equal("market-onnx", created.Metadata.Labels["fastreid.io/export"]);
         Assert.Equal(created.Metadata.Name, created.Metadata.Labels["fastreid.io/run"]);
         Assert.Equal("fastreid-operator", created.Metadata.Labels["app.kubernetes.io/managed-by"]);
-        Assert.Equal((1, 1, 2, (string?)null), (created.Spec.Completions, created.Spec.Parallelism, created.Spec.BackoffLimit, created.Spec.CompletionMode));
+        Assert.Equal((1, 1, 3, (string?)null), (created.Spec.Completions, created.Spec.Parallelism, created.Spec.BackoffLimit, created.Spec.CompletionMode));
 
         var pod = created.Spec.Template.Spec;
         Assert.Equal(created.Metadata.Labels, created.Spec.Template.Metadata.Labels);

@@ -66,7 +66,7 @@ public sealed class ExportJobSpec
     public OutputSpec? Output { get; set; }
     [Description("CPU, memory and image of the export pod.")]
     public ExportResourcesSpec Resources { get; set; } = new();
-    [Description("Retries (backoffLimit is 2 when runPolicy is absent), deadline, clean-up; suspend is ignored by exports.")]
+    [Description("Retries (backoffLimit, 3 by default as for experiments), deadline, clean-up; suspend is ignored by exports.")]
     public RunPolicy? RunPolicy { get; set; }
 }
 

@@ -17,7 +17,6 @@ public static class ExportChildren
     public static readonly int[] FailJobExitCodes = [2, 3];
 
     /// <summary>Pod failures retried when the spec has no runPolicy.</summary>
-    public const int DefaultBackoffLimit = 2;
 
     public static V1Job Job(ResolvedExport export, PlannerOptions options)
     {
@@ -38,7 +37,7 @@ public static class ExportChildren
             {
                 Completions = 1,
                 Parallelism = 1,
-                BackoffLimit = spec.RunPolicy?.BackoffLimit ?? DefaultBackoffLimit,
+                BackoffLimit = (spec.RunPolicy ?? new RunPolicy()).BackoffLimit,
                 ActiveDeadlineSeconds = spec.RunPolicy?.ActiveDeadlineSeconds,
                 PodFailurePolicy = TrainerPod.FailurePolicy(FailJobExitCodes),
                 // ttlSecondsAfterFinished is applied by the operator, which removes the Job and keeps the status.
