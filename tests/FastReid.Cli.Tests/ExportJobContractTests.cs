@@ -1,0 +1,106 @@
+using FastReid.Api.V1Alpha1;
+using FastReid.Core.Tests.Storage;
+using FastReid.Pipeline;
+using FastReid.Pipeline.Experiments;
+using FastReid.Pipeline.Exports;
+using FastReid.Storage;
+using k8s.Models;
+
+namespace FastReid.Cli.Tests;
+
+/// <summary>
+/// The two sides of the ExportJob contract meet: the trainer container the operator plans (its args and
+/// plain env) is run by the real <c>fastreid</c> against s3rver, and what the trainer writes to its
+/// result file, read back as the pod's termination message, gives the status the operator records.
+/// </summary>
+public sealed class ExportJobContractTests(TrainedTinyModel model) : IClassFixture<TrainedTinyModel>, IAsyncLifetime
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+    private readonly S3rverFixture _s3 = new();
+    private readonly string _tmp = Directory.CreateTempSubdirectory("cli-exportjob-").FullName;
+
+    public Task InitializeAsync() => _s3.InitializeAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _s3.DisposeAsync();
+        Directory.Delete(_tmp, recursive: true);
+    }
+
+    [Fact]
+    public async Task The_planned_export_pod_runs_in_the_trainer_and_its_result_becomes_the_status()
+    {
+        var bucket = await _s3.CreateBucketAsync("models");
+        using (var run = new S3Storage(StorageUri.Parse($"s3://{bucket}/exp1"), _s3.Settings))
+        {
+            await run.PutFileAsync(model.Config, "config.yaml");
+            await run.PutFileAsync(model.Weights, "model_final.pth");
+        }
+        var export = new ExportJob
+        {
+            Metadata = new ObjectMeta { Name = "exp1-onnx", Namespace = "team-a", Uid = "uid-1", Generation = 1 },
+            Spec = new ExportJobSpec
+            {
+                Source = new ModelSource { ModelUri = $"s3://{bucket}/exp1/model_final.pth", ConfigUri = $"s3://{bucket}/exp1/config.yaml" },
+                Onnx = new OnnxSpec { DynamicBatch = false, BatchSize = 3 },
+                Output = new OutputSpec { Uri = $"s3://{bucket}/exp1/export", Endpoint = _s3.Endpoint.ToString(), Region = "us-east-1", SecretRef = new SecretReference { Name = "s3" } },
+            },
+        };
+        var first = ExportJobPlanner.Plan(export, ObservedChildren.None(Now), sourceExperiment: null);
+        var job = (V1Job)Assert.Single(first.Actions.OfType<CreateChild>()).Object;
+        var container = Assert.Single(job.Spec.Template.Spec.Containers);
+
+        // the kubelet's part: plain env as given, Secret keys resolved, the termination-message file
+        var resultFile = Path.Combine(_tmp, "termination-log");
+        var env = new Dictionary<string, string>();
+        foreach (var e in container.Env)
+        {
+            env[e.Name] = e.ValueFrom?.SecretKeyRef is { } secret
+                ? secret.Key == "AWS_ACCESS_KEY_ID" ? S3rverFixture.AccessKey : S3rverFixture.SecretKey
+                : e.Value ?? throw new InvalidOperationException($"env {e.Name} has neither a value nor a Secret key");
+        }
+        Assert.Equal(container.TerminationMessagePath, env["FASTREID_RESULT_FILE"]);
+        env["FASTREID_RESULT_FILE"] = resultFile;
+        Assert.Equal("fastreid", Assert.Single(container.Command));
+        var (code, stdout, stderr) = CliRunner.Run(env, [.. container.Args]);
+        Assert.True(code == 0, $"fastreid {string.Join(" ", container.Args)}: exit {code}\n{stderr}{stdout}");
+
+        job.Status = new V1JobStatus
+        {
+            StartTime = Now.UtcDateTime, CompletionTime = Now.AddMinutes(1).UtcDateTime, Succeeded = 1,
+            Conditions = [new V1JobCondition { Type = "Complete", Status = "True", LastTransitionTime = Now.AddMinutes(1).UtcDateTime }],
+        };
+        var pod = new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = job.Metadata.Name + "-x", NamespaceProperty = "team-a", Labels = job.Spec.Template.Metadata.Labels },
+            Status = new V1PodStatus
+            {
+                Phase = "Succeeded",
+                ContainerStatuses =
+                [
+                    new V1ContainerStatus
+                    {
+                        Name = container.Name, Image = container.Image, ImageID = "", Ready = false, RestartCount = 0,
+                        State = new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = 0, Message = File.ReadAllText(resultFile), FinishedAt = Now.AddMinutes(1).UtcDateTime } },
+                    },
+                ],
+            },
+        };
+        export.Status = first.Status;
+        var done = ExportJobPlanner.Plan(export, new ObservedChildren { Jobs = [job], Pods = [pod], Now = Now.AddMinutes(2) }, sourceExperiment: null);
+
+        Assert.Equal(Phases.Succeeded, done.Status.Phase);
+        Assert.Equal($"s3://{bucket}/exp1/export/model.onnx", done.Status.Artefacts?.Export);
+        var digest = done.Status.Artefacts!.Sha256!["model.onnx"];
+        using var exported = new S3Storage(StorageUri.Parse($"s3://{bucket}/exp1/export"), _s3.Settings);
+        var local = Path.Combine(_tmp, "model.onnx");
+        await exported.GetFileAsync("model.onnx", local);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(local))), digest);
+        var verification = done.Status.Verification!;
+        Assert.True(verification.Passed == true);
+        Assert.InRange(verification.MaxRelativeError ?? double.NaN, 0, 1e-4);
+        Assert.NotNull(verification.MaxAbsError);
+        Assert.Equal("3", verification.Batch);
+        Assert.False(string.IsNullOrEmpty(verification.Onnxruntime));
+    }
+}
