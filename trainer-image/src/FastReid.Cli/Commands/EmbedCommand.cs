@@ -40,7 +40,7 @@ internal static partial class EmbedCommand
           --size HxW      input size for an ONNX model whose height/width are not fixed (e.g. 256x128)
           --mean R,G,B    subtract before the model (ONNX only; default 0,0,0)
           --std R,G,B     divide before the model (ONNX only; default 1,1,1)
-          --batch N       images per forward pass (default 32)
+          --batch N       images per forward pass (default TEST.IMS_PER_BATCH with --config, 32 with --onnx)
         """,
         [], Run);
 
@@ -56,7 +56,7 @@ internal static partial class EmbedCommand
         var size = args.Option("size");
         var mean = args.Option("mean");
         var std = args.Option("std");
-        int batch = args.Int("batch", 32);
+        int? batch = args.Option("batch") is null ? null : args.Int("batch", 0);
         args.EnsureAllUsed();
         if (onnx is not null && configPath is not null) throw new CliUsageException("give either --config or --onnx, not both");
         if (onnx is null && (size ?? mean ?? std) is not null) throw new CliUsageException("--size, --mean and --std go with --onnx");
@@ -68,19 +68,19 @@ internal static partial class EmbedCommand
         if (!Directory.Exists(outDir)) throw new FastReidException($"--out: folder '{outDir}' does not exist");
         var records = files.Select(ToRecord).ToList();
         var features = onnx is null
-            ? EmbedWithModel(configPath!, args.Positionals, records)
-            : EmbedWithOnnx(onnx, records, Size(size), Triple(mean, "--mean", 0), Triple(std, "--std", 1), batch);
+            ? EmbedWithModel(configPath!, args.Positionals, records, batch)
+            : EmbedWithOnnx(onnx, records, Size(size), Triple(mean, "--mean", 0), Triple(std, "--std", 1), batch ?? 32);
         return Write(outPath, files, records, features);
     }
 
-    private static FeatureSet EmbedWithModel(string configPath, IReadOnlyList<string> overrides, List<ImageRecord> records)
+    private static FeatureSet EmbedWithModel(string configPath, IReadOnlyList<string> overrides, List<ImageRecord> records, int? batch)
     {
         var cfg = ConfigLoader.Load(configPath, overrides);
         var device = cfg.String("MODEL.DEVICE") == "cuda" && cuda.is_available() ? CUDA : CPU;
         using var model = InferenceModel.Load(cfg, device, Console.Error.WriteLine);
         var size = cfg.Ints("INPUT.SIZE_TEST");
         var decoder = new ImageDecoder(size[0], size[1], cacheBytes: 0);
-        var extractor = new FeatureExtractor(model, decoder, device, cfg.Int("TEST.IMS_PER_BATCH"), cfg.Bool("TEST.FLIP.ENABLED"),
+        var extractor = new FeatureExtractor(model, decoder, device, batch ?? cfg.Int("TEST.IMS_PER_BATCH"), cfg.Bool("TEST.FLIP.ENABLED"),
             Math.Max(1, cfg.Int("DATALOADER.NUM_WORKERS")));
         var features = extractor.Extract(records, (done, total) => Console.Error.Write($"\rembedding {done}/{total}"));
         Console.Error.WriteLine();
