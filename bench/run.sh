@@ -11,7 +11,17 @@ bench/eval/bin/Release/net10.0/FastReid.Bench.Eval all bench/results/eval.json
 
 # Trainer input pipeline (issue 2): training steps/s fed by the real pipeline vs one pre-made batch, same run.
 data=$(mktemp -d)
-trap 'rm -rf "$data"' EXIT
+trap 'rm -rf "$data" bench/results/export.json.tmp' EXIT
 "$FASTREID" data synth --out "$data" --identities 120 --cameras 6 --seed 0 >/dev/null
 FASTREID_DATASETS="$data" "$FASTREID" bench train --config trainer-image/configs/Synthetic/bagtricks_R18-cpu.yml \
   --steps 10 --rounds 3 --out bench/results/train.json
+
+# ONNX export (issue 7): onnxruntime CPU latency vs TorchSharp eager for the full-width bagtricks R18 and R50
+# at 256x128, batch 1 and 32, both runtimes interleaved in one process per model (random weights).
+# Into a fresh file, so that no entry of an earlier run survives.
+R50=trainer-image/configs/Market1501/bagtricks_R50.yml
+rm -f bench/results/export.json.tmp
+"$FASTREID" bench export --config "$R50" --name R18 --batches 1,32 --reps 40,10 --out bench/results/export.json.tmp \
+  MODEL.BACKBONE.DEPTH 18x MODEL.BACKBONE.FEAT_DIM 512
+"$FASTREID" bench export --config "$R50" --name R50 --batches 1,32 --reps 30,6 --out bench/results/export.json.tmp
+mv bench/results/export.json.tmp bench/results/export.json

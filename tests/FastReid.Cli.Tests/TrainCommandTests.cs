@@ -140,7 +140,7 @@ public sealed class TrainCommandTests(TinyDataset data) : IClassFixture<TinyData
     [Fact]
     public void Help_is_available_everywhere()
     {
-        foreach (var cmd in new[] { new[] { "train" }, ["embed"], ["evaluate"], ["data", "synth"], ["bench", "train"] })
+        foreach (var cmd in new[] { new[] { "train" }, ["embed"], ["evaluate"], ["data", "synth"], ["bench", "train"], ["bench", "export"] })
         {
             var (code, stdout, _) = CliRunner.Run(null, [.. cmd, "--help"]);
             Assert.Equal(0, code);

@@ -10,6 +10,7 @@ CliCommand[] commands =
     ExportCommand.Definition,
     DataSynthCommand.Definition,
     BenchTrainCommand.Definition,
+    BenchExportCommand.Definition,
 ];
 
 return Dispatch(args);
