@@ -107,6 +107,21 @@ public sealed class OnnxExportTests : IDisposable
         AssertMatches(model);
     }
 
+    /// <summary>The other depths differ only in block counts; the graph must follow them (e.g. R101's 23 blocks of layer3).</summary>
+    [Theory]
+    [InlineData("34x", "128", 16)]
+    [InlineData("101x", "512", 33)]
+    public void Resnet34_and_101_match_torchsharp(string depth, string featDim, int blocks)
+    {
+        using var model = Model("MODEL.BACKBONE.DEPTH", depth, "MODEL.BACKBONE.FEAT_DIM", featDim);
+        var proto = BaselineOnnxWriter.Write(model, 64, 32);
+        using var r18 = Model();
+        var r18Proto = BaselineOnnxWriter.Write(r18, 64, 32);
+        // one residual Add per block: R18 has 8 blocks, and the rest of the graph is the same
+        Assert.Equal(blocks - 8, proto.Graph.Node.Count(n => n.OpType == "Add") - r18Proto.Graph.Node.Count(n => n.OpType == "Add"));
+        AssertMatches(model, expectedDim: long.Parse(featDim, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public void Resnet50_bottlenecks_with_ibn_and_non_local_match_torchsharp()
     {
