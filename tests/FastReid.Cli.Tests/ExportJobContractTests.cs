@@ -13,29 +13,14 @@ namespace FastReid.Cli.Tests;
 /// plain env) is run by the real <c>fastreid</c> against s3rver, and what the trainer writes to its
 /// result file, read back as the pod's termination message, gives the status the operator records.
 /// </summary>
-public sealed class ExportJobContractTests(TrainedTinyModel model) : IClassFixture<TrainedTinyModel>, IAsyncLifetime
+public sealed partial class OnnxEvaluationTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
-    private readonly S3rverFixture _s3 = new();
-    private readonly string _tmp = Directory.CreateTempSubdirectory("cli-exportjob-").FullName;
-
-    public Task InitializeAsync() => _s3.InitializeAsync();
-
-    public async Task DisposeAsync()
-    {
-        await _s3.DisposeAsync();
-        Directory.Delete(_tmp, recursive: true);
-    }
 
     [Fact]
     public async Task The_planned_export_pod_runs_in_the_trainer_and_its_result_becomes_the_status()
     {
-        var bucket = await _s3.CreateBucketAsync("models");
-        using (var run = new S3Storage(StorageUri.Parse($"s3://{bucket}/exp1"), _s3.Settings))
-        {
-            await run.PutFileAsync(model.Config, "config.yaml");
-            await run.PutFileAsync(model.Weights, "model_final.pth");
-        }
+        var bucket = await PublishRunAsync("exp1");
         var export = new ExportJob
         {
             Metadata = new ObjectMeta { Name = "exp1-onnx", Namespace = "team-a", Uid = "uid-1", Generation = 1 },

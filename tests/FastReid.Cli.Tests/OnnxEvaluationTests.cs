@@ -34,7 +34,7 @@ public sealed class TrainedTinyModel : IDisposable
 /// Evaluating an exported model on a dataset (TorchSharp vs onnxruntime, same data and settings), and
 /// exporting from and to S3 (s3rver) as the ExportJob's pod does.
 /// </summary>
-public sealed class OnnxEvaluationTests(TrainedTinyModel model) : IClassFixture<TrainedTinyModel>, IAsyncLifetime
+public sealed partial class OnnxEvaluationTests(TrainedTinyModel model) : IClassFixture<TrainedTinyModel>, IAsyncLifetime
 {
     private readonly S3rverFixture _s3 = new();
     private readonly string _tmp = Directory.CreateTempSubdirectory("cli-onnx-eval-").FullName;
@@ -134,16 +134,21 @@ public sealed class OnnxEvaluationTests(TrainedTinyModel model) : IClassFixture<
         ["FASTREID_RESULT_FILE"] = resultFile,
     };
 
+    /// <summary>A new bucket holding the tiny run's config.yaml and model_final.pth under <paramref name="prefix"/>, as training publishes them.</summary>
+    private async Task<string> PublishRunAsync(string prefix)
+    {
+        var bucket = await _s3.CreateBucketAsync("models");
+        using var run = new S3Storage(StorageUri.Parse($"s3://{bucket}/{prefix}"), _s3.Settings);
+        await run.PutFileAsync(model.Config, "config.yaml");
+        await run.PutFileAsync(model.Weights, "model_final.pth");
+        return bucket;
+    }
+
     /// <summary>What an ExportJob pod runs: config and weights from a published run on S3, the export to S3.</summary>
     [Fact]
     public async Task Export_reads_the_run_from_s3_and_publishes_model_and_figures_to_s3()
     {
-        var bucket = await _s3.CreateBucketAsync("models");
-        using (var run = new S3Storage(StorageUri.Parse($"s3://{bucket}/exp1"), _s3.Settings))
-        {
-            await run.PutFileAsync(model.Config, "config.yaml");
-            await run.PutFileAsync(model.Weights, "model_final.pth");
-        }
+        var bucket = await PublishRunAsync("exp1");
         var resultFile = Path.Combine(_tmp, "result.json");
         var (code, stdout, stderr) = CliRunner.Run(S3Env(resultFile), "export", "--config", $"s3://{bucket}/exp1/config.yaml",
             "--output", $"s3://{bucket}/exp1/export", "MODEL.WEIGHTS", $"s3://{bucket}/exp1/model_final.pth");
