@@ -200,9 +200,7 @@ internal static class EvaluateCommand
                 var result = ReidEvaluator.Evaluate(query, gallery, options);
                 if (json)
                 {
-                    var obj = System.Text.Json.Nodes.JsonNode.Parse(ToJson(result))!.AsObject();
-                    obj.Insert(0, "dataset", test.Name);
-                    Console.WriteLine(obj.ToJsonString());
+                    Console.WriteLine(ToJson(result, test.Name));
                 }
                 else
                 {
@@ -257,12 +255,13 @@ internal static class EvaluateCommand
         return read(name);
     }
 
-    internal static string ToJson(ReidMetrics m)
+    internal static string ToJson(ReidMetrics m, string? dataset = null)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream))
         {
             writer.WriteStartObject();
+            if (dataset is not null) writer.WriteString("dataset", dataset);
             writer.WriteNumber("mAP", m.MAP);
             writer.WriteNumber("rank1", m.Rank1);
             writer.WriteNumber("rank5", m.Rank5);

@@ -13,19 +13,7 @@ public static class ConfigLoader
     public static FastReidConfig Load(string path, IReadOnlyList<string>? overrides = null)
     {
         if (path.StartsWith("s3://", StringComparison.Ordinal))
-        {
-            var download = Directory.CreateTempSubdirectory("fastreid-config-").FullName;
-            try
-            {
-                var local = Storage.StorageFactory.FetchFileAsync(path, download,
-                    new Storage.StorageOptions { Retry = Storage.RetrySettings.FromEnvironment() }).GetAwaiter().GetResult();
-                return Load(local, overrides);
-            }
-            finally
-            {
-                Directory.Delete(download, recursive: true);
-            }
-        }
+            return Storage.StorageFactory.WithLocalCopy(path, local => Load(local, overrides));
         var config = FastReidConfig.Defaults();
         MergeFile(config, Path.GetFullPath(path), []);
         if (overrides is { Count: > 0 }) config.ApplyOverrides(overrides);

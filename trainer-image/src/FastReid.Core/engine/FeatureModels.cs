@@ -80,16 +80,18 @@ public sealed class OnnxFeatureModel(OnnxEmbedder embedder, float[]? mean = null
     {
         if (embedder.StaticBatch is not { } batch || batch == count)
             return Keep(embedder.Embed(pixels, count));
-        var result = new List<float>();
+        float[]? result = null;
         for (int start = 0; start < count; start += batch)
         {
             int n = Math.Min(batch, count - start);
             var chunk = new float[batch * imageSize]; // zero padding after the n real images
             Array.Copy(pixels, (long)start * imageSize, chunk, 0, (long)n * imageSize);
-            var out_ = Keep(embedder.Embed(chunk, batch));
-            result.AddRange(out_.AsSpan(0, n * Dim!.Value).ToArray());
+            var features = Keep(embedder.Embed(chunk, batch));
+            int dim = Dim!.Value;
+            result ??= new float[count * dim];
+            Array.Copy(features, 0, result, (long)start * dim, (long)n * dim);
         }
-        return [.. result];
+        return result!;
     }
 
     private float[] Keep((float[] Features, int Dim) output)

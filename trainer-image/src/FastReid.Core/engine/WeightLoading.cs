@@ -40,17 +40,7 @@ public static class WeightLoading
     public static Dictionary<string, Tensor> ReadStateDict(string path, string key)
     {
         if (path.StartsWith("s3://", StringComparison.Ordinal))
-        {
-            var download = Directory.CreateTempSubdirectory("fastreid-weights-").FullName;
-            try
-            {
-                return ReadStateDict(Storage.StorageFactory.FetchFileAsync(path, download).GetAwaiter().GetResult(), key);
-            }
-            finally
-            {
-                Directory.Delete(download, recursive: true);
-            }
-        }
+            return Storage.StorageFactory.WithLocalCopy(path, local => ReadStateDict(local, key));
         if (!File.Exists(path)) throw new FastReidException($"{key}: weights file '{path}' does not exist");
         try
         {

@@ -37,4 +37,23 @@ public static class StorageFactory
         await storage.GetFileAsync(name, target, ct).ConfigureAwait(false);
         return target;
     }
+
+    /// <summary>
+    /// Runs <paramref name="use"/> on a local copy of one file: a local path is passed as it is (the caller names
+    /// a missing file in its own terms); an s3:// object is downloaded into a temporary folder that is removed
+    /// afterwards.
+    /// </summary>
+    public static T WithLocalCopy<T>(string uri, Func<string, T> use)
+    {
+        if (!uri.StartsWith("s3://", StringComparison.Ordinal)) return use(uri);
+        var download = Directory.CreateTempSubdirectory("fastreid-fetch-").FullName;
+        try
+        {
+            return use(FetchFileAsync(uri, download).GetAwaiter().GetResult());
+        }
+        finally
+        {
+            Directory.Delete(download, recursive: true);
+        }
+    }
 }
