@@ -11,6 +11,7 @@ using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using TorchSharp;
 using static TorchSharp.torch;
+using FastReid.Storage;
 
 namespace FastReid.Cli.Commands;
 
@@ -236,7 +237,7 @@ internal static class BenchExportCommand
             root = Fresh();
         }
         ((JsonObject)root["models"]!)[name] = entry;
-        ArtefactFiles.WriteAllTextAtomic(outFile, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(outFile, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
         static JsonObject Fresh() => new()
         {

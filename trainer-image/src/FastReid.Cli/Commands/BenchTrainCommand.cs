@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using FastReid.Config;
 using FastReid.Data;
 using FastReid.Engine;
+using FastReid.Storage;
 
 namespace FastReid.Cli.Commands;
 
@@ -80,7 +81,7 @@ internal static class BenchTrainCommand
             };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"pre-made {premadeRate:F3} steps/s, pipeline {pipelineRate:F3} steps/s ({pipelineRate * session.BatchSize:F1} images/s): ratio {pipelineRate / premadeRate:F3}"));
-            ArtefactFiles.WriteAllTextAtomic(outFile, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            AtomicFile.WriteAllText(outFile, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             Console.WriteLine($"wrote {outFile}");
             return 0;
         }

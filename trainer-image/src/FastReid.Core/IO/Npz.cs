@@ -188,25 +188,16 @@ public static class Npz
     /// <summary>Writes atomically: a temporary file in the same folder, then a rename over <paramref name="path"/>.</summary>
     public static void Write(string path, IReadOnlyDictionary<string, NpyArray> arrays, bool compressed = false)
     {
-        var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
+        Storage.AtomicFile.Write(path, temp =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite))
-            using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+            using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite);
+            using var zip = new ZipArchive(file, ZipArchiveMode.Create);
+            foreach (var (name, array) in arrays)
             {
-                foreach (var (name, array) in arrays)
-                {
-                    var entry = zip.CreateEntry(name + ".npy", compressed ? CompressionLevel.Optimal : CompressionLevel.NoCompression);
-                    using var stream = entry.Open();
-                    Npy.Write(stream, array);
-                }
+                var entry = zip.CreateEntry(name + ".npy", compressed ? CompressionLevel.Optimal : CompressionLevel.NoCompression);
+                using var stream = entry.Open();
+                Npy.Write(stream, array);
             }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        });
     }
 }

@@ -5,30 +5,9 @@ using static TorchSharp.torch;
 
 namespace FastReid.Engine;
 
-/// <summary>Small helpers for writing outputs so a crash never leaves a half-written file under the final name.</summary>
+/// <summary>Digests of artefacts: of a file, and of a model's weights themselves. (Atomic writes: <see cref="Storage.AtomicFile"/>.)</summary>
 public static class ArtefactFiles
 {
-    public static void WriteAllTextAtomic(string path, string text) =>
-        WriteAtomic(path, tmp => File.WriteAllText(tmp, text, new UTF8Encoding(false)));
-
-    public static void WriteAtomic(string path, Action<string> write)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            write(tmp);
-            using (var fs = new FileStream(tmp, FileMode.Open, FileAccess.Read)) fs.Flush(flushToDisk: true);
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
-    }
-
     public static string Sha256File(string path)
     {
         using var fs = File.OpenRead(path);

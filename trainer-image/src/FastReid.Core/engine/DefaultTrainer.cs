@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using FastReid.Config;
 using FastReid.Evaluation;
+using FastReid.Storage;
 
 namespace FastReid.Engine;
 
@@ -27,7 +28,7 @@ public static class DefaultTrainer
         using var session = new TrainingSession(cfg, run);
         progress.Line($"training set: {session.Train.Records.Count} images, {session.Train.NumClasses} identities ({string.Join(", ", cfg.Strings("DATASETS.NAMES"))})");
         foreach (var t in session.Tests) progress.Line($"test set {t.Name}: {t.Query.Count} query, {t.Gallery.Count} gallery images");
-        ArtefactFiles.WriteAllTextAtomic(Path.Combine(run.OutputDir, "config.yaml"), cfg.ToYaml());
+        AtomicFile.WriteAllText(Path.Combine(run.OutputDir, "config.yaml"), cfg.ToYaml());
 
         int maxEpoch = session.MaxEpoch, itersPerEpoch = session.ItersPerEpoch, batchSize = session.BatchSize;
         int evalPeriod = cfg.Int("TEST.EVAL_PERIOD"), checkpointPeriod = cfg.Int("SOLVER.CHECKPOINT_PERIOD");
@@ -69,7 +70,7 @@ public static class DefaultTrainer
                     if (score > bestScore)
                     {
                         (bestScore, best, bestEpoch, improved) = (score, metrics, epoch + 1, true);
-                        ArtefactFiles.WriteAtomic(Path.Combine(run.OutputDir, "model_best.pth"), tmp => WeightLoading.Save(session.Model, tmp));
+                        AtomicFile.Write(Path.Combine(run.OutputDir, "model_best.pth"), tmp => WeightLoading.Save(session.Model, tmp));
                     }
                 }
             }
@@ -81,7 +82,7 @@ public static class DefaultTrainer
             }
         }
 
-        ArtefactFiles.WriteAtomic(Path.Combine(run.OutputDir, "model_final.pth"), tmp => WeightLoading.Save(session.Model, tmp));
+        AtomicFile.Write(Path.Combine(run.OutputDir, "model_final.pth"), tmp => WeightLoading.Save(session.Model, tmp));
         var weightsSha = ArtefactFiles.WeightsSha256(session.Model);
         progress.Line($"done in {ProgressReporter.Format(watch.Elapsed)}; weights sha256 {weightsSha}; artefacts in {run.OutputUri}");
         return Results.Write(run, checkpointing.KeptEntries, final, best, bestEpoch, weightsSha, maxEpoch, watch.Elapsed, options.ResultFile);

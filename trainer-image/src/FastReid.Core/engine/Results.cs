@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FastReid.Evaluation;
+using FastReid.Storage;
 
 namespace FastReid.Engine;
 
@@ -29,7 +30,7 @@ public static class Results
             ["train_seconds"] = Math.Round(duration.TotalSeconds, 1),
         };
         if (final?.TprAtFpr is { } roc) metrics["tpr@fpr"] = new JsonObject(roc.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
-        ArtefactFiles.WriteAllTextAtomic(Path.Combine(dir, "metrics.json"), metrics.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(dir, "metrics.json"), metrics.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
         var artefacts = new[] { "config.yaml", "model_final.pth", "model_best.pth", "metrics.json" }
             .Where(f => File.Exists(Path.Combine(dir, f))).ToList();
@@ -62,7 +63,7 @@ public static class Results
         }
         var target = resultFile ?? Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") ?? Path.Combine(dir, "result.json");
         if (target.StartsWith("/dev/", StringComparison.Ordinal)) File.WriteAllText(target, text);
-        else ArtefactFiles.WriteAllTextAtomic(target, text + "\n");
+        else AtomicFile.WriteAllText(target, text + "\n");
         if (run.IsRemote && resultFile is null && Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") is null)
             run.Storage.PutFileAsync(target, "result.json").GetAwaiter().GetResult();
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using FastReid.Modeling.MetaArch;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
+using FastReid.Storage;
 
 namespace FastReid.Export;
 
@@ -57,7 +58,8 @@ public static class OnnxExporter
         var bytes = proto.ToByteArray();
         Directory.CreateDirectory(outputDir);
         var final = Path.Combine(outputDir, ModelFile);
-        var temp = Path.Combine(outputDir, $".{ModelFile}.{Environment.ProcessId}.tmp");
+        // verified before it takes its name; the temporary name carries the marker listings and manifests skip
+        var temp = AtomicFile.TempPathFor(final);
         File.WriteAllBytes(temp, bytes);
         try
         {
@@ -91,7 +93,7 @@ public static class OnnxExporter
                 [options.StaticBatch, 3, options.Height, options.Width], outputDim, OrtVersion(),
                 passed ? Convert.ToHexStringLower(SHA256.HashData(bytes)) : null, RelativeErrorDefinition,
                 checks.Select(c => new VerifyCheckJson(c.Input, c.Batch, c.MaxAbsError, c.MaxRelativeError, c.Passed)).ToList());
-            File.WriteAllText(Path.Combine(outputDir, VerifyFile), JsonSerializer.Serialize(report, Json) + "\n");
+            AtomicFile.WriteAllText(Path.Combine(outputDir, VerifyFile), JsonSerializer.Serialize(report, Json) + "\n");
             if (!passed)
             {
                 // a model.onnx from an earlier export would sit next to figures that no longer describe it

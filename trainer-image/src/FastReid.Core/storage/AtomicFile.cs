@@ -38,18 +38,19 @@ public static class AtomicFile
         }
     }
 
-    /// <summary>The synchronous form of <see cref="WriteAsync"/> for small files.</summary>
-    public static void WriteAllBytes(string target, ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// The synchronous form for writers that take a path (a state-dict saver, a zip writer): <paramref name="writeTemp"/>
+    /// writes the temporary file it is given, which is then flushed to disk and renamed onto <paramref name="target"/>.
+    /// </summary>
+    public static void Write(string target, Action<string> writeTemp)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target))!);
         var temp = TempPathFor(target);
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(bytes);
+            writeTemp(temp);
+            using (var stream = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
                 stream.Flush(flushToDisk: true);
-            }
             File.Move(temp, target, overwrite: true);
         }
         finally
@@ -57,6 +58,12 @@ public static class AtomicFile
             if (File.Exists(temp)) File.Delete(temp);
         }
     }
+
+    public static void WriteAllBytes(string target, byte[] bytes) => Write(target, temp => File.WriteAllBytes(temp, bytes));
+
+    /// <summary>UTF-8 without a byte-order mark.</summary>
+    public static void WriteAllText(string target, string text) =>
+        Write(target, temp => File.WriteAllText(temp, text, new System.Text.UTF8Encoding(false)));
 
     public static Task WriteAllBytesAsync(string target, ReadOnlyMemory<byte> bytes, CancellationToken ct = default) =>
         WriteAsync(target, async (s, c) => await s.WriteAsync(bytes, c).ConfigureAwait(false), ct);
