@@ -101,6 +101,17 @@ public sealed class TrainCommandTests(TinyDataset data) : IClassFixture<TinyData
     }
 
     [Fact]
+    public void Data_parallel_world_size_exits_with_the_do_not_retry_code_before_any_output()
+    {
+        var dir = Path.Combine(_out, "ddp");
+        var env = new Dictionary<string, string>(data.Env) { ["WORLD_SIZE"] = "8", ["RANK"] = "0", ["LOCAL_RANK"] = "0" };
+        var (code, _, stderr) = CliRunner.Run(env, Tiny(dir));
+        Assert.Equal(4, code); // the experiment Job's podFailurePolicy fails at once on 4 instead of retrying
+        Assert.Contains("WORLD_SIZE 8", stderr);
+        Assert.False(Directory.Exists(dir));
+    }
+
+    [Fact]
     public void Missing_dataset_folder_is_named()
     {
         var empty = Directory.CreateTempSubdirectory("no-data-").FullName;

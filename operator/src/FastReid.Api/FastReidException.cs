@@ -5,3 +5,13 @@ namespace FastReid;
 /// what was wrong and where. Command-line front ends print the message without a stack trace.
 /// </summary>
 public class FastReidException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// A setting this build cannot run at all (not a typo, not a transient fault): the trainer exits with
+/// <see cref="ExitCode"/>, which the operator's Jobs never retry, and the message says which setting and why.
+/// </summary>
+public sealed class UnsupportedSettingException(string message) : FastReidException(message)
+{
+    /// <summary>The trainer's exit code for it (0 ok, 1 bad input, 2 usage, 3 export not faithful, 4 unsupported).</summary>
+    public const int ExitCode = 4;
+}

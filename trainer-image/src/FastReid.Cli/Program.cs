@@ -63,8 +63,13 @@ int Dispatch(string[] argv)
     catch (FastReidException e)
     {
         Console.Error.WriteLine($"fastreid {command.Name}: error: {e.Message}");
-        // 3: the export is not faithful; a retry (e.g. by a Job's backoff) would only repeat it
-        return e is FastReid.Export.ExportVerificationException ? 3 : 1;
+        // 3: the export is not faithful, 4: this build cannot run the setting; a retry (e.g. by a Job's backoff) would only repeat either
+        return e switch
+        {
+            FastReid.Export.ExportVerificationException => 3,
+            UnsupportedSettingException => UnsupportedSettingException.ExitCode,
+            _ => 1,
+        };
     }
     catch (AggregateException e) when (e.Flatten().InnerExceptions.OfType<FastReidException>().FirstOrDefault() is { } user)
     {

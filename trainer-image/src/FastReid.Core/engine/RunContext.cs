@@ -46,6 +46,9 @@ public sealed class RunContext : IDisposable
     public static RunContext Create(FastReidConfig cfg, TextWriter output, bool interactive, int? metricsPort)
     {
         var distributed = DistributedEnv.FromEnvironment();
+        // refused before any data is read or output written: a Job must not retry what cannot run
+        if (distributed.WorldSize > 1)
+            throw new UnsupportedSettingException($"WORLD_SIZE {distributed.WorldSize}: data-parallel training across processes is not in this build yet; run one process (resources.nodes 1, gpusPerNode 0 or 1)");
         var outputUri = cfg.String("OUTPUT_DIR");
         var remote = outputUri.StartsWith("s3://", StringComparison.Ordinal);
         var outputDir = PrepareOutputDir(remote ? StagingDir(outputUri) : outputUri);
@@ -92,7 +95,7 @@ public sealed class RunContext : IDisposable
     public void SynchronizeGradients(IReadOnlyList<TorchSharp.Modules.Parameter> parameters)
     {
         if (Distributed.WorldSize == 1) return;
-        throw new FastReidException("WORLD_SIZE > 1: multi-process data-parallel training needs a collective backend, which this build does not have yet");
+        throw new InvalidOperationException("WORLD_SIZE > 1 is refused when the run starts");
     }
 
     /// <summary>A local staging folder per S3 output ($FASTREID_WORK_DIR, default the temp folder).</summary>
