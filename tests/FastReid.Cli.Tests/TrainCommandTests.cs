@@ -54,6 +54,13 @@ public sealed class TrainCommandTests(TinyDataset data) : IClassFixture<TinyData
         using var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "result.json")));
         Assert.Equal(weightsSha, result.RootElement.GetProperty("weights_sha256").GetString());
         Assert.True(new FileInfo(Path.Combine(dir, "result.json")).Length <= 4096);
+        // the operator's reader takes what the trainer wrote: the final metrics and the published artefacts
+        var read = FastReid.Pipeline.TrainerResult.TryParse(File.ReadAllText(Path.Combine(dir, "result.json")), out var readError);
+        Assert.True(read is not null, readError);
+        Assert.Equal(metrics.RootElement.GetProperty("mAP").GetDouble(), read.Metrics.MAP);
+        Assert.Equal(Path.Combine(dir, "model_final.pth"), read.Artefacts.Model);
+        Assert.Equal(2, read.BudgetUsed);
+        Assert.Equal(FastReid.Storage.Sha256.Of(File.ReadAllBytes(Path.Combine(dir, "model_final.pth"))), read.Artefacts.Sha256!["model_final.pth"]);
 
         // the effective config loads again and names the identities found in the data
         var again = ConfigLoader.Load(Path.Combine(dir, "config.yaml"));

@@ -208,7 +208,7 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Equal(2, logs.Count(l => l.StartsWith("verify batch", StringComparison.Ordinal)));
 
         // the operator's result contract: model path, digest and figures, within 4 KB
-        var resultText = OnnxExporter.ResultJson(report, Path.Combine(_dir, "model.onnx"), Path.Combine(_dir, "verify.json"));
+        var resultText = OnnxExporter.Result(report, Path.Combine(_dir, "model.onnx"), Path.Combine(_dir, "verify.json")).ToJson();
         Assert.True(resultText.Length <= 4096);
         using var result = JsonDocument.Parse(resultText);
         Assert.Equal(Path.Combine(_dir, "model.onnx"), result.RootElement.GetProperty("artefacts").GetProperty("export").GetString());

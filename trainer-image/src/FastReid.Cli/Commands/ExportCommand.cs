@@ -65,52 +65,12 @@ internal static class ExportCommand
             images = Directory.EnumerateFiles(imagesDir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal).Take(7).ToList();
             if (images.Count == 0) throw new FastReidException($"--images: folder '{imagesDir}' holds no .jpg, .jpeg or .png files");
         }
-        bool remote = outputDir.StartsWith("s3://", StringComparison.Ordinal);
-        if (!remote && File.Exists(outputDir)) throw new FastReidException($"--output: '{outputDir}' is a file, not a folder");
-
         var cfg = ConfigLoader.Load(configPath, args.Positionals);
         var size = cfg.Ints("INPUT.SIZE_TEST");
-        using var storage = remote ? StorageFactory.Open(outputDir, new StorageOptions { Log = Console.Error.WriteLine, Retry = RetrySettings.FromEnvironment() }) : null;
-        // bad credentials or a missing bucket surface before the model is built
-        storage?.ListAsync(OnnxExporter.ModelFile).GetAwaiter().GetResult();
-        var localDir = remote ? Directory.CreateTempSubdirectory("fastreid-export-").FullName : outputDir;
-        try
-        {
-            // onnxruntime verifies on the CPU, so the reference model runs there too
-            using var model = InferenceModel.Load(cfg, CPU, Console.Error.WriteLine);
-            var options = new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images);
-            VerifyReport report;
-            try
-            {
-                report = OnnxExporter.Export(model, options, localDir, Console.Error.WriteLine);
-            }
-            catch (ExportVerificationException) when (storage is not null)
-            {
-                // as locally: the figures are kept, a model.onnx of an earlier export is not left beside them
-                storage.DeleteAsync(OnnxExporter.ModelFile).GetAwaiter().GetResult();
-                storage.PutFileAsync(Path.Combine(localDir, OnnxExporter.VerifyFile), OnnxExporter.VerifyFile).GetAwaiter().GetResult();
-                throw;
-            }
-            string modelUri = Path.GetFullPath(Path.Combine(localDir, OnnxExporter.ModelFile));
-            string verifyUri = Path.GetFullPath(Path.Combine(localDir, OnnxExporter.VerifyFile));
-            if (storage is not null)
-            {
-                Console.Error.WriteLine($"uploading {OnnxExporter.ModelFile} and {OnnxExporter.VerifyFile} to {outputDir}");
-                storage.PutFileAsync(modelUri, OnnxExporter.ModelFile).GetAwaiter().GetResult();
-                storage.PutFileAsync(verifyUri, OnnxExporter.VerifyFile).GetAwaiter().GetResult();
-                modelUri = storage.UriOf(OnnxExporter.ModelFile);
-                verifyUri = storage.UriOf(OnnxExporter.VerifyFile);
-            }
-            // in a pod the operator reads this from the termination message (the trainer's result contract)
-            if (Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") is { Length: > 0 } resultFile)
-                File.WriteAllText(resultFile, OnnxExporter.ResultJson(report, modelUri, verifyUri));
-            Console.WriteLine($"wrote {modelUri} (features [{batchText}, {report.OutputDim}], opset {opset}, sha256 {report.ModelSha256}); " +
-                $"verified against onnxruntime {report.OnnxRuntime}: max relative error {report.MaxRelativeError:E2} <= {tolerance:G3}");
-            return 0;
-        }
-        finally
-        {
-            if (remote) Directory.Delete(localDir, recursive: true);
-        }
+        var options = new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images);
+        var (report, modelUri, _) = ExportRun.Run(cfg, outputDir, options, Console.Error.WriteLine);
+        Console.WriteLine($"wrote {modelUri} (features [{batchText}, {report.OutputDim}], opset {opset}, sha256 {report.ModelSha256}); " +
+            $"verified against onnxruntime {report.OnnxRuntime}: max relative error {report.MaxRelativeError:E2} <= {tolerance:G3}");
+        return 0;
     }
 }

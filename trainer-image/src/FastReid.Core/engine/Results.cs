@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FastReid.Contracts;
 using FastReid.Evaluation;
+using ReidMetricsStatus = FastReid.Api.V1Alpha1.ReidMetrics;
 using FastReid.Storage;
 
 namespace FastReid.Engine;
@@ -11,8 +13,6 @@ namespace FastReid.Engine;
 /// </summary>
 public static class Results
 {
-    public const int MaxResultBytes = 4096;
-
     internal static TrainOutcome Write(RunContext run, IReadOnlyList<Storage.ManifestEntry> checkpoints, ReidMetrics? final, ReidMetrics? best, int bestEpoch,
         string weightsSha, int epochs, TimeSpan duration, string? resultFile)
     {
@@ -38,33 +38,21 @@ public static class Results
         var manifest = DefaultTrainer.Publish(run, checkpoints);
         var digests = manifest.Entries.Where(e => artefacts.Contains(e.Path)).ToDictionary(e => e.Path, e => e.Sha256);
 
-        var result = new JsonObject
+        var result = new RunResult
         {
-            ["status"] = "Succeeded",
-            ["metrics"] = final is null ? null : new JsonObject
+            Metrics = final is null ? null : new ReidMetricsStatus { MAP = final.MAP, Rank1 = final.Rank1, Rank5 = final.Rank5, Rank10 = final.Rank10, MINP = final.MINP },
+            Artefacts = new ResultArtefacts
             {
-                ["mAP"] = final.MAP, ["rank1"] = final.Rank1, ["rank5"] = final.Rank5, ["rank10"] = final.Rank10, ["mINP"] = final.MINP,
+                Model = run.Storage.UriOf("model_final.pth"), Config = run.Storage.UriOf("config.yaml"),
+                Metrics = run.Storage.UriOf("metrics.json"), Manifest = run.Storage.UriOf("manifest.json"),
+                Checkpoint = checkpoints.Count > 0 ? run.Storage.UriOf(checkpoints.Select(e => e.Path[..e.Path.LastIndexOf('/')]).Max(StringComparer.Ordinal)!) : null,
             },
-            ["artefacts"] = new JsonObject
-            {
-                ["model"] = run.Storage.UriOf("model_final.pth"), ["config"] = run.Storage.UriOf("config.yaml"),
-                ["metrics"] = run.Storage.UriOf("metrics.json"), ["manifest"] = run.Storage.UriOf("manifest.json"),
-                ["checkpoint"] = checkpoints.Count > 0 ? run.Storage.UriOf(checkpoints.Select(e => e.Path[..e.Path.LastIndexOf('/')]).Max(StringComparer.Ordinal)!) : null,
-            },
-            ["sha256"] = new JsonObject(digests.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
-            ["weights_sha256"] = weightsSha,
-            ["budget"] = new JsonObject { ["key"] = "SOLVER.MAX_EPOCH", ["used"] = epochs },
+            Sha256 = new SortedDictionary<string, string>(digests, StringComparer.Ordinal),
+            WeightsSha256 = weightsSha,
+            Budget = new ResultBudget { Key = "SOLVER.MAX_EPOCH", Used = epochs },
         };
-        var text = result.ToJsonString();
-        if (text.Length > MaxResultBytes)
-        {
-            result.Remove("sha256");
-            text = result.ToJsonString();
-        }
-        var target = resultFile ?? Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") ?? Path.Combine(dir, "result.json");
-        if (target.StartsWith("/dev/", StringComparison.Ordinal)) File.WriteAllText(target, text);
-        else AtomicFile.WriteAllText(target, text + "\n");
-        if (run.IsRemote && resultFile is null && Environment.GetEnvironmentVariable("FASTREID_RESULT_FILE") is null)
+        var target = ResultFile.Write(result, resultFile ?? ResultFile.FromEnvironment() ?? Path.Combine(dir, "result.json"));
+        if (run.IsRemote && resultFile is null && ResultFile.FromEnvironment() is null)
             run.Storage.PutFileAsync(target, "result.json").GetAwaiter().GetResult();
 
         return new TrainOutcome(dir, final, best, bestEpoch, weightsSha, epochs, duration,

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using FastReid.Modeling.MetaArch;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
+using FastReid.Contracts;
 using FastReid.Storage;
 
 namespace FastReid.Export;
@@ -112,21 +113,20 @@ public static class OnnxExporter
     }
 
     /// <summary>
-    /// The operator contract's result JSON (≤ 4 KB) for an export: where the model and the figures are (local
-    /// paths or s3:// URIs), the model's sha256 and the verification figures, for the ExportJob status.
+    /// The operator contract's result for an export: where the model and the figures are (local paths or s3://
+    /// URIs), the model's sha256 and the verification figures, for the ExportJob status.
     /// </summary>
-    public static string ResultJson(VerifyReport report, string modelUri, string verifyUri) => new System.Text.Json.Nodes.JsonObject
+    public static RunResult Result(VerifyReport report, string modelUri, string verifyUri) => new()
     {
-        ["status"] = "Succeeded",
-        ["format"] = "onnx",
-        ["artefacts"] = new System.Text.Json.Nodes.JsonObject { ["export"] = modelUri, ["verify"] = verifyUri },
-        ["sha256"] = new System.Text.Json.Nodes.JsonObject { [ModelFile] = report.ModelSha256 },
-        ["verify"] = new System.Text.Json.Nodes.JsonObject
+        Format = "onnx",
+        Artefacts = new ResultArtefacts { Export = modelUri, Verify = verifyUri },
+        Sha256 = report.ModelSha256 is { } sha ? new SortedDictionary<string, string>(StringComparer.Ordinal) { [ModelFile] = sha } : null,
+        Verify = new ResultVerification
         {
-            ["passed"] = report.Passed, ["tolerance"] = report.Tolerance, ["max_relative_error"] = report.MaxRelativeError,
-            ["max_abs_error"] = report.MaxAbsError, ["batch"] = report.Batch, ["opset"] = report.Opset, ["onnxruntime"] = report.OnnxRuntime,
+            Passed = report.Passed, Tolerance = report.Tolerance, MaxRelativeError = report.MaxRelativeError, MaxAbsError = report.MaxAbsError,
+            Batch = report.Batch, Opset = report.Opset, Onnxruntime = report.OnnxRuntime,
         },
-    }.ToJsonString();
+    };
 
     /// <summary>Float RGB 0–255 [batch, 3, H, W] from image files, decoded as <c>fastreid embed</c> decodes them.</summary>
     private static TorchSharp.torch.Tensor ImageBatch(IReadOnlyList<string> files, int batch, long height, long width)
