@@ -38,13 +38,13 @@ public sealed class ExportPlannerTests
         return e;
     }
 
-    private static ExportPlan PlanOf(ExportJob job, ReidExperiment? source, ObservedChildren? observed = null, PlannerOptions? options = null) =>
+    private static Plan<ExportJobStatus> PlanOf(ExportJob job, ReidExperiment? source, ObservedChildren? observed = null, PlannerOptions? options = null) =>
         ExportJobPlanner.Plan(job, observed ?? ObservedChildren.None(T0), source, options);
 
-    private static Condition Cond(ExportPlan plan, string type) => Conditions.Find(plan.Status.Conditions, type)
+    private static Condition Cond(Plan<ExportJobStatus> plan, string type) => Conditions.Find(plan.Status.Conditions, type)
         ?? throw new Xunit.Sdk.XunitException($"no {type} condition in [{string.Join(", ", plan.Status.Conditions?.Select(c => c.Type) ?? [])}]");
 
-    private static V1Job CreatedJob(ExportPlan plan) => (V1Job)Assert.Single(plan.Actions.OfType<CreateChild>()).Object;
+    private static V1Job CreatedJob(Plan<ExportJobStatus> plan) => (V1Job)Assert.Single(plan.Actions.OfType<CreateChild>()).Object;
 
     private static V1Pod ExportPod(string jobName, string phase, string? message = null, int exitCode = 0)
     {
@@ -59,7 +59,7 @@ public sealed class ExportPlannerTests
     {
         job.Status = new V1JobStatus();
         state(job);
-        return new ObservedChildren { Jobs = [job], Pods = pods, Now = now };
+        return ObservedChildren.None(now).With([job]).With(pods);
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class ExportPlannerTests
 
         var rules = created.Spec.PodFailurePolicy.Rules;
         Assert.Equal(("FailJob", "trainer"), (rules[0].Action, rules[0].OnExitCodes.ContainerName));
-        Assert.Equal([2, 3], rules[0].OnExitCodes.Values);
+        Assert.Equal([2, 3, 4], rules[0].OnExitCodes.Values);
         Assert.Equal(("Ignore", "DisruptionTarget"), (rules[1].Action, rules[1].OnPodConditions[0].Type));
         Assert.Contains(plan.Events, e => e.Reason == "Created");
     }
