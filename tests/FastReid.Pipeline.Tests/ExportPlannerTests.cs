@@ -286,6 +286,22 @@ public sealed class ExportPlannerTests
     }
 
     [Fact]
+    public void Exit_code_4_fails_the_export_as_unsupported_with_the_trainers_message()
+    {
+        var job = Export();
+        var first = PlanOf(job, Source(Phases.Succeeded));
+        const string said = "opset 22 is not supported by this build's exporter (17-21)";
+        var failed = PlanOf(job.WithStatus(first.Status), Source(Phases.Succeeded), With(CreatedJob(first), T0.AddMinutes(3), j =>
+        {
+            j.Status.Failed = 1;
+            j.Status.Conditions = [new V1JobCondition { Type = "Failed", Status = "True", Reason = "PodFailurePolicy", Message = "Container trainer for pod team-a/x failed with exit code 4 matching FailJob rule at index 0", LastTransitionTime = T0.AddMinutes(3).UtcDateTime }];
+        }, ExportPod(first.Status.JobName!, "Failed", said, exitCode: UnsupportedSettingException.ExitCode)));
+        var condition = Cond(failed, ConditionTypes.Failed);
+        Assert.Equal((Phases.Failed, "Unsupported"), (failed.Status.Phase, condition.Reason));
+        Assert.StartsWith(said, condition.Message);
+    }
+
+    [Fact]
     public void A_spec_change_replaces_the_job()
     {
         var job = Export();
