@@ -72,7 +72,7 @@ public sealed partial class OnnxEvaluationTests
             },
         };
         export.Status = first.Status;
-        var done = ExportJobPlanner.Plan(export, new ObservedChildren { Jobs = [job], Pods = [pod], Now = Now.AddMinutes(2) }, sourceExperiment: null);
+        var done = ExportJobPlanner.Plan(export, ObservedChildren.None(Now.AddMinutes(2)).With([job]).With([pod]), sourceExperiment: null);
 
         Assert.Equal(Phases.Succeeded, done.Status.Phase);
         Assert.Equal($"s3://{bucket}/exp1/export/model.onnx", done.Status.Artefacts?.Export);

@@ -4,7 +4,8 @@ using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
 using FastReid.Operator.Kube;
 using FastReid.Operator.Runtime;
-using FastReid.Pipeline.Experiments;
+using FastReid.Operator.Controllers;
+using FastReid.Pipeline;
 using k8s;
 using k8s.Models;
 using Microsoft.AspNetCore.Builder;
@@ -126,7 +127,7 @@ public sealed class ApiServerTests : IAsyncLifetime
                 return context.Response.WriteAsync("{\"type\":\"MODIFIED\",\"object\":{\"apiVersion\":\"fastreid.io/v1alpha1\",\"kind\":\"ReidExperiment\",\"metadata\":{\"name\":\"e1\",\"namespace\":\"n1\",\"resourceVersion\":\"8\"},\"status\":{\"phase\":\"Running\"}}}\n");
             return Json(context, """{"apiVersion":"fastreid.io/v1alpha1","kind":"ReidExperimentList","metadata":{"resourceVersion":"7"},"items":[{"apiVersion":"fastreid.io/v1alpha1","kind":"ReidExperiment","metadata":{"name":"e1","namespace":"n1","resourceVersion":"6"},"spec":{"dataset":{"name":"Synthetic"}}}]}""");
         };
-        var source = new KubeSources(_client, null).Experiments();
+        var source = new KubeSources(_client, null).CustomResources(ResourceKinds.ReidExperiment);
         var (items, version) = await source.ListAsync(default);
         Assert.Equal("7", version);
         Assert.Equal(new ObjectKey("n1", "e1"), source.KeyOf(Assert.Single(items)));
@@ -152,12 +153,12 @@ public sealed class ApiServerTests : IAsyncLifetime
             _ => Json(context, Status(400, "BadRequest"), 400),
         };
         var api = new KubernetesClusterApi(_client, "op-0");
-        Assert.Null(await api.GetExperimentAsync("team-a", "missing", default));
-        var snapshot = (await api.GetExperimentAsync("team-a", "e1", default))!;
-        Assert.Equal(("u1", 2L, "4"), (snapshot.Experiment.Metadata.Uid, snapshot.Experiment.Metadata.Generation!.Value, snapshot.Experiment.Spec.Resources.Cpu));
+        Assert.Null(await api.GetAsync<ReidExperiment>("team-a", "missing", default));
+        var snapshot = (await api.GetAsync<ReidExperiment>("team-a", "e1", default))!;
+        Assert.Equal(("u1", 2L, "4"), (snapshot.Resource.Metadata.Uid, snapshot.Resource.Metadata.Generation!.Value, snapshot.Resource.Spec.Resources.Cpu));
         Assert.False(await api.CreateAsync("team-a", Job("j", "1"), default));
         Assert.False(await api.DeleteAsync("team-a", new DeleteChild("batch/v1", "Job", "j"), default));
-        await api.SetJobSuspendAsync("team-a", "j", true, default);
+        await PlanApplier.ApplyAsync(api, new ObjectKey("team-a", "e1"), [new SetJobSuspend("j", true)], Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, default);
         await Assert.ThrowsAsync<ConflictException>(() => api.ReplaceStatusAsync(snapshot, new ReidExperimentStatus { Phase = Phases.Pending }, default));
 
         var requests = _requests.ToArray();

@@ -28,11 +28,11 @@ public class ControllerTests
         },
     };
 
-    private static (FakeCluster Cluster, ReidExperimentController Controller, ManualTime Time) Setup()
+    private static (FakeCluster Cluster, EntityController<ReidExperiment, ReidExperimentStatus> Controller, ManualTime Time) Setup()
     {
         var cluster = new FakeCluster();
         var time = new ManualTime(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero));
-        var controller = new ReidExperimentController(cluster, cluster.Observe, new PlannerOptions(), time, NullLogger.Instance);
+        var controller = ReidExperimentController.Definition.Create(cluster, cluster.Observe, new PlannerOptions(), time, NullLogger.Instance);
         return (cluster, controller, time);
     }
 
@@ -66,7 +66,7 @@ public class ControllerTests
         cluster.Apply(Experiment());
         await controller.ReconcileAsync(Key, default);
         // A restarted operator with empty caches plans the same names again.
-        var fresh = new ReidExperimentController(cluster, (e, now) => Pipeline.Experiments.ObservedChildren.None(now), new PlannerOptions(), TimeProvider.System, NullLogger.Instance);
+        var fresh = ReidExperimentController.Definition.Create(cluster, (_, _, now) => ObservedChildren.None(now), new PlannerOptions(), TimeProvider.System, NullLogger.Instance);
         await fresh.ReconcileAsync(Key, default);
         Assert.Equal(3, cluster.Children.Count);
     }
@@ -124,7 +124,7 @@ public class ControllerTests
         var (cluster, controller, _) = Setup();
         cluster.Apply(Experiment());
         var racing = new FakeClusterRacer(cluster);
-        var racingController = new ReidExperimentController(racing, cluster.Observe, new PlannerOptions(), TimeProvider.System, NullLogger.Instance);
+        var racingController = ReidExperimentController.Definition.Create(racing, cluster.Observe, new PlannerOptions(), TimeProvider.System, NullLogger.Instance);
         using var queue = new WorkQueue<ObjectKey>(baseDelay: TimeSpan.FromMilliseconds(5));
         var metrics = new OperatorMetrics();
         var loop = new ControllerLoop("ReidExperiment", queue, racingController.ReconcileAsync, metrics, NullLogger.Instance, workers: 1);
@@ -168,7 +168,7 @@ public class ControllerTests
     public async Task An_export_job_waits_for_its_experiment_and_then_makes_one_job()
     {
         var (cluster, _, time) = Setup();
-        var exports = new ExportJobController(cluster, cluster.ObserveExport, new PlannerOptions(), time, NullLogger.Instance);
+        var exports = ExportJobController.Definition.Create(cluster, cluster.Observe, new PlannerOptions(), time, NullLogger.Instance);
         cluster.Apply(new ExportJob
         {
             Metadata = new ObjectMeta { Name = "exp1-onnx", Namespace = "team-a", Uid = "uid-x", Generation = 1 },
@@ -207,23 +207,22 @@ public class ControllerTests
     private sealed class FakeClusterRacer(FakeCluster inner) : Kube.IClusterApi
     {
         private bool _raced;
-        public Task<Kube.ExperimentSnapshot?> GetExperimentAsync(string ns, string name, CancellationToken ct) => inner.GetExperimentAsync(ns, name, ct);
-        public Task<bool> CreateAsync(string ns, k8s.IKubernetesObject<V1ObjectMeta> child, CancellationToken ct) => inner.CreateAsync(ns, child, ct);
-        public Task<bool> DeleteAsync(string ns, Pipeline.Experiments.DeleteChild child, CancellationToken ct) => inner.DeleteAsync(ns, child, ct);
-        public Task SetJobSuspendAsync(string ns, string name, bool suspend, CancellationToken ct) => inner.SetJobSuspendAsync(ns, name, suspend, ct);
-        public Task RecordEventAsync(string kind, ObjectMeta involved, Pipeline.Experiments.PlannedEvent planned, CancellationToken ct) => inner.RecordEventAsync(kind, involved, planned, ct);
-        public Task<Kube.ExportSnapshot?> GetExportJobAsync(string ns, string name, CancellationToken ct) => inner.GetExportJobAsync(ns, name, ct);
-        public Task ReplaceStatusAsync(Kube.ExportSnapshot snapshot, ExportJobStatus status, CancellationToken ct) => inner.ReplaceStatusAsync(snapshot, status, ct);
-        public Task ReplaceStatusAsync(Kube.ExperimentSnapshot snapshot, ReidExperimentStatus status, CancellationToken ct)
+        public Task<System.Text.Json.Nodes.JsonObject?> GetAsync(KindDescriptor kind, string ns, string name, CancellationToken ct) => inner.GetAsync(kind, ns, name, ct);
+        public Task<bool> CreateAsync(string ns, object child, CancellationToken ct) => inner.CreateAsync(ns, child, ct);
+        public Task<bool> ReplaceAsync(string ns, object child, CancellationToken ct) => inner.ReplaceAsync(ns, child, ct);
+        public Task<bool> DeleteAsync(string ns, DeleteChild child, CancellationToken ct) => inner.DeleteAsync(ns, child, ct);
+        public Task MergePatchAsync(string ns, string apiVersion, string kind, string name, System.Text.Json.Nodes.JsonObject patch, CancellationToken ct) => inner.MergePatchAsync(ns, apiVersion, kind, name, patch, ct);
+        public Task RecordEventAsync(KindDescriptor kind, ObjectMeta involved, PlannedEvent planned, CancellationToken ct) => inner.RecordEventAsync(kind, involved, planned, ct);
+        public Task ReplaceStatusAsync(KindDescriptor kind, System.Text.Json.Nodes.JsonObject read, System.Text.Json.Nodes.JsonNode? status, CancellationToken ct)
         {
             if (!_raced)
             {
                 _raced = true;
-                var current = inner.Read(snapshot.Experiment.Metadata.Namespace!, snapshot.Experiment.Metadata.Name!);
+                var current = inner.Read(read["metadata"]!["namespace"]!.GetValue<string>(), read["metadata"]!["name"]!.GetValue<string>());
                 current.Metadata.Annotations = new() { ["touched"] = "yes" };
                 inner.Apply(current);
             }
-            return inner.ReplaceStatusAsync(snapshot, status, ct);
+            return inner.ReplaceStatusAsync(kind, read, status, ct);
         }
     }
 }
@@ -236,7 +235,7 @@ public class UnreadableExperimentTests
         var cluster = new FakeCluster();
         cluster.Apply(new ReidExperiment { Metadata = new ObjectMeta { Name = "exp1", Namespace = "team-a", Uid = "u", Generation = 3 } });
         cluster.Experiments["team-a/exp1"]["spec"] = System.Text.Json.Nodes.JsonNode.Parse("""{"dataset":{"name":"Synthetic"},"resources":{"nodes":"two"}}""");
-        var controller = new ReidExperimentController(cluster, cluster.Observe, new PlannerOptions(), TimeProvider.System, NullLogger.Instance);
+        var controller = ReidExperimentController.Definition.Create(cluster, cluster.Observe, new PlannerOptions(), TimeProvider.System, NullLogger.Instance);
         await controller.ReconcileAsync(new ObjectKey("team-a", "exp1"), default);
         Assert.Empty(cluster.Children);
         var raw = cluster.Experiments["team-a/exp1"];

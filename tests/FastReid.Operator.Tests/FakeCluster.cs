@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
 using FastReid.Operator.Kube;
-using FastReid.Pipeline.Experiments;
+using FastReid.Pipeline;
 using k8s;
 using k8s.Models;
 
@@ -12,8 +12,10 @@ namespace FastReid.Operator.Tests;
 internal sealed class FakeCluster : IClusterApi
 {
     private readonly object _gate = new();
-    public Dictionary<string, JsonObject> Experiments { get; } = [];
-    public Dictionary<string, JsonObject> ExportJobs { get; } = [];
+    /// <summary>Our resources by plural, then namespace/name.</summary>
+    private readonly Dictionary<string, Dictionary<string, JsonObject>> _resources = [];
+    public Dictionary<string, JsonObject> Experiments => Store(ResourceKinds.ReidExperiment);
+    public Dictionary<string, JsonObject> ExportJobs => Store(ResourceKinds.ExportJob);
     public Dictionary<string, IKubernetesObject<V1ObjectMeta>> Children { get; } = [];
     public List<string> Calls { get; } = [];
     public List<PlannedEvent> Events { get; } = [];
@@ -21,56 +23,56 @@ internal sealed class FakeCluster : IClusterApi
     public bool FailEvents { get; set; }
     private long _version = 1;
 
-    public void Apply(ReidExperiment experiment)
+    private Dictionary<string, JsonObject> Store(KindDescriptor kind)
     {
         lock (_gate)
         {
-            experiment.Metadata.ResourceVersion = (++_version).ToString();
-            Experiments[$"{experiment.Metadata.Namespace}/{experiment.Metadata.Name}"] = JsonSerializer.SerializeToNode(experiment, ApiJson.Options)!.AsObject();
+            if (!_resources.TryGetValue(kind.Plural, out var store)) _resources[kind.Plural] = store = [];
+            return store;
         }
     }
 
-    public void Apply(ExportJob job)
+    public void Apply(ReidExperiment experiment) => Apply<ReidExperiment>(experiment);
+
+    public void Apply(ExportJob job) => Apply<ExportJob>(job);
+
+    private void Apply<T>(T resource) where T : ICustomResource
     {
         lock (_gate)
         {
-            job.Metadata.ResourceVersion = (++_version).ToString();
-            ExportJobs[$"{job.Metadata.Namespace}/{job.Metadata.Name}"] = JsonSerializer.SerializeToNode(job, ApiJson.Options)!.AsObject();
+            resource.Metadata.ResourceVersion = (++_version).ToString();
+            Store(ResourceKinds.Of<T>())[$"{resource.Metadata.Namespace}/{resource.Metadata.Name}"] = JsonSerializer.SerializeToNode(resource, ApiJson.Options)!.AsObject();
         }
     }
 
     public ExportJob ReadExport(string ns, string name) => ExportJobs[$"{ns}/{name}"].Deserialize<ExportJob>(ApiJson.Options)!;
 
-    public Task<ExportSnapshot?> GetExportJobAsync(string ns, string name, CancellationToken ct)
-    {
-        lock (_gate)
-            return Task.FromResult(ExportJobs.TryGetValue($"{ns}/{name}", out var raw)
-                ? KubernetesClusterApi.ExportSnapshotOf((JsonObject)raw.DeepClone())
-                : null);
-    }
-
-    public Task ReplaceStatusAsync(ExportSnapshot snapshot, ExportJobStatus status, CancellationToken ct)
-    {
-        lock (_gate) WriteStatus(ExportJobs, snapshot.Job.Metadata, JsonSerializer.SerializeToNode(status, ApiJson.Options));
-        return Task.CompletedTask;
-    }
-
     public ReidExperiment Read(string ns, string name) => Experiments[$"{ns}/{name}"].Deserialize<ReidExperiment>(ApiJson.Options)!;
 
-    public Task<ExperimentSnapshot?> GetExperimentAsync(string ns, string name, CancellationToken ct)
+    public Task<JsonObject?> GetAsync(KindDescriptor kind, string ns, string name, CancellationToken ct)
     {
         lock (_gate)
-            return Task.FromResult(Experiments.TryGetValue($"{ns}/{name}", out var raw)
-                ? KubernetesClusterApi.Snapshot((JsonObject)raw.DeepClone())
-                : null);
+            return Task.FromResult(Store(kind).TryGetValue($"{ns}/{name}", out var raw) ? (JsonObject?)raw.DeepClone() : null);
     }
 
-    public Task<bool> CreateAsync(string ns, IKubernetesObject<V1ObjectMeta> child, CancellationToken ct)
+    public Task<bool> CreateAsync(string ns, object child, CancellationToken ct)
     {
         lock (_gate)
         {
-            Calls.Add($"create {child.Kind}/{child.Metadata.Name}");
-            return Task.FromResult(Children.TryAdd($"{child.Kind}/{child.Metadata.Name}", child));
+            Calls.Add($"create {ChildObjects.Kind(child)}/{ChildObjects.Name(child)}");
+            return Task.FromResult(Children.TryAdd($"{ChildObjects.Kind(child)}/{ChildObjects.Name(child)}", (IKubernetesObject<V1ObjectMeta>)child));
+        }
+    }
+
+    public Task<bool> ReplaceAsync(string ns, object child, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            var key = $"{ChildObjects.Kind(child)}/{ChildObjects.Name(child)}";
+            Calls.Add($"update {key}");
+            if (!Children.ContainsKey(key)) return Task.FromResult(false);
+            Children[key] = (IKubernetesObject<V1ObjectMeta>)child;
+            return Task.FromResult(true);
         }
     }
 
@@ -83,65 +85,54 @@ internal sealed class FakeCluster : IClusterApi
         }
     }
 
-    public Task SetJobSuspendAsync(string ns, string name, bool suspend, CancellationToken ct)
+    public Task MergePatchAsync(string ns, string apiVersion, string kind, string name, JsonObject patch, CancellationToken ct)
     {
         lock (_gate)
         {
+            var suspend = patch["spec"]!["suspend"]!.GetValue<bool>();
             Calls.Add($"suspend Job/{name}={suspend}");
             ((V1Job)Children[$"Job/{name}"]).Spec.Suspend = suspend;
         }
         return Task.CompletedTask;
     }
 
-    public Task ReplaceStatusAsync(ExperimentSnapshot snapshot, ReidExperimentStatus status, CancellationToken ct)
+    public Task ReplaceStatusAsync(KindDescriptor kind, JsonObject read, JsonNode? status, CancellationToken ct)
     {
-        lock (_gate) WriteStatus(Experiments, snapshot.Experiment.Metadata, JsonSerializer.SerializeToNode(status, ApiJson.Options));
+        lock (_gate)
+        {
+            var key = $"{read["metadata"]!["namespace"]}/{read["metadata"]!["name"]}";
+            var current = Store(kind)[key];
+            if (current["metadata"]!["resourceVersion"]!.GetValue<string>() != read["metadata"]!["resourceVersion"]!.GetValue<string>())
+                throw new ConflictException($"{key} changed");
+            current["status"] = status?.DeepClone();
+            current["metadata"]!["resourceVersion"] = (++_version).ToString();
+            StatusWrites++;
+        }
         return Task.CompletedTask;
     }
 
-    private void WriteStatus(Dictionary<string, JsonObject> store, ObjectMeta read, JsonNode? status)
-    {
-        var key = $"{read.Namespace}/{read.Name}";
-        var current = store[key];
-        if (current["metadata"]!["resourceVersion"]!.GetValue<string>() != read.ResourceVersion)
-            throw new ConflictException($"{key} changed");
-        current["status"] = status;
-        current["metadata"]!["resourceVersion"] = (++_version).ToString();
-        StatusWrites++;
-    }
-
-    public Task RecordEventAsync(string kind, ObjectMeta involved, PlannedEvent planned, CancellationToken ct)
+    public Task RecordEventAsync(KindDescriptor kind, ObjectMeta involved, PlannedEvent planned, CancellationToken ct)
     {
         if (FailEvents) throw new HttpRequestException("events are full");
-        lock (_gate) { Events.Add(planned); EventKinds.Add(kind); }
+        lock (_gate) { Events.Add(planned); EventKinds.Add(kind.Kind); }
         return Task.CompletedTask;
     }
 
     /// <summary>The kind each recorded event was about, in order.</summary>
     public List<string> EventKinds { get; } = [];
 
-    /// <summary>The children as informers would show them.</summary>
-    public ObservedChildren Observe(ReidExperiment experiment, DateTimeOffset now)
+    public List<V1Pod> Pods { get; } = [];
+
+    /// <summary>The children as informers would show them (one owner at a time in these tests, so all of them).</summary>
+    public ObservedChildren Observe(KindDescriptor kind, ObjectMeta owner, DateTimeOffset now)
     {
         lock (_gate)
         {
-            return new ObservedChildren
-            {
-                ConfigMaps = Children.Values.OfType<V1ConfigMap>().ToList(),
-                Services = Children.Values.OfType<V1Service>().ToList(),
-                Jobs = Children.Values.OfType<V1Job>().ToList(),
-                Pods = Pods.ToList(),
-                Now = now,
-            };
+            return ObservedChildren.None(now)
+                .With(Children.Values.OfType<V1ConfigMap>())
+                .With(Children.Values.OfType<V1Service>())
+                .With(Children.Values.OfType<V1Job>())
+                .With(Pods.ToList());
         }
-    }
-
-    public List<V1Pod> Pods { get; } = [];
-
-    /// <summary>An export's Job and pods as informers would show them.</summary>
-    public ObservedChildren ObserveExport(ExportJob job, DateTimeOffset now)
-    {
-        lock (_gate)
-            return new ObservedChildren { Jobs = Children.Values.OfType<V1Job>().ToList(), Pods = Pods.ToList(), Now = now };
     }
 }

@@ -1,3 +1,4 @@
+using FastReid.Api.V1Alpha1;
 using System.Diagnostics;
 using FastReid.Operator.Hosting;
 using k8s.Models;
@@ -54,15 +55,15 @@ public class OptionsAndMetricsTests
             NamespaceProperty = "ns",
             OwnerReferences = [new V1OwnerReference { ApiVersion = "fastreid.io/v1alpha1", Kind = "ReidExperiment", Name = "exp", Uid = "u", Controller = true }],
         };
-        Assert.Equal(new Runtime.ObjectKey("ns", "exp"), ChildIndex.OwnerOf(job));
+        Assert.Equal(new Runtime.ObjectKey("ns", "exp"), ChildIndex.OwnerOf(job, ResourceKinds.ReidExperiment));
         var pod = new V1ObjectMeta
         {
             NamespaceProperty = "ns",
             Labels = new Dictionary<string, string> { ["fastreid.io/experiment"] = "exp" },
             OwnerReferences = [new V1OwnerReference { ApiVersion = "batch/v1", Kind = "Job", Name = "exp-123", Uid = "j", Controller = true }],
         };
-        Assert.Equal(new Runtime.ObjectKey("ns", "exp"), ChildIndex.OwnerOf(pod));
-        Assert.Null(ChildIndex.OwnerOf(new V1ObjectMeta { NamespaceProperty = "ns" }));
+        Assert.Equal(new Runtime.ObjectKey("ns", "exp"), ChildIndex.OwnerOf(pod, ResourceKinds.ReidExperiment));
+        Assert.Null(ChildIndex.OwnerOf(new V1ObjectMeta { NamespaceProperty = "ns" }, ResourceKinds.ReidExperiment));
     }
 
     [Fact]
@@ -73,11 +74,11 @@ public class OptionsAndMetricsTests
             NamespaceProperty = "ns",
             OwnerReferences = [new V1OwnerReference { ApiVersion = "fastreid.io/v1alpha1", Kind = "ExportJob", Name = "onnx", Uid = "u", Controller = true }],
         };
-        Assert.Equal(new Runtime.ObjectKey("ns", "onnx"), ChildIndex.OwnerOf(job, ChildIndex.ExportKind));
-        Assert.Null(ChildIndex.OwnerOf(job, ChildIndex.ExperimentKind));
+        Assert.Equal(new Runtime.ObjectKey("ns", "onnx"), ChildIndex.OwnerOf(job, ResourceKinds.ExportJob));
+        Assert.Null(ChildIndex.OwnerOf(job, ResourceKinds.ReidExperiment));
         var pod = new V1ObjectMeta { NamespaceProperty = "ns", Labels = new Dictionary<string, string> { ["fastreid.io/export"] = "onnx" } };
-        Assert.Equal(new Runtime.ObjectKey("ns", "onnx"), ChildIndex.OwnerOf(pod, ChildIndex.ExportKind));
-        Assert.Null(ChildIndex.OwnerOf(pod, ChildIndex.ExperimentKind));
+        Assert.Equal(new Runtime.ObjectKey("ns", "onnx"), ChildIndex.OwnerOf(pod, ResourceKinds.ExportJob));
+        Assert.Null(ChildIndex.OwnerOf(pod, ResourceKinds.ReidExperiment));
 
         var exports = new[]
         {
@@ -85,7 +86,7 @@ public class OptionsAndMetricsTests
             System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"other","name":"b"},"spec":{"source":{"experimentRef":{"name":"exp"}}}}""")!.AsObject(),
             System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"ns","name":"c"},"spec":{"source":{"modelUri":"s3://m","configUri":"s3://c"}}}""")!.AsObject(),
         };
-        Assert.Equal([new Runtime.ObjectKey("ns", "a")], ChildIndex.ExportsOf(new Runtime.ObjectKey("ns", "exp"), exports));
+        Assert.Equal([new Runtime.ObjectKey("ns", "a")], Controllers.ExportJobController.ExportsOf(new Runtime.ObjectKey("ns", "exp"), exports));
     }
 
     [Fact]

@@ -160,14 +160,14 @@ public class ChildrenTests
     public void Every_child_is_owned_by_the_experiment_as_its_controller()
     {
         var e = Experiment();
-        foreach (var child in Plan(e).Actions.Cast<CreateChild>())
+        foreach (var child in Plan(e).Actions.Cast<CreateChild>().Select(c => (k8s.IKubernetesObject<V1ObjectMeta>)c.Object))
         {
-            var owner = Assert.Single(child.Object.Metadata.OwnerReferences);
+            var owner = Assert.Single(child.Metadata.OwnerReferences);
             Assert.Equal(("fastreid.io/v1alpha1", "ReidExperiment", "market-r50", "0f9e-uid"), (owner.ApiVersion, owner.Kind, owner.Name, owner.Uid));
             Assert.True(owner.Controller);
             Assert.True(owner.BlockOwnerDeletion);
-            Assert.Equal("team-a", child.Object.Metadata.NamespaceProperty);
-            Assert.Equal("market-r50", child.Object.Metadata.Labels[ExperimentNames.ExperimentLabel]);
+            Assert.Equal("team-a", child.Metadata.NamespaceProperty);
+            Assert.Equal("market-r50", child.Metadata.Labels[ResourceKinds.ReidExperiment.OwnerLabel]);
         }
     }
 
@@ -189,7 +189,7 @@ public class ChildrenTests
         var rules = FirstRun(Experiment()).Job.Spec.PodFailurePolicy.Rules;
         var failJob = Assert.Single(rules, r => r.Action == "FailJob");
         Assert.Equal(("trainer", "In"), (failJob.OnExitCodes.ContainerName, failJob.OnExitCodes.OperatorProperty));
-        Assert.Equal([2], failJob.OnExitCodes.Values);
+        Assert.Equal([2, 4], failJob.OnExitCodes.Values);
         var ignore = Assert.Single(rules, r => r.Action == "Ignore");
         Assert.Equal("DisruptionTarget", Assert.Single(ignore.OnPodConditions).Type);
     }

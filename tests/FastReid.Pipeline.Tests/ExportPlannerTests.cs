@@ -38,13 +38,13 @@ public sealed class ExportPlannerTests
         return e;
     }
 
-    private static ExportPlan PlanOf(ExportJob job, ReidExperiment? source, ObservedChildren? observed = null, PlannerOptions? options = null) =>
+    private static Plan<ExportJobStatus> PlanOf(ExportJob job, ReidExperiment? source, ObservedChildren? observed = null, PlannerOptions? options = null) =>
         ExportJobPlanner.Plan(job, observed ?? ObservedChildren.None(T0), source, options);
 
-    private static Condition Cond(ExportPlan plan, string type) => Conditions.Find(plan.Status.Conditions, type)
+    private static Condition Cond(Plan<ExportJobStatus> plan, string type) => Conditions.Find(plan.Status.Conditions, type)
         ?? throw new Xunit.Sdk.XunitException($"no {type} condition in [{string.Join(", ", plan.Status.Conditions?.Select(c => c.Type) ?? [])}]");
 
-    private static V1Job CreatedJob(ExportPlan plan) => (V1Job)Assert.Single(plan.Actions.OfType<CreateChild>()).Object;
+    private static V1Job CreatedJob(Plan<ExportJobStatus> plan) => (V1Job)Assert.Single(plan.Actions.OfType<CreateChild>()).Object;
 
     private static V1Pod ExportPod(string jobName, string phase, string? message = null, int exitCode = 0)
     {
@@ -59,7 +59,7 @@ public sealed class ExportPlannerTests
     {
         job.Status = new V1JobStatus();
         state(job);
-        return new ObservedChildren { Jobs = [job], Pods = pods, Now = now };
+        return ObservedChildren.None(now).With([job]).With(pods);
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class ExportPlannerTests
 
         var rules = created.Spec.PodFailurePolicy.Rules;
         Assert.Equal(("FailJob", "trainer"), (rules[0].Action, rules[0].OnExitCodes.ContainerName));
-        Assert.Equal([2, 3], rules[0].OnExitCodes.Values);
+        Assert.Equal([2, 3, 4], rules[0].OnExitCodes.Values);
         Assert.Equal(("Ignore", "DisruptionTarget"), (rules[1].Action, rules[1].OnPodConditions[0].Type));
         Assert.Contains(plan.Events, e => e.Reason == "Created");
     }
@@ -283,6 +283,22 @@ public sealed class ExportPlannerTests
         Assert.Equal("VerificationFailed", condition.Reason);
         Assert.StartsWith(said, condition.Message);
         Assert.Contains(failed.Events, e => e.Type == PlannedEvent.Warning && e.Reason == "Failed");
+    }
+
+    [Fact]
+    public void Exit_code_4_fails_the_export_as_unsupported_with_the_trainers_message()
+    {
+        var job = Export();
+        var first = PlanOf(job, Source(Phases.Succeeded));
+        const string said = "opset 22 is not supported by this build's exporter (17-21)";
+        var failed = PlanOf(job.WithStatus(first.Status), Source(Phases.Succeeded), With(CreatedJob(first), T0.AddMinutes(3), j =>
+        {
+            j.Status.Failed = 1;
+            j.Status.Conditions = [new V1JobCondition { Type = "Failed", Status = "True", Reason = "PodFailurePolicy", Message = "Container trainer for pod team-a/x failed with exit code 4 matching FailJob rule at index 0", LastTransitionTime = T0.AddMinutes(3).UtcDateTime }];
+        }, ExportPod(first.Status.JobName!, "Failed", said, exitCode: UnsupportedSettingException.ExitCode)));
+        var condition = Cond(failed, ConditionTypes.Failed);
+        Assert.Equal((Phases.Failed, "Unsupported"), (failed.Status.Phase, condition.Reason));
+        Assert.StartsWith(said, condition.Message);
     }
 
     [Fact]

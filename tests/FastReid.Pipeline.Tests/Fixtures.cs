@@ -27,7 +27,7 @@ internal static class Fixtures
         },
     };
 
-    public static ExperimentPlan Plan(ReidExperiment e, ObservedChildren? observed = null, PlannerOptions? options = null) =>
+    public static Plan<ReidExperimentStatus> Plan(ReidExperiment e, ObservedChildren? observed = null, PlannerOptions? options = null) =>
         ReidExperimentPlanner.Plan(e, observed ?? ObservedChildren.None(T0), options);
 
     /// <summary>Feeds the plan's status back, as the operator's status write would.</summary>
@@ -44,20 +44,17 @@ internal static class Fixtures
     }
 
     /// <summary>The children a first plan creates, as the API server would return them.</summary>
-    public static ObservedChildren Created(ExperimentPlan plan, DateTimeOffset now, Action<V1Job>? jobState = null, params V1Pod[] pods)
+    public static ObservedChildren Created(Plan<ReidExperimentStatus> plan, DateTimeOffset now, Action<V1Job>? jobState = null, params V1Pod[] pods)
     {
         var objects = plan.Actions.OfType<CreateChild>().Select(c => c.Object).ToList();
         var job = objects.OfType<V1Job>().Single();
         job.Status = new V1JobStatus();
         jobState?.Invoke(job);
-        return new ObservedChildren
-        {
-            ConfigMaps = objects.OfType<V1ConfigMap>().ToList(),
-            Services = objects.OfType<V1Service>().ToList(),
-            Jobs = [job],
-            Pods = pods,
-            Now = now,
-        };
+        return ObservedChildren.None(now)
+            .With(objects.OfType<V1ConfigMap>())
+            .With(objects.OfType<V1Service>())
+            .With([job])
+            .With(pods);
     }
 
     public static V1Pod Pod(string run, int index, string phase, string? message = null, int exitCode = 0, DateTime? finished = null) => new()

@@ -8,20 +8,20 @@ namespace FastReid.Pipeline.Tests;
 
 public class LifecycleTests
 {
-    private static Condition Cond(ExperimentPlan plan, string type) =>
+    private static Condition Cond(Plan<ReidExperimentStatus> plan, string type) =>
         Conditions.Find(plan.Status.Conditions, type) ?? throw new Xunit.Sdk.XunitException($"no {type} condition");
 
     [Fact]
     public void A_new_experiment_creates_its_three_children_and_is_pending()
     {
         var plan = Plan(Experiment(generation: 4));
-        Assert.Equal(["ConfigMap", "Service", "Job"], plan.Actions.Cast<CreateChild>().Select(c => c.Object.Kind));
+        Assert.Equal(["ConfigMap", "Service", "Job"], plan.Actions.Cast<CreateChild>().Select(c => c.Kind));
         Assert.Equal(Phases.Pending, plan.Status.Phase);
         Assert.Equal(4, plan.Status.ObservedGeneration);
         Assert.Equal("True", Cond(plan, ConditionTypes.Created).Status);
         Assert.Equal(4, Cond(plan, ConditionTypes.Created).ObservedGeneration);
         Assert.Equal("False", Cond(plan, ConditionTypes.InvalidSpec).Status);
-        Assert.Equal(plan.Actions.OfType<CreateChild>().First().Object.Metadata.Name, plan.Status.JobName);
+        Assert.Equal(plan.Actions.OfType<CreateChild>().First().Name, plan.Status.JobName);
         Assert.Contains(plan.Events, e => e.Reason == "Created");
     }
 
@@ -52,9 +52,9 @@ public class LifecycleTests
     {
         var e = Experiment();
         var first = Plan(e);
-        var observed = Created(first, T0.AddSeconds(5)) with { Services = [] };
+        var observed = Created(first, T0.AddSeconds(5)).With<V1Service>([]);
         var action = Assert.Single(Plan(e.WithStatus(first.Status), observed).Actions);
-        Assert.Equal("Service", Assert.IsType<CreateChild>(action).Object.Kind);
+        Assert.Equal("Service", Assert.IsType<CreateChild>(action).Kind);
     }
 
     [Fact]
@@ -141,7 +141,7 @@ public class LifecycleTests
         Assert.Equal(TimeSpan.FromSeconds(15), plan.RequeueAfter);
         // ...and the result arrives on the next look.
         var run = first.Status.JobName!;
-        var later = Plan(e.WithStatus(plan.Status), observed with { Pods = [Pod(run, 0, "Succeeded", ResultJson)], Now = T0.AddHours(1).AddSeconds(15) });
+        var later = Plan(e.WithStatus(plan.Status), (observed with { Now = T0.AddHours(1).AddSeconds(15) }).With([Pod(run, 0, "Succeeded", ResultJson)]));
         Assert.Equal(0.861, later.Status.Metrics!.MAP);
         Assert.Equal("TrainingSucceeded", Cond(later, ConditionTypes.Succeeded).Reason);
     }
@@ -253,7 +253,7 @@ public class LifecycleTests
         Assert.Equal("True", Cond(suspended, ConditionTypes.Suspended).Status);
 
         e.Spec.RunPolicy.Suspend = false;
-        observed.Jobs[0].Spec.Suspend = true;
+        observed.Of<V1Job>()[0].Spec.Suspend = true;
         var resumed = Plan(e.WithStatus(suspended.Status), observed);
         Assert.Equal([new SetJobSuspend(run, false)], resumed.Actions);
         Assert.Equal("False", Cond(resumed, ConditionTypes.Suspended).Status);
@@ -367,7 +367,7 @@ public class LifecycleTests
         var first = Plan(e);
         var stray = new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "market-r50-0000000000" } };
         var observed = Created(first, T0.AddSeconds(1));
-        observed = observed with { ConfigMaps = [.. observed.ConfigMaps, stray] };
+        observed = observed.With<V1ConfigMap>([.. observed.Of<V1ConfigMap>(), stray]);
         Assert.Equal(["delete ConfigMap/market-r50-0000000000"], Plan(e.WithStatus(first.Status), observed).Actions.Select(a => a.ToString()));
     }
 

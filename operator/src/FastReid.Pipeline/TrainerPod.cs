@@ -35,7 +35,7 @@ public static class TrainerPod
     };
 
     /// <summary>
-    /// Retries are for what may pass: the given exit codes (2, a usage error, for every command) fail the Job at
+    /// Retries are for what may pass: the given exit codes (<see cref="TrainerExitCodes"/>) fail the Job at
     /// once instead of burning backoffLimit, and pods evicted or preempted (DisruptionTarget) are replaced
     /// without counting.
     /// </summary>
@@ -88,15 +88,4 @@ public static class TrainerPod
             Limits = limits.Count > 0 ? limits : null,
         };
     }
-
-    /// <summary>The controlling owner reference children carry, so the garbage collector removes them with their owner.</summary>
-    public static V1OwnerReference OwnerReference(string kind, ObjectMeta owner) => new()
-    {
-        ApiVersion = ApiGroup.ApiVersion,
-        Kind = kind,
-        Name = owner.Name,
-        Uid = owner.Uid,
-        Controller = true,
-        BlockOwnerDeletion = true,
-    };
 }

@@ -24,11 +24,16 @@ internal static partial class OperatorApiCalls
     [GeneratedRegex(@"^(?<verb>WatchList|List|Read|Get|Create|Replace|Patch|Delete)(?:Namespaced|Cluster)?(?<kind>[A-Za-z]+?)(?:ForAllNamespaces)?(?<status>Status)?$")]
     private static partial Regex MethodName();
 
-    [GeneratedRegex(@"(?<!\w)(Export)?Plural\b")]
-    private static partial Regex PluralConstant();
+    /// <summary>A <c>KindDescriptor kind</c>: any kind a controller of the operator reconciles (its own, or one it reads).</summary>
+    [GeneratedRegex(@"(?<![\w.])kind\.Plural\b")]
+    private static partial Regex ReconciledKind();
 
-    [GeneratedRegex(@"(?<!\w)plural\b")]
-    private static partial Regex PluralParameter();
+    /// <summary>A <c>KindDescriptor childKind</c>: one of <see cref="KubernetesClusterApi.ChildKinds"/>.</summary>
+    [GeneratedRegex(@"(?<![\w.])childKind\.Plural\b")]
+    private static partial Regex ChildKind();
+
+    /// <summary>Plurals of the kinds the operator's controllers reconcile.</summary>
+    public static IReadOnlyList<string> ReconciledPlurals => [.. Hosting.OperatorHost.Controllers.Select(c => c.Kind.Plural)];
 
     private static readonly Dictionary<string, string> Groups = new(StringComparer.Ordinal)
     {
@@ -71,16 +76,16 @@ internal static partial class OperatorApiCalls
                 List<string> resources;
                 if (m.Groups["kind"].Value == "CustomObject")
                 {
-                    // Custom-object calls name their plural in an argument: one of our constants, or a `plural`
-                    // parameter, which may be any kind the operator handles.
+                    // Custom-object calls name their plural through a kind descriptor: `kind` (any kind the
+                    // controllers reconcile) or `childKind` (one the operator makes as a child).
                     var arguments = Arguments(text, call.Index + call.Length);
-                    if (PluralConstant().Match(arguments) is { Success: true } constant)
-                        resources = [constant.Groups[1].Value == "Export" ? KubernetesClusterApi.ExportPlural : KubernetesClusterApi.Plural];
-                    else if (PluralParameter().IsMatch(arguments))
-                        resources = [.. KubernetesClusterApi.Plurals];
+                    if (ChildKind().IsMatch(arguments))
+                        resources = [.. KubernetesClusterApi.ChildKinds.Select(k => k.Plural)];
+                    else if (ReconciledKind().IsMatch(arguments))
+                        resources = [.. ReconciledPlurals];
                     else
                     {
-                        problems.Add($"{site}: a custom-object call that passes neither KubernetesClusterApi.Plural/ExportPlural nor a plural parameter (extend OperatorApiCalls)");
+                        problems.Add($"{site}: a custom-object call that passes neither kind.Plural nor childKind.Plural (extend OperatorApiCalls)");
                         continue;
                     }
                 }
@@ -110,7 +115,7 @@ internal static partial class OperatorApiCalls
         // admission plugin that needs update on the owner's finalizers.
         // Every kind the operator reconciles owns children (experiments: Job, Service, ConfigMap; exports: a Job).
         if (SourceFiles(pipelineSourceDir).Any(f => File.ReadAllText(f).Contains("BlockOwnerDeletion = true", StringComparison.Ordinal)))
-            foreach (var plural in KubernetesClusterApi.Plurals)
+            foreach (var plural in ReconciledPlurals)
                 permissions.Add(new Permission(ApiGroup.Group, plural + "/finalizers", "update"));
         return new Found(permissions, sites, problems);
     }

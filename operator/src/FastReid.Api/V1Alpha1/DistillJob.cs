@@ -4,7 +4,6 @@ using System.ComponentModel.DataAnnotations;
 namespace FastReid.Api.V1Alpha1;
 
 /// <summary>Knowledge distillation: waits for its teachers, then trains a student with FastReID's Distiller.</summary>
-[KubernetesEntity("DistillJob", "distilljobs", ShortNames = ["dj"])]
 [Description("Knowledge distillation: waits for its teachers, then trains a student with FastReID's Distiller.")]
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("mAP", "number", ".status.metrics.mAP")]
@@ -12,7 +11,7 @@ namespace FastReid.Api.V1Alpha1;
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
 public sealed class DistillJob : CustomResource<DistillJobSpec, DistillJobStatus>
 {
-    public override string Kind { get; set; } = "DistillJob";
+    public override string Kind { get; set; } = ResourceKinds.DistillJob.Kind;
 }
 
 /// <summary>A teacher: a ReidExperiment in this namespace, or a model and config by URI.</summary>

@@ -5,7 +5,6 @@ using System.Text.Json.Serialization;
 namespace FastReid.Api.V1Alpha1;
 
 /// <summary>Exports a trained model (ONNX) in one trainer pod and checks it against the original.</summary>
-[KubernetesEntity("ExportJob", "exportjobs", ShortNames = ["export"])]
 [Description("Exports a trained model (ONNX) in one trainer pod and checks it against the original.")]
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("Format", "string", ".spec.format")]
@@ -14,7 +13,7 @@ namespace FastReid.Api.V1Alpha1;
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
 public sealed class ExportJob : CustomResource<ExportJobSpec, ExportJobStatus>
 {
-    public override string Kind { get; set; } = "ExportJob";
+    public override string Kind { get; set; } = ResourceKinds.ExportJob.Kind;
 }
 
 /// <summary>The export formats; only <see cref="Onnx"/> has a path today (TensorRT needs a GPU build).</summary>
@@ -89,7 +88,7 @@ public sealed class VerificationStatus
     [Description("onnxruntime version that ran the check.")] public string? Onnxruntime { get; set; }
 }
 
-public sealed class ExportJobStatus : ResourceStatus
+public sealed class ExportJobStatus : ResourceStatus, IRunStatus
 {
     [Description("The Job of the current export.")]
     public string? JobName { get; set; }

@@ -32,7 +32,7 @@ public sealed class OwnerReference
 }
 
 /// <summary>Common shape of the four kinds: apiVersion, kind, metadata, spec, status.</summary>
-public abstract class CustomResource<TSpec, TStatus>
+public abstract class CustomResource<TSpec, TStatus> : ICustomResource<TStatus>
     where TSpec : new()
     where TStatus : ResourceStatus, new()
 {

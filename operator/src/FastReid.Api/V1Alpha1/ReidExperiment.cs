@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 namespace FastReid.Api.V1Alpha1;
 
 /// <summary>One FastReID training run (train, then evaluate on the test set) on one or more nodes.</summary>
-[KubernetesEntity("ReidExperiment", "reidexperiments", ShortNames = ["rexp"])]
 [Description("One FastReID training run (train, then evaluate on the test set) on one or more nodes.")]
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("mAP", "number", ".status.metrics.mAP")]
@@ -15,7 +14,7 @@ namespace FastReid.Api.V1Alpha1;
 [CelRule("size(self.metadata.name) <= 63", "metadata.name must be at most 63 characters: it names the Job, Service and pod host names")]
 public sealed class ReidExperiment : CustomResource<ReidExperimentSpec, ReidExperimentStatus>
 {
-    public override string Kind { get; set; } = "ReidExperiment";
+    public override string Kind { get; set; } = ResourceKinds.ReidExperiment.Kind;
 }
 
 public sealed class ReidExperimentSpec
@@ -32,7 +31,7 @@ public sealed class ReidExperimentSpec
     public RunPolicy RunPolicy { get; set; } = new();
 }
 
-public sealed class ReidExperimentStatus : ResourceStatus
+public sealed class ReidExperimentStatus : ResourceStatus, IRunStatus
 {
     [Description("Metrics of the finished run.")]
     public ReidMetrics? Metrics { get; set; }

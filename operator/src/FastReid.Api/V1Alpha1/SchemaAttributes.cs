@@ -1,15 +1,5 @@
 namespace FastReid.Api.V1Alpha1;
 
-/// <summary>Marks a root type as a custom resource kind; the CRD generator reads it.</summary>
-[AttributeUsage(AttributeTargets.Class, Inherited = false)]
-public sealed class KubernetesEntityAttribute(string kind, string plural) : Attribute
-{
-    public string Kind { get; } = kind;
-    public string Plural { get; } = plural;
-    public string[] ShortNames { get; init; } = [];
-    public string[] Categories { get; init; } = ["fastreid"];
-}
-
 /// <summary>An extra column for <c>kubectl get</c>.</summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
 public sealed class PrinterColumnAttribute(string name, string type, string jsonPath) : Attribute

@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 namespace FastReid.Api.V1Alpha1;
 
 /// <summary>Hyperparameter search (FastTune): each trial is a child ReidExperiment.</summary>
-[KubernetesEntity("TuneSweep", "tunesweeps", ShortNames = ["sweep"])]
 [Description("Hyperparameter search (FastTune): each trial is a child ReidExperiment.")]
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("Best", "number", ".status.bestTrial.objective")]
@@ -13,7 +12,7 @@ namespace FastReid.Api.V1Alpha1;
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
 public sealed class TuneSweep : CustomResource<TuneSweepSpec, TuneSweepStatus>
 {
-    public override string Kind { get; set; } = "TuneSweep";
+    public override string Kind { get; set; } = ResourceKinds.TuneSweep.Kind;
 }
 
 /// <summary>One dimension of the search space, keyed by its FastReID config key.</summary>

@@ -1,48 +1,32 @@
+using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
-using FastReid.Operator.Kube;
+using FastReid.Operator.Hosting;
 using FastReid.Operator.Runtime;
 using FastReid.Pipeline;
-using FastReid.Pipeline.Experiments;
 using FastReid.Pipeline.Exports;
-using Microsoft.Extensions.Logging;
 
 namespace FastReid.Operator.Controllers;
 
 /// <summary>
-/// Thin shell around <see cref="ExportJobPlanner"/>: re-read the ExportJob and its source ReidExperiment,
-/// observe its Job and pod, plan, apply, write the status only when it changed, record the planned events.
+/// ExportJobs: <see cref="ExportJobPlanner"/> over the export's Job and pod, given its source ReidExperiment
+/// (read as a reference), and looked at again whenever that experiment changes.
 /// </summary>
-public sealed class ExportJobController(
-    IClusterApi cluster,
-    Func<ExportJob, DateTimeOffset, ObservedChildren> observe,
-    PlannerOptions options,
-    TimeProvider time,
-    ILogger logger)
+public static class ExportJobController
 {
-    public const string Kind = "ExportJob";
-
-    public async Task<ReconcileResult> ReconcileAsync(ObjectKey key, CancellationToken ct)
+    public static readonly ControllerDefinition<ExportJob, ExportJobStatus> Definition = new(
+        ResourceKinds.ExportJob,
+        (export, observed, context) => ExportJobPlanner.Plan(export, observed, SourceName(export) is { } name ? context.Referenced<ReidExperiment>(name) : null, context.Options),
+        ExportJobPlanner.Reject)
     {
-        var snapshot = await cluster.GetExportJobAsync(key.Namespace, key.Name, ct).ConfigureAwait(false);
-        if (snapshot is null) return ReconcileResult.Done; // deleted: the owner reference takes the Job with it
-        var job = snapshot.Job;
-        ExportPlan plan;
-        if (snapshot.ReadError is { } readError)
-        {
-            plan = ExportJobPlanner.Reject(job, [readError], time.GetUtcNow());
-        }
-        else
-        {
-            var source = job.Spec.Source.ExperimentRef is { Name: { Length: > 0 } name }
-                ? (await cluster.GetExperimentAsync(key.Namespace, name, ct).ConfigureAwait(false))?.Experiment
-                : null;
-            plan = ExportJobPlanner.Plan(job, observe(job, time.GetUtcNow()), source, options);
-        }
+        References = export => SourceName(export) is { } name ? [new ResourceRef(ResourceKinds.ReidExperiment, name)] : [],
+        Watches = [new RelatedWatch(ResourceKinds.ReidExperiment, (experiment, exports) => ExportsOf(ChildIndex.KeyOf(experiment), exports))],
+    };
 
-        await PlanApplier.ApplyAsync(cluster, key, plan.Actions, logger, ct).ConfigureAwait(false);
-        if (StatusUpdates.Differs(job.Status, plan.Status))
-            await cluster.ReplaceStatusAsync(snapshot, plan.Status, ct).ConfigureAwait(false);
-        await PlanApplier.RecordAsync(cluster, Kind, job.Metadata, plan.Events, logger, ct).ConfigureAwait(false);
-        return plan.RequeueAfter is { } after ? ReconcileResult.After(after) : ReconcileResult.Done;
-    }
+    private static string? SourceName(ExportJob export) => export.Spec.Source.ExperimentRef is { Name: { Length: > 0 } name } ? name : null;
+
+    /// <summary>The ExportJobs among <paramref name="exports"/> that read the given experiment.</summary>
+    public static IEnumerable<ObjectKey> ExportsOf(ObjectKey experiment, IEnumerable<JsonObject> exports) =>
+        exports.Select(e => (Key: ChildIndex.KeyOf(e), Ref: e["spec"]?["source"]?["experimentRef"]?["name"]))
+            .Where(e => e.Key.Namespace == experiment.Namespace && e.Ref is JsonValue v && v.TryGetValue<string>(out var name) && name == experiment.Name)
+            .Select(e => e.Key);
 }

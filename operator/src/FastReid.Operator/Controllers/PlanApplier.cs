@@ -1,7 +1,8 @@
+using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
 using FastReid.Operator.Kube;
 using FastReid.Operator.Runtime;
-using FastReid.Pipeline.Experiments;
+using FastReid.Pipeline;
 using Microsoft.Extensions.Logging;
 
 namespace FastReid.Operator.Controllers;
@@ -19,18 +20,26 @@ public static class PlanApplier
                     if (!await cluster.CreateAsync(key.Namespace, create.Object, ct).ConfigureAwait(false))
                         logger.LogDebug("{Key}: {Action} found it already there", key, action);
                     break;
+                case UpdateChild update:
+                    // Gone since it was observed: its deletion wakes this resource, and that look creates it.
+                    if (!await cluster.ReplaceAsync(key.Namespace, update.Object, ct).ConfigureAwait(false))
+                        logger.LogDebug("{Key}: {Action} found it gone", key, action);
+                    break;
                 case DeleteChild delete:
                     await cluster.DeleteAsync(key.Namespace, delete, ct).ConfigureAwait(false);
                     break;
                 case SetJobSuspend suspend:
-                    await cluster.SetJobSuspendAsync(key.Namespace, suspend.Name, suspend.Suspend, ct).ConfigureAwait(false);
+                    await cluster.MergePatchAsync(key.Namespace, "batch/v1", "Job", suspend.Name,
+                        new JsonObject { ["spec"] = new JsonObject { ["suspend"] = suspend.Suspend } }, ct).ConfigureAwait(false);
                     break;
+                default:
+                    throw new ArgumentException($"no way to apply {action}", nameof(actions));
             }
             logger.LogInformation("{Key}: {Action}", key, action);
         }
     }
 
-    public static async Task RecordAsync(IClusterApi cluster, string kind, ObjectMeta involved, IReadOnlyList<PlannedEvent> events, ILogger logger, CancellationToken ct)
+    public static async Task RecordAsync(IClusterApi cluster, KindDescriptor kind, ObjectMeta involved, IReadOnlyList<PlannedEvent> events, ILogger logger, CancellationToken ct)
     {
         foreach (var ev in events)
         {

@@ -6,7 +6,6 @@ using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
 using k8s;
 using k8s.Models;
-using KubernetesEntityAttribute = FastReid.Api.V1Alpha1.KubernetesEntityAttribute;
 
 namespace FastReid.Operator.Crds;
 
@@ -18,7 +17,7 @@ namespace FastReid.Operator.Crds;
 /// </summary>
 public static class CrdGenerator
 {
-    public static readonly Type[] EntityTypes = [typeof(ReidExperiment), typeof(DistillJob), typeof(TuneSweep), typeof(ExportJob)];
+    public static readonly Type[] EntityTypes = [.. ResourceKinds.All.Select(k => k.Type)];
 
     /// <summary>The Kubernetes quantity syntax, as the API server's own schemas write it.</summary>
     public const string QuantityPattern = @"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
@@ -34,8 +33,7 @@ public static class CrdGenerator
 
     public static V1CustomResourceDefinition Generate(Type entity)
     {
-        var info = entity.GetCustomAttribute<KubernetesEntityAttribute>()
-            ?? throw new ArgumentException($"{entity.Name} has no [KubernetesEntity]", nameof(entity));
+        var info = ResourceKinds.Of(entity);
         var root = ObjectSchema(entity, "", forStatus: false);
         root.Properties["apiVersion"] = new V1JSONSchemaProps { Type = "string", Description = "API version: fastreid.io/v1alpha1." };
         root.Properties["kind"] = new V1JSONSchemaProps { Type = "string", Description = $"{info.Kind}." };
@@ -49,7 +47,7 @@ public static class CrdGenerator
             Kind = "CustomResourceDefinition",
             Metadata = new V1ObjectMeta
             {
-                Name = $"{info.Plural}.{ApiGroup.Group}",
+                Name = $"{info.Plural}.{info.Group}",
                 Labels = new Dictionary<string, string> { ["app.kubernetes.io/part-of"] = "fastreid-k8s" },
             },
             Spec = new V1CustomResourceDefinitionSpec
@@ -59,11 +57,11 @@ public static class CrdGenerator
                 Names = new V1CustomResourceDefinitionNames
                 {
                     Kind = info.Kind,
-                    ListKind = info.Kind + "List",
+                    ListKind = info.ListKind,
                     Plural = info.Plural,
-                    Singular = info.Kind.ToLowerInvariant(),
-                    ShortNames = info.ShortNames,
-                    Categories = info.Categories,
+                    Singular = info.Singular,
+                    ShortNames = [.. info.ShortNames],
+                    Categories = [.. info.Categories],
                 },
                 Versions =
                 [

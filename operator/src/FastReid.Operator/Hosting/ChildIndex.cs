@@ -1,70 +1,96 @@
 using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
+using FastReid.Operator.Kube;
 using FastReid.Operator.Runtime;
-using FastReid.Pipeline.Experiments;
-using FastReid.Pipeline.Exports;
+using FastReid.Pipeline;
+using k8s;
 using k8s.Models;
 
 namespace FastReid.Operator.Hosting;
 
-/// <summary>
-/// Maps changes of owned objects to the resource to reconcile, and reads a resource's children from the
-/// informer caches (owned by its uid; pods by the owner's label, since a Job owns them).
-/// </summary>
-public sealed class ChildIndex(Informer<V1Job> jobs, Informer<V1Service> services, Informer<V1ConfigMap> configMaps, Informer<V1Pod> pods)
+/// <summary>One kind of child in an informer cache: which of them a resource owns, and when one changed.</summary>
+public interface IChildSource
 {
-    public const string ExperimentKind = "ReidExperiment";
-    public const string ExportKind = "ExportJob";
+    /// <summary>Adds the children of this source that <paramref name="owner"/> (of <paramref name="ownerKind"/>) owns.</summary>
+    ObservedChildren AddTo(ObservedChildren observed, KindDescriptor ownerKind, ObjectMeta owner);
 
-    /// <summary>The pod label that names the owning resource, by kind.</summary>
-    private static string OwnerLabel(string kind) => kind == ExportKind ? ExportNames.ExportLabel : ExperimentNames.ExperimentLabel;
+    /// <summary>A child was added, changed or deleted (its metadata, to find its owner).</summary>
+    event Action<V1ObjectMeta?>? Changed;
+}
 
-    public ObservedChildren Observe(ReidExperiment experiment, DateTimeOffset now)
+/// <summary>
+/// Children of one type read from an informer of <typeparamref name="TItem"/>: owned by the owner's uid with
+/// controller=true, or (pods, which a Job owns) carrying the owner's label.
+/// </summary>
+public sealed class ChildSource<TItem> : IChildSource where TItem : class
+{
+    private readonly Informer<TItem> _informer;
+    private readonly Func<TItem, V1ObjectMeta?> _metaOf;
+    private readonly Type _childType;
+    private readonly Func<TItem, object> _convert;
+    private readonly bool _byOwnerLabel;
+
+    public ChildSource(Informer<TItem> informer, Func<TItem, V1ObjectMeta?> metaOf, Type childType, Func<TItem, object> convert, bool byOwnerLabel)
     {
-        var meta = experiment.Metadata;
-        return new ObservedChildren
-        {
-            Jobs = jobs.Snapshot().Where(j => Owned(j.Metadata, meta)).ToList(),
-            Services = services.Snapshot().Where(s => Owned(s.Metadata, meta)).ToList(),
-            ConfigMaps = configMaps.Snapshot().Where(c => Owned(c.Metadata, meta)).ToList(),
-            Pods = PodsOf(ExperimentKind, meta),
-            Now = now,
-        };
+        (_informer, _metaOf, _childType, _convert, _byOwnerLabel) = (informer, metaOf, childType, convert, byOwnerLabel);
+        informer.Changed += (old, now) => Changed?.Invoke((now ?? old) is { } item ? metaOf(item) : null);
     }
 
-    /// <summary>An export's Job and pod (it has no Service or ConfigMap).</summary>
-    public ObservedChildren ObserveExport(ExportJob export, DateTimeOffset now) => new()
-    {
-        Jobs = jobs.Snapshot().Where(j => Owned(j.Metadata, export.Metadata)).ToList(),
-        Pods = PodsOf(ExportKind, export.Metadata),
-        Now = now,
-    };
+    public event Action<V1ObjectMeta?>? Changed;
 
-    private static bool Owned(V1ObjectMeta? m, ObjectMeta owner) => m is not null && m.NamespaceProperty == owner.Namespace
-        && m.OwnerReferences?.Any(o => o.Uid == owner.Uid && o.Controller == true) == true;
+    public ObservedChildren AddTo(ObservedChildren observed, KindDescriptor ownerKind, ObjectMeta owner) =>
+        observed.With(_childType, _informer.Snapshot()
+            .Where(item => _metaOf(item) is { } meta && meta.NamespaceProperty == owner.Namespace
+                && (_byOwnerLabel ? ChildIndex.Label(meta, ownerKind.OwnerLabel) == owner.Name : ChildIndex.Controls(meta, owner)))
+            .Select(_convert));
+}
 
-    private List<V1Pod> PodsOf(string kind, ObjectMeta owner) => pods.Snapshot()
-        .Where(p => p.Metadata?.NamespaceProperty == owner.Namespace && Label(p.Metadata, OwnerLabel(kind)) == owner.Name).ToList();
+/// <summary>How each family of children is read.</summary>
+public static class ChildSource
+{
+    public static ChildSource<T> Owned<T>(Informer<T> informer) where T : class, IKubernetesObject<V1ObjectMeta> =>
+        new(informer, t => t.Metadata, typeof(T), t => t, byOwnerLabel: false);
+
+    /// <summary>Pods: their Job owns them, the resource's label names it.</summary>
+    public static ChildSource<T> Labelled<T>(Informer<T> informer) where T : class, IKubernetesObject<V1ObjectMeta> =>
+        new(informer, t => t.Metadata, typeof(T), t => t, byOwnerLabel: true);
+
+    /// <summary>One of our kinds as a child (a DistillJob's ReidExperiment), typed from the informer's raw JSON.</summary>
+    public static ChildSource<JsonObject> Custom(KindDescriptor kind, Informer<JsonObject> informer) =>
+        new(informer, ChildIndex.MetaOf, kind.Type, raw => Snapshots.Read(kind.Type, raw).Resource, byOwnerLabel: false);
+}
+
+/// <summary>
+/// Reads a resource's children from the informer caches, whatever their kinds, and maps a changed child to
+/// the resource it belongs to, whatever the owner's kind.
+/// </summary>
+public sealed class ChildIndex(IReadOnlyList<IChildSource> sources)
+{
+    public IReadOnlyList<IChildSource> Sources => sources;
+
+    public ObservedChildren Observe(KindDescriptor kind, ObjectMeta owner, DateTimeOffset now) =>
+        sources.Aggregate(ObservedChildren.None(now), (observed, source) => source.AddTo(observed, kind, owner));
+
+    internal static bool Controls(V1ObjectMeta meta, ObjectMeta owner) =>
+        meta.OwnerReferences?.Any(o => o.Uid == owner.Uid && o.Controller == true) == true;
 
     /// <summary>The resource of <paramref name="kind"/> a child belongs to: its controlling owner reference, or (pods) the owner's label.</summary>
-    public static ObjectKey? OwnerOf(V1ObjectMeta? meta, string kind = ExperimentKind)
+    public static ObjectKey? OwnerOf(V1ObjectMeta? meta, KindDescriptor kind)
     {
         if (meta is null) return null;
-        var owner = meta.OwnerReferences?.FirstOrDefault(o => o.Controller == true && o.Kind == kind && o.ApiVersion == ApiGroup.ApiVersion);
+        var owner = meta.OwnerReferences?.FirstOrDefault(o => o.Controller == true && o.Kind == kind.Kind && o.ApiVersion == kind.ApiVersion);
         if (owner is not null) return new ObjectKey(meta.NamespaceProperty ?? "", owner.Name);
-        return Label(meta, OwnerLabel(kind)) is { Length: > 0 } name
+        return Label(meta, kind.OwnerLabel) is { Length: > 0 } name
             ? new ObjectKey(meta.NamespaceProperty ?? "", name)
             : null;
     }
 
-    /// <summary>The ExportJobs among <paramref name="exports"/> that read the given experiment.</summary>
-    public static IEnumerable<ObjectKey> ExportsOf(ObjectKey experiment, IEnumerable<JsonObject> exports) =>
-        exports.Select(e => (Key: KeyOf(e), Ref: e["spec"]?["source"]?["experimentRef"]?["name"]))
-            .Where(e => e.Key.Namespace == experiment.Namespace && e.Ref is JsonValue v && v.TryGetValue<string>(out var name) && name == experiment.Name)
-            .Select(e => e.Key);
-
-    private static string? Label(V1ObjectMeta? meta, string key) =>
+    internal static string? Label(V1ObjectMeta? meta, string key) =>
         meta?.Labels is { } labels && labels.TryGetValue(key, out var value) ? value : null;
+
+    /// <summary>The metadata of a raw resource, as the Kubernetes types read it.</summary>
+    public static V1ObjectMeta? MetaOf(JsonObject resource) =>
+        resource["metadata"] is JsonObject meta ? KubernetesJson.Deserialize<V1ObjectMeta>(meta.ToJsonString()) : null;
 
     public static ObjectKey KeyOf(JsonObject resource) =>
         new(resource["metadata"]?["namespace"]?.GetValue<string>() ?? "", resource["metadata"]?["name"]?.GetValue<string>() ?? "");

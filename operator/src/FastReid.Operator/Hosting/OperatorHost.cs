@@ -15,76 +15,73 @@ using Microsoft.Extensions.Logging;
 namespace FastReid.Operator.Hosting;
 
 /// <summary>
-/// Wires the operator: informers for experiments, exports and their children, a work queue per kind fed by
-/// their changes, the ReidExperiment and ExportJob controllers behind one Lease (so one replica reconciles),
-/// and /metrics, /healthz, /readyz.
+/// Wires the operator: an informer per kind (each controller's own, the child kinds, the related kinds it
+/// watches) and per child type, a work queue and loop per controller fed by changes of its resources, of
+/// their children and of what it watches, every loop behind one Lease (so one replica reconciles), and
+/// /metrics, /healthz, /readyz.
 /// </summary>
-public sealed class OperatorHost(OperatorOptions options, IKubernetes client, ILoggerFactory loggers)
+public sealed class OperatorHost(OperatorOptions options, IKubernetes client, ILoggerFactory loggers, IReadOnlyList<IControllerDefinition>? controllers = null)
 {
+    /// <summary>The controllers the operator runs, one line per kind (the chart's RBAC follows them).</summary>
+    public static readonly IReadOnlyList<IControllerDefinition> Controllers = [ReidExperimentController.Definition, ExportJobController.Definition];
+
     public OperatorMetrics Metrics { get; } = new();
 
     private readonly ILogger _logger = loggers.CreateLogger("fastreid-operator");
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
+        var definitions = controllers ?? Controllers;
         var sources = new KubeSources(client, options.Namespace);
         void Restarted(string kind, string reason) => Metrics.WatchRestarts.WithLabels(kind, reason).Inc();
-        var experiments = new Informer<JsonObject>(sources.Experiments(), loggers.CreateLogger("informer.ReidExperiment"), Restarted);
-        var exports = new Informer<JsonObject>(sources.ExportJobs(), loggers.CreateLogger("informer.ExportJob"), Restarted);
-        var jobs = new Informer<V1Job>(sources.Jobs(), loggers.CreateLogger("informer.Job"), Restarted);
-        var services = new Informer<V1Service>(sources.Services(), loggers.CreateLogger("informer.Service"), Restarted);
-        var configMaps = new Informer<V1ConfigMap>(sources.ConfigMaps(), loggers.CreateLogger("informer.ConfigMap"), Restarted);
-        var pods = new Informer<V1Pod>(sources.Pods(), loggers.CreateLogger("informer.Pod"), Restarted);
-        var synced = new[] { experiments.Synced, exports.Synced, jobs.Synced, services.Synced, configMaps.Synced, pods.Synced };
+        Informer<T> InformerOf<T>(ResourceSource<T> source) where T : class => new(source, loggers.CreateLogger("informer." + source.Kind), Restarted);
 
-        using var queue = new WorkQueue<ObjectKey>();
-        using var exportQueue = new WorkQueue<ObjectKey>();
-        void Enqueue(WorkQueue<ObjectKey> target, ObjectKey? key) { if (key is { } k) target.Add(k); }
-        void ChildChanged(V1ObjectMeta? meta)
+        var resources = definitions.Select(d => d.Kind)
+            .Concat(KubernetesClusterApi.ChildKinds)
+            .Concat(definitions.SelectMany(d => d.Watches.Select(w => w.Related)))
+            .Distinct()
+            .ToDictionary(k => k, k => InformerOf(sources.CustomResources(k)));
+        var jobs = InformerOf(sources.Jobs());
+        var services = InformerOf(sources.Services());
+        var configMaps = InformerOf(sources.ConfigMaps());
+        var pods = InformerOf(sources.Pods());
+        var index = new ChildIndex(
+        [
+            ChildSource.Owned(jobs), ChildSource.Owned(services), ChildSource.Owned(configMaps), ChildSource.Labelled(pods),
+            .. KubernetesClusterApi.ChildKinds.Select(k => ChildSource.Custom(k, resources[k])),
+        ]);
+        var informers = resources.Values.Select(i => (Synced: i.Synced, Run: (Func<CancellationToken, Task>)i.RunAsync))
+            .Concat([(jobs.Synced, jobs.RunAsync), (services.Synced, services.RunAsync), (configMaps.Synced, configMaps.RunAsync), (pods.Synced, pods.RunAsync)])
+            .ToList();
+        var synced = informers.Select(i => i.Synced).ToArray();
+
+        var queues = definitions.ToDictionary(d => d, _ => new WorkQueue<ObjectKey>());
+        foreach (var (definition, queue) in queues)
         {
-            Enqueue(queue, ChildIndex.OwnerOf(meta, ChildIndex.ExperimentKind));
-            Enqueue(exportQueue, ChildIndex.OwnerOf(meta, ChildIndex.ExportKind));
+            var own = resources[definition.Kind];
+            own.Changed += (old, now) =>
+            {
+                queue.Add(ChildIndex.KeyOf((now ?? old)!));
+                Metrics.SetPhases(definition.Kind.Kind, own.Snapshot().Select(ChildIndex.PhaseOf));
+            };
+            // A changed child wakes its owner: put back what was deleted or edited, follow what finished.
+            foreach (var source in index.Sources)
+                source.Changed += meta => { if (ChildIndex.OwnerOf(meta, definition.Kind) is { } owner) queue.Add(owner); };
+            foreach (var watch in definition.Watches)
+                resources[watch.Related].Changed += (old, now) => { foreach (var key in watch.Map((now ?? old)!, own.Snapshot())) queue.Add(key); };
         }
-        experiments.Changed += (old, now) =>
-        {
-            var key = ChildIndex.KeyOf((now ?? old)!);
-            Enqueue(queue, key);
-            // An export waits for its experiment: look again at each one that reads it.
-            foreach (var export in ChildIndex.ExportsOf(key, exports.Snapshot())) exportQueue.Add(export);
-            Metrics.SetPhases(ReidExperimentController.Kind, experiments.Snapshot().Select(ChildIndex.PhaseOf));
-        };
-        exports.Changed += (old, now) =>
-        {
-            Enqueue(exportQueue, ChildIndex.KeyOf((now ?? old)!));
-            Metrics.SetPhases(ExportJobController.Kind, exports.Snapshot().Select(ChildIndex.PhaseOf));
-        };
-        jobs.Changed += (old, now) => ChildChanged((now ?? old)?.Metadata);
-        services.Changed += (old, now) => ChildChanged((now ?? old)?.Metadata);
-        configMaps.Changed += (old, now) => ChildChanged((now ?? old)?.Metadata);
-        pods.Changed += (old, now) => ChildChanged((now ?? old)?.Metadata);
 
-        var index = new ChildIndex(jobs, services, configMaps, pods);
         var planner = new PlannerOptions { TrainerImage = options.TrainerImage, DefaultStorage = options.DefaultStorage, MasterPort = options.MasterPort };
         var cluster = new KubernetesClusterApi(client, options.Identity);
-        var controller = new ReidExperimentController(cluster, index.Observe, planner, TimeProvider.System,
-            loggers.CreateLogger("controller.ReidExperiment"));
-        var exportController = new ExportJobController(cluster, index.ObserveExport, planner, TimeProvider.System,
-            loggers.CreateLogger("controller.ExportJob"));
-        var loops = new[]
+        var loops = queues.Select(q =>
         {
-            new ControllerLoop(ReidExperimentController.Kind, queue, controller.ReconcileAsync, Metrics,
-                loggers.CreateLogger("controller.ReidExperiment"), options.Workers),
-            new ControllerLoop(ExportJobController.Kind, exportQueue, exportController.ReconcileAsync, Metrics,
-                loggers.CreateLogger("controller.ExportJob"), options.Workers),
-        };
+            var logger = loggers.CreateLogger("controller." + q.Key.Kind.Kind);
+            return new ControllerLoop(q.Key.Kind.Kind, q.Value, q.Key.Reconciler(cluster, index.Observe, planner, TimeProvider.System, logger), Metrics, logger, options.Workers);
+        }).ToList();
         Task RunLoops(CancellationToken token) => Task.WhenAll(loops.Select(l => l.RunAsync(token)));
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var informerTasks = new[]
-        {
-            experiments.RunAsync(stop.Token), exports.RunAsync(stop.Token), jobs.RunAsync(stop.Token), services.RunAsync(stop.Token),
-            configMaps.RunAsync(stop.Token), pods.RunAsync(stop.Token),
-        };
+        var informerTasks = informers.Select(i => i.Run(stop.Token)).ToList();
         var web = options.MetricsPort > 0 ? await StartWebAsync(synced, stop.Token).ConfigureAwait(false) : null;
         int exitCode = 0;
         try
@@ -102,9 +99,9 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
         finally
         {
             await stop.CancelAsync().ConfigureAwait(false);
-            queue.ShutDown();
-            exportQueue.ShutDown();
+            foreach (var queue in queues.Values) queue.ShutDown();
             await Task.WhenAll(informerTasks).ConfigureAwait(false);
+            foreach (var queue in queues.Values) queue.Dispose();
             if (web is not null) await web.StopAsync(CancellationToken.None).ConfigureAwait(false);
             _logger.LogInformation("stopped");
         }

@@ -19,27 +19,23 @@ public sealed class KubeSources(IKubernetes client, string? watchNamespace)
     /// <summary>Servers end a watch after this long; the informer then re-watches from its last version.</summary>
     private const int WatchTimeoutSeconds = 300;
 
-    public ResourceSource<JsonObject> Experiments() => CustomResources("ReidExperiment", KubernetesClusterApi.Plural);
-
-    public ResourceSource<JsonObject> ExportJobs() => CustomResources("ExportJob", KubernetesClusterApi.ExportPlural);
-
     /// <summary>One of our kinds, as raw JSON (a spec the types cannot read must not stop the informer).</summary>
-    private ResourceSource<JsonObject> CustomResources(string kind, string plural) => new(
-        kind,
+    public ResourceSource<JsonObject> CustomResources(KindDescriptor kind) => new(
+        kind.Kind,
         async ct =>
         {
             var body = watchNamespace is null
-                ? await client.CustomObjects.ListClusterCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, plural, cancellationToken: ct).ConfigureAwait(false)
-                : await client.CustomObjects.ListNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, watchNamespace, plural, cancellationToken: ct).ConfigureAwait(false);
+                ? await client.CustomObjects.ListClusterCustomObjectAsync(kind.Group, kind.Version, kind.Plural, cancellationToken: ct).ConfigureAwait(false)
+                : await client.CustomObjects.ListNamespacedCustomObjectAsync(kind.Group, kind.Version, watchNamespace, kind.Plural, cancellationToken: ct).ConfigureAwait(false);
             var list = KubernetesClusterApi.ToJsonObject(body);
             var items = list["items"]?.AsArray().OfType<JsonObject>().Select(i => (JsonObject)i.DeepClone()).ToList() ?? [];
             return (items, list["metadata"]?["resourceVersion"]?.GetValue<string>() ?? "");
         },
         (version, ct) => Adapt<object, JsonObject>(
             onError => watchNamespace is null
-                ? client.CustomObjects.WatchListClusterCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, plural,
+                ? client.CustomObjects.WatchListClusterCustomObjectAsync(kind.Group, kind.Version, kind.Plural,
                     allowWatchBookmarks: true, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct)
-                : client.CustomObjects.WatchListNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, watchNamespace, plural,
+                : client.CustomObjects.WatchListNamespacedCustomObjectAsync(kind.Group, kind.Version, watchNamespace, kind.Plural,
                     allowWatchBookmarks: true, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct),
             KubernetesClusterApi.ToJsonObject, o => o["metadata"]?["resourceVersion"]?.GetValue<string>()),
         o => new ObjectKey(o["metadata"]?["namespace"]?.GetValue<string>() ?? "", o["metadata"]?["name"]?.GetValue<string>() ?? ""),

@@ -2,81 +2,36 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
-using FastReid.Pipeline.Experiments;
+using FastReid.Pipeline;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
 namespace FastReid.Operator.Kube;
 
-/// <summary><see cref="IClusterApi"/> on the real Kubernetes client.</summary>
+/// <summary>
+/// <see cref="IClusterApi"/> on the real Kubernetes client. Our kinds go through the custom-objects API by
+/// their descriptor; Kubernetes children through the typed client calls of the kinds planners make (so the
+/// chart's RBAC can be read off this file).
+/// </summary>
 public sealed class KubernetesClusterApi(IKubernetes client, string identity) : IClusterApi
 {
-    /// <summary>Plural of ReidExperiment.</summary>
-    public const string Plural = "reidexperiments";
-    public const string ExportPlural = "exportjobs";
+    /// <summary>
+    /// Our kinds that controllers create, replace and delete as children (a DistillJob's or TuneSweep's
+    /// ReidExperiments); any other kind as a child is refused, so RBAC stays what this list says.
+    /// </summary>
+    public static readonly IReadOnlyList<KindDescriptor> ChildKinds = [ResourceKinds.ReidExperiment];
 
-    /// <summary>Every kind the operator reads and writes status of (what a call with a plural parameter may touch).</summary>
-    public static readonly string[] Plurals = [Plural, ExportPlural];
-
-    public async Task<ExperimentSnapshot?> GetExperimentAsync(string ns, string name, CancellationToken ct) =>
-        await GetAsync(ns, Plural, name, ct).ConfigureAwait(false) is { } raw ? Snapshot(raw) : null;
-
-    public async Task<ExportSnapshot?> GetExportJobAsync(string ns, string name, CancellationToken ct) =>
-        await GetAsync(ns, ExportPlural, name, ct).ConfigureAwait(false) is { } raw ? ExportSnapshotOf(raw) : null;
-
-    private async Task<JsonObject?> GetAsync(string ns, string plural, string name, CancellationToken ct)
+    public async Task<JsonObject?> GetAsync(KindDescriptor kind, string ns, string name, CancellationToken ct)
     {
         try
         {
-            return ToJsonObject(await client.CustomObjects.GetNamespacedCustomObjectAsync(ApiGroup.Group, ApiGroup.Version, ns, plural, name, ct).ConfigureAwait(false));
+            return ToJsonObject(await client.CustomObjects.GetNamespacedCustomObjectAsync(kind.Group, kind.Version, ns, kind.Plural, name, ct).ConfigureAwait(false));
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
             return null;
         }
-    }
-
-    public static ExperimentSnapshot Snapshot(JsonObject raw)
-    {
-        var (experiment, error) = Read<ReidExperiment, ReidExperimentSpec, ReidExperimentStatus>(raw);
-        return new(experiment, raw, error);
-    }
-
-    public static ExportSnapshot ExportSnapshotOf(JsonObject raw)
-    {
-        var (job, error) = Read<ExportJob, ExportJobSpec, ExportJobStatus>(raw);
-        return new(job, raw, error);
-    }
-
-    private static (T Resource, FieldError? Error) Read<T, TSpec, TStatus>(JsonObject raw)
-        where T : CustomResource<TSpec, TStatus>, new()
-        where TSpec : new()
-        where TStatus : ResourceStatus, new()
-    {
-        try
-        {
-            return (raw.Deserialize<T>(ApiJson.Options) ?? throw new JsonException($"empty {typeof(T).Name}"), null);
-        }
-        catch (JsonException e)
-        {
-            // A server that does not check the schema (or an old object) can hold a spec we cannot type:
-            // read what identifies it, and report the field instead of failing every reconcile.
-            var resource = new T
-            {
-                Metadata = raw["metadata"]?.Deserialize<ObjectMeta>(ApiJson.Options) ?? new ObjectMeta(),
-                Status = TryStatus<TStatus>(raw["status"]),
-            };
-            var path = e.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : "spec";
-            var reason = e.Message.Split(". Path:", 2)[0].TrimEnd('.');
-            return (resource, new FieldError(path, $"has the wrong type: {reason}"));
-        }
-    }
-
-    private static TStatus? TryStatus<TStatus>(JsonNode? status) where TStatus : ResourceStatus
-    {
-        try { return status?.Deserialize<TStatus>(ApiJson.Options); }
-        catch (JsonException) { return null; }
     }
 
     public static JsonObject ToJsonObject(object body) => body switch
@@ -86,7 +41,7 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
         _ => JsonNode.Parse(KubernetesJson.Serialize(body))!.AsObject(),
     };
 
-    public async Task<bool> CreateAsync(string ns, IKubernetesObject<V1ObjectMeta> child, CancellationToken ct)
+    public async Task<bool> CreateAsync(string ns, object child, CancellationToken ct)
     {
         try
         {
@@ -95,13 +50,44 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
                 case V1ConfigMap configMap: await client.CoreV1.CreateNamespacedConfigMapAsync(configMap, ns, cancellationToken: ct).ConfigureAwait(false); break;
                 case V1Service service: await client.CoreV1.CreateNamespacedServiceAsync(service, ns, cancellationToken: ct).ConfigureAwait(false); break;
                 case V1Job job: await client.BatchV1.CreateNamespacedJobAsync(job, ns, cancellationToken: ct).ConfigureAwait(false); break;
-                default: throw new ArgumentException($"cannot create {child.Kind}", nameof(child));
+                case ICustomResource resource:
+                    var childKind = ChildKind(resource);
+                    await client.CustomObjects.CreateNamespacedCustomObjectAsync(Body(resource), childKind.Group, childKind.Version, ns, childKind.Plural, cancellationToken: ct).ConfigureAwait(false);
+                    break;
+                default: throw new ArgumentException($"cannot create {ChildObjects.Kind(child)}", nameof(child));
             }
             return true;
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
         {
             return false;
+        }
+    }
+
+    /// <summary>Only what may change in place: a ConfigMap, one of our child resources (never a Job: its template is immutable).</summary>
+    public async Task<bool> ReplaceAsync(string ns, object child, CancellationToken ct)
+    {
+        var name = ChildObjects.Name(child);
+        try
+        {
+            switch (child)
+            {
+                case V1ConfigMap configMap: await client.CoreV1.ReplaceNamespacedConfigMapAsync(configMap, name, ns, cancellationToken: ct).ConfigureAwait(false); break;
+                case ICustomResource resource:
+                    var childKind = ChildKind(resource);
+                    await client.CustomObjects.ReplaceNamespacedCustomObjectAsync(Body(resource), childKind.Group, childKind.Version, ns, childKind.Plural, name, cancellationToken: ct).ConfigureAwait(false);
+                    break;
+                default: throw new ArgumentException($"cannot update {ChildObjects.Kind(child)} in place", nameof(child));
+            }
+            return true;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            throw new ConflictException($"{ns}/{name} changed since it was observed");
         }
     }
 
@@ -114,7 +100,12 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
                 case "Job": await client.BatchV1.DeleteNamespacedJobAsync(child.Name, ns, propagationPolicy: "Background", cancellationToken: ct).ConfigureAwait(false); break;
                 case "Service": await client.CoreV1.DeleteNamespacedServiceAsync(child.Name, ns, cancellationToken: ct).ConfigureAwait(false); break;
                 case "ConfigMap": await client.CoreV1.DeleteNamespacedConfigMapAsync(child.Name, ns, cancellationToken: ct).ConfigureAwait(false); break;
-                default: throw new ArgumentException($"cannot delete {child.Kind}", nameof(child));
+                default:
+                    var childKind = ChildKinds.FirstOrDefault(k => k.ApiVersion == child.ApiVersion && k.Kind == child.Kind)
+                        ?? throw new ArgumentException($"cannot delete {child.Kind}", nameof(child));
+                    await client.CustomObjects.DeleteNamespacedCustomObjectAsync(childKind.Group, childKind.Version, ns, childKind.Plural, child.Name,
+                        propagationPolicy: "Background", cancellationToken: ct).ConfigureAwait(false);
+                    break;
             }
             return true;
         }
@@ -124,31 +115,29 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
         }
     }
 
-    public Task SetJobSuspendAsync(string ns, string name, bool suspend, CancellationToken ct) =>
-        client.BatchV1.PatchNamespacedJobAsync(
-            new V1Patch(suspend ? """{"spec":{"suspend":true}}""" : """{"spec":{"suspend":false}}""", V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
-
-    public Task ReplaceStatusAsync(ExperimentSnapshot snapshot, ReidExperimentStatus status, CancellationToken ct) =>
-        ReplaceStatusAsync(snapshot.Raw, snapshot.Experiment.Metadata, Plural, JsonSerializer.SerializeToNode(status, ApiJson.Options), ct);
-
-    public Task ReplaceStatusAsync(ExportSnapshot snapshot, ExportJobStatus status, CancellationToken ct) =>
-        ReplaceStatusAsync(snapshot.Raw, snapshot.Job.Metadata, ExportPlural, JsonSerializer.SerializeToNode(status, ApiJson.Options), ct);
-
-    private async Task ReplaceStatusAsync(JsonObject raw, ObjectMeta meta, string plural, JsonNode? status, CancellationToken ct)
+    public Task MergePatchAsync(string ns, string apiVersion, string kind, string name, JsonObject patch, CancellationToken ct) => (apiVersion, kind) switch
     {
-        var body = raw.DeepClone().AsObject();
+        ("batch/v1", "Job") => client.BatchV1.PatchNamespacedJobAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct),
+        _ => throw new ArgumentException($"cannot patch {kind}", nameof(kind)),
+    };
+
+    public async Task ReplaceStatusAsync(KindDescriptor kind, JsonObject read, JsonNode? status, CancellationToken ct)
+    {
+        var body = read.DeepClone().AsObject();
         body["status"] = status;
+        var ns = read["metadata"]?["namespace"]?.GetValue<string>() ?? "";
+        var name = read["metadata"]?["name"]?.GetValue<string>() ?? "";
         try
         {
-            await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(body, ApiGroup.Group, ApiGroup.Version, meta.Namespace!, plural, meta.Name!, cancellationToken: ct).ConfigureAwait(false);
+            await client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(body, kind.Group, kind.Version, ns, kind.Plural, name, cancellationToken: ct).ConfigureAwait(false);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
         {
-            throw new ConflictException($"{meta.Namespace}/{meta.Name} changed since it was read (resourceVersion {meta.ResourceVersion})");
+            throw new ConflictException($"{ns}/{name} changed since it was read (resourceVersion {read["metadata"]?["resourceVersion"]})");
         }
     }
 
-    public async Task RecordEventAsync(string kind, ObjectMeta meta, PlannedEvent planned, CancellationToken ct)
+    public async Task RecordEventAsync(KindDescriptor kind, ObjectMeta meta, PlannedEvent planned, CancellationToken ct)
     {
         var now = DateTime.UtcNow;
         await client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
@@ -156,7 +145,7 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
             Metadata = new V1ObjectMeta { GenerateName = meta.Name + ".", NamespaceProperty = meta.Namespace },
             InvolvedObject = new V1ObjectReference
             {
-                ApiVersion = ApiGroup.ApiVersion, Kind = kind, Name = meta.Name, NamespaceProperty = meta.Namespace,
+                ApiVersion = kind.ApiVersion, Kind = kind.Kind, Name = meta.Name, NamespaceProperty = meta.Namespace,
                 Uid = meta.Uid, ResourceVersion = meta.ResourceVersion,
             },
             Type = planned.Type,
@@ -170,4 +159,10 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
             Count = 1,
         }, meta.Namespace, cancellationToken: ct).ConfigureAwait(false);
     }
+
+    private static KindDescriptor ChildKind(ICustomResource resource) =>
+        ChildKinds.FirstOrDefault(k => k.Type == resource.GetType())
+        ?? throw new ArgumentException($"{resource.Kind} is not a kind the operator creates as a child", nameof(resource));
+
+    private static JsonNode Body(ICustomResource resource) => JsonSerializer.SerializeToNode(resource, resource.GetType(), ApiJson.Options)!;
 }

@@ -25,6 +25,9 @@ public static class ExperimentChildren
     /// <summary>FASTREID_DATASETS in the pod when the dataset is made (Synthetic) or fetched (s3://) there.</summary>
     public const string DatasetsPath = "/var/lib/fastreid/datasets";
 
+    /// <summary>Exit codes that fail the run at once: a usage error, a setting this build cannot run.</summary>
+    public static readonly int[] FailJobExitCodes = [TrainerExitCodes.Usage, TrainerExitCodes.Unsupported];
+
     public static V1ConfigMap ConfigMap(ResolvedRun run) => new()
     {
         ApiVersion = "v1",
@@ -66,7 +69,7 @@ public static class ExperimentChildren
                 BackoffLimit = spec.RunPolicy.BackoffLimit,
                 ActiveDeadlineSeconds = spec.RunPolicy.ActiveDeadlineSeconds,
                 Suspend = spec.RunPolicy.Suspend,
-                PodFailurePolicy = TrainerPod.FailurePolicy(2),
+                PodFailurePolicy = TrainerPod.FailurePolicy(FailJobExitCodes),
                 // ttlSecondsAfterFinished is applied by the operator, which removes every child and keeps the status.
                 Template = new V1PodTemplateSpec
                 {
@@ -221,7 +224,7 @@ public static class ExperimentChildren
         OwnerReferences = [OwnerReference(run.Experiment)],
     };
 
-    public static V1OwnerReference OwnerReference(ReidExperiment experiment) => TrainerPod.OwnerReference(experiment.Kind, experiment.Metadata);
+    public static V1OwnerReference OwnerReference(ReidExperiment experiment) => ChildObjects.OwnerReference(experiment);
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

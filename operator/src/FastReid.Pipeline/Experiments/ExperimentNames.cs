@@ -13,7 +13,6 @@ namespace FastReid.Pipeline.Experiments;
 public static class ExperimentNames
 {
     public const string ManagedBy = "fastreid-operator";
-    public const string ExperimentLabel = "fastreid.io/experiment";
     public const string RunLabel = "fastreid.io/run";
     public const string ManagedByLabel = "app.kubernetes.io/managed-by";
     public const string CompletionIndexAnnotation = "batch.kubernetes.io/job-completion-index";
@@ -57,7 +56,7 @@ public static class ExperimentNames
     public static Dictionary<string, string> Labels(ReidExperiment experiment, string runName) => new()
     {
         [ManagedByLabel] = ManagedBy,
-        [ExperimentLabel] = experiment.Metadata.Name ?? "",
+        [ResourceKinds.ReidExperiment.OwnerLabel] = experiment.Metadata.Name ?? "",
         [RunLabel] = runName,
     };
 

@@ -14,23 +14,18 @@ public static class ReidExperimentPlanner
     /// <summary>A ConfigMap holds at most 1 MiB; leave room for metadata.</summary>
     private const int MaxConfigBytes = 900 * 1024;
 
-    /// <summary>How long a succeeded run waits for its rank-0 pod to show up before giving up on the result.</summary>
-    private static readonly TimeSpan ResultGrace = TimeSpan.FromMinutes(5);
-
-    public static ExperimentPlan Plan(ReidExperiment experiment, ObservedChildren observed, PlannerOptions? options = null)
+    public static Plan<ReidExperimentStatus> Plan(ReidExperiment experiment, ObservedChildren observed, PlannerOptions? options = null)
     {
         options ??= new PlannerOptions();
-        var previous = experiment.Status ?? new ReidExperimentStatus();
         if (experiment.Metadata.DeletionTimestamp is not null)
-            return new ExperimentPlan([], ExperimentStatus.Copy(previous), [], null); // the garbage collector removes the children
+            return RunLifecycle.Deleting(experiment.Status ?? new ReidExperimentStatus());
 
         var errors = new List<FieldError>(Validation.Validate(experiment));
         var run = Resolve(experiment, options, errors);
         if (errors.Count > 0 || run is null)
-            return Invalid(experiment, previous, errors, observed.Now);
+            return Reject(experiment, errors, observed.Now);
 
-        var context = new PlanContext(experiment, run, previous, observed, options);
-        return context.Plan();
+        return new PlanContext(experiment, run, observed, options).Plan();
     }
 
     /// <summary>Resolves output, image and effective config; adds errors instead of throwing.</summary>
@@ -57,48 +52,36 @@ public static class ReidExperimentPlanner
     /// The plan for an experiment that cannot be read or planned at all (e.g. a spec field of the wrong JSON
     /// type): InvalidSpec naming the fields, nothing created.
     /// </summary>
-    public static ExperimentPlan Reject(ReidExperiment experiment, IReadOnlyList<FieldError> errors, DateTimeOffset now) =>
-        Invalid(experiment, experiment.Status ?? new ReidExperimentStatus(), [.. errors], now);
+    public static Plan<ReidExperimentStatus> Reject(ReidExperiment experiment, IReadOnlyList<FieldError> errors, DateTimeOffset now) =>
+        RunLifecycle.Invalid(experiment, errors, now);
 
-    private static ExperimentPlan Invalid(ReidExperiment experiment, ReidExperimentStatus previous, List<FieldError> errors, DateTimeOffset now)
+    private sealed class PlanContext(ReidExperiment experiment, ResolvedRun run, ObservedChildren observed, PlannerOptions options)
     {
-        var status = ExperimentStatus.Copy(previous);
-        var ev = StatusUpdates.MarkInvalid(status, previous.Conditions, errors, experiment.Metadata.Generation ?? 0, now);
-        // Nothing is created; a run of an earlier, valid generation keeps going and keeps its phase.
-        if (previous.JobName is null) status.Phase = Phases.Failed;
-        return new ExperimentPlan([], status, ev is null ? [] : [ev], null);
-    }
+        private readonly RunLook<ReidExperimentStatus> _look = new(experiment, run.RunName, observed.Now);
+        private ReidExperimentStatus Previous => _look.Previous;
+        private ReidExperimentStatus Status => _look.Status;
+        private List<ChildAction> Actions => _look.Actions;
+        private List<PlannedEvent> Events => _look.Events;
 
-    private sealed class PlanContext(ReidExperiment experiment, ResolvedRun run, ReidExperimentStatus previous, ObservedChildren observed, PlannerOptions options)
-    {
-        private readonly List<ChildAction> _actions = [];
-        private readonly List<PlannedEvent> _events = [];
-        private readonly long _generation = experiment.Metadata.Generation ?? 0;
-        private readonly DateTimeOffset _now = observed.Now;
-        private ReidExperimentStatus _status = null!;
-
-        public ExperimentPlan Plan()
+        public Plan<ReidExperimentStatus> Plan()
         {
-            bool sameRun = previous.JobName == run.RunName;
-            _status = sameRun ? ExperimentStatus.Copy(previous) : ExperimentStatus.ForNewRun(previous);
-            _status.JobName = run.RunName;
-            _status.ObservedGeneration = _generation;
+            bool sameRun = _look.SameRun;
             SetCondition(ConditionTypes.InvalidSpec, false, "SpecValid", "the spec is valid");
-            if (!sameRun && previous.JobName is not null)
-                _events.Add(new(PlannedEvent.Normal, "SpecChanged", $"generation {_generation} changes the training: run {previous.JobName} is replaced by {run.RunName}"));
+            if (!sameRun && Previous.JobName is not null)
+                Events.Add(new(PlannedEvent.Normal, "SpecChanged", $"generation {_look.Generation} changes the training: run {Previous.JobName} is replaced by {run.RunName}"));
 
             DeleteStaleRuns();
-            var job = observed.Jobs.FirstOrDefault(j => j.Metadata?.Name == run.RunName);
+            var job = observed.Of<V1Job>().FirstOrDefault(j => j.Metadata?.Name == run.RunName);
             TimeSpan? requeue = null;
-            if (job is null && sameRun && Phases.IsFinished(previous.Phase))
+            if (job is null && sameRun && Phases.IsFinished(Previous.Phase))
             {
                 // Removed after ttlSecondsAfterFinished (or by hand): the result stays and nothing is retrained.
                 DeleteRunChildren(exceptJob: true);
             }
             else if (job is null)
             {
-                CreateMissingChildren(includeJob: true);
-                _status.Phase = Phases.Pending;
+                EnsureChildren(includeJob: true);
+                Status.Phase = Phases.Pending;
                 SetCondition(ConditionTypes.Created, true, "ChildrenCreated", $"ConfigMap, headless Service and Indexed Job {run.RunName} created");
                 // As the first look at the Job will say, so that look writes no status.
                 if (experiment.Spec.RunPolicy.Suspend)
@@ -112,40 +95,40 @@ public static class ReidExperimentPlanner
                         string.Create(CultureInfo.InvariantCulture, $"0 of {experiment.Spec.Resources.Nodes} pod(s) running"));
                 }
                 // A look before the informer has seen the new Job plans the same creates (answered "exists"); say it once.
-                if (!(sameRun && Conditions.IsTrue(previous.Conditions, ConditionTypes.Created)))
-                    _events.Add(new(PlannedEvent.Normal, "Created", string.Create(CultureInfo.InvariantCulture,
+                if (!(sameRun && Conditions.IsTrue(Previous.Conditions, ConditionTypes.Created)))
+                    Events.Add(new(PlannedEvent.Normal, "Created", string.Create(CultureInfo.InvariantCulture,
                         $"run {run.RunName}: {experiment.Spec.Resources.Nodes} node(s) × {Math.Max(1, experiment.Spec.Resources.GpusPerNode)} worker(s), {(experiment.Spec.Resources.GpusPerNode > 0 ? "GPU" : "CPU")}")));
             }
             else
             {
                 requeue = FollowJob(job);
             }
-            Transitions();
-            return new ExperimentPlan(_actions, _status, _events, requeue);
+            return _look.ToPlan(requeue);
         }
 
         private TimeSpan? FollowJob(V1Job job)
         {
-            var state = JobState.Of(job, observed.Pods, run.RunName);
+            var state = JobState.Of(job, observed.Of<V1Pod>(), run.RunName);
             SetCondition(ConditionTypes.Created, true, "ChildrenCreated", $"ConfigMap, headless Service and Indexed Job {run.RunName} created");
-            _status.StartTime ??= state.StartTime;
+            Status.StartTime ??= state.StartTime;
             if (!state.Finished)
             {
-                CreateMissingChildren(includeJob: false);
+                // While the run is active its ConfigMap and Service are put back if deleted or edited by hand.
+                EnsureChildren(includeJob: false);
                 bool suspend = experiment.Spec.RunPolicy.Suspend;
-                if ((job.Spec?.Suspend ?? false) != suspend) _actions.Add(new SetJobSuspend(run.RunName, suspend));
+                if ((job.Spec?.Suspend ?? false) != suspend) Actions.Add(new SetJobSuspend(run.RunName, suspend));
                 int nodes = experiment.Spec.Resources.Nodes;
                 if (suspend)
                 {
-                    _status.Phase = Phases.Pending;
+                    Status.Phase = Phases.Pending;
                     SetCondition(ConditionTypes.Suspended, true, "Suspended", "runPolicy.suspend is true: the Job's pods are removed until it is false");
                     SetCondition(ConditionTypes.Running, false, "Suspended", "the run is suspended");
                 }
                 else
                 {
-                    if (Conditions.Find(_status.Conditions, ConditionTypes.Suspended) is not null)
+                    if (Conditions.Find(Status.Conditions, ConditionTypes.Suspended) is not null)
                         SetCondition(ConditionTypes.Suspended, false, "Resumed", "runPolicy.suspend is false");
-                    _status.Phase = state.RunningPods > 0 ? Phases.Running : Phases.Pending;
+                    Status.Phase = state.RunningPods > 0 ? Phases.Running : Phases.Pending;
                     SetCondition(ConditionTypes.Running, state.RunningPods > 0,
                         state.RunningPods > 0 ? "PodsRunning" : "PodsPending",
                         string.Create(CultureInfo.InvariantCulture, $"{state.RunningPods} of {nodes} pod(s) running"));
@@ -158,86 +141,65 @@ public static class ReidExperimentPlanner
                 return null;
             }
 
-            _status.CompletionTime ??= state.CompletionTime ?? _now;
-            SetCondition(ConditionTypes.Running, false, "Finished", "the Job finished");
-            if (Conditions.Find(_status.Conditions, ConditionTypes.Restarting) is { Status: "True" })
-                SetCondition(ConditionTypes.Restarting, false, "Finished", "the Job finished");
-            TimeSpan? requeue = null;
-            if (state.Succeeded)
-            {
-                _status.Phase = Phases.Succeeded;
-                var message = state.RankZeroMessage;
-                var result = TrainerResult.TryParse(message, out var error);
-                if (result is not null)
-                {
-                    _status.Metrics = result.Metrics;
-                    _status.Artefacts = result.Artefacts;
-                    SetCondition(ConditionTypes.Succeeded, true, "TrainingSucceeded", MetricsText(result.Metrics));
-                }
-                else
-                {
-                    SetCondition(ConditionTypes.Succeeded, true, "ResultMissing", $"the Job completed but {error}");
-                    if (!state.RankZeroPodSeen && _now - _status.CompletionTime < ResultGrace) requeue = TimeSpan.FromSeconds(15);
-                }
-            }
-            else
-            {
-                _status.Phase = Phases.Failed;
-                SetCondition(ConditionTypes.Failed, true, state.FailureReason ?? "JobFailed",
-                    (state.FailureMessage ?? "the Job failed") + Detail(state.LastFailureMessage));
-            }
-            return Expire() ?? requeue;
+            return _look.Finished(state, ReadResult, Failure, experiment.Spec.RunPolicy.TtlSecondsAfterFinished,
+                () => DeleteRunChildren(exceptJob: false), $"Job, Service and ConfigMap {run.RunName}");
         }
 
-        /// <summary>runPolicy.ttlSecondsAfterFinished: children go, status stays.</summary>
-        private TimeSpan? Expire()
+        /// <summary>Metrics and artefacts from the rank-0 result; null when read, else why not.</summary>
+        private string? ReadResult(string? message)
         {
-            if (experiment.Spec.RunPolicy.TtlSecondsAfterFinished is not { } ttl || _status.CompletionTime is not { } done) return null;
-            var expiry = done + TimeSpan.FromSeconds(ttl);
-            if (_now < expiry) return expiry - _now;
-            DeleteRunChildren(exceptJob: false);
-            _events.Add(new(PlannedEvent.Normal, "ChildrenRemoved", $"ttlSecondsAfterFinished ({ttl}) passed: Job, Service and ConfigMap {run.RunName} removed; status kept"));
+            if (TrainerResult.TryParse(message, out var error) is not { } result) return error;
+            Status.Metrics = result.Metrics;
+            Status.Artefacts = result.Artefacts;
+            SetCondition(ConditionTypes.Succeeded, true, "TrainingSucceeded", MetricsText(result.Metrics));
             return null;
         }
 
-        private void CreateMissingChildren(bool includeJob)
+        /// <summary>A setting this build cannot run says so in the trainer's words; any other failure as the Job controller says it.</summary>
+        private static (string Reason, string Message) Failure(JobState state) =>
+            state.LastFailureExitCode == TrainerExitCodes.Unsupported
+                ? ("Unsupported", RunLifecycle.TrainerSaid(state))
+                : (state.FailureReason ?? "JobFailed", (state.FailureMessage ?? "the Job failed") + Detail(state.LastFailureMessage));
+
+        /// <summary>
+        /// Create-or-update of the run's ConfigMap (its data is what the trainer reads) and headless Service; the
+        /// Job only when it is missing (its template is immutable, and only spec.suspend changes in place).
+        /// </summary>
+        private void EnsureChildren(bool includeJob)
         {
-            if (!observed.ConfigMaps.Any(c => c.Metadata?.Name == run.RunName))
-                _actions.Add(new CreateChild(ExperimentChildren.ConfigMap(run)));
-            if (!observed.Services.Any(s => s.Metadata?.Name == run.RunName))
-                _actions.Add(new CreateChild(ExperimentChildren.HeadlessService(run, options)));
+            if (ChildObjects.Ensure(observed.Of<V1ConfigMap>(), ExperimentChildren.ConfigMap(run), SameData) is { } configMap)
+                Actions.Add(configMap);
+            if (ChildObjects.Ensure(observed.Of<V1Service>(), ExperimentChildren.HeadlessService(run, options)) is { } service)
+                Actions.Add(service);
             if (includeJob)
-                _actions.Add(new CreateChild(ExperimentChildren.Job(run, options)));
+                Actions.Add(new CreateChild(ExperimentChildren.Job(run, options)));
         }
+
+        private static bool SameData(V1ConfigMap observedMap, V1ConfigMap desired) =>
+            (observedMap.Data ?? new Dictionary<string, string>()).OrderBy(p => p.Key, StringComparer.Ordinal)
+                .SequenceEqual(desired.Data.OrderBy(p => p.Key, StringComparer.Ordinal)) && observedMap.BinaryData is not { Count: > 0 };
 
         private void DeleteStaleRuns()
         {
-            foreach (var job in observed.Jobs.Where(j => j.Metadata?.Name != run.RunName))
-                _actions.Add(new DeleteChild("batch/v1", "Job", job.Metadata.Name));
-            foreach (var service in observed.Services.Where(s => s.Metadata?.Name != run.RunName))
-                _actions.Add(new DeleteChild("v1", "Service", service.Metadata.Name));
-            foreach (var configMap in observed.ConfigMaps.Where(c => c.Metadata?.Name != run.RunName))
-                _actions.Add(new DeleteChild("v1", "ConfigMap", configMap.Metadata.Name));
+            foreach (var job in observed.Of<V1Job>().Where(j => j.Metadata?.Name != run.RunName))
+                Actions.Add(new DeleteChild("batch/v1", "Job", job.Metadata.Name));
+            foreach (var service in observed.Of<V1Service>().Where(s => s.Metadata?.Name != run.RunName))
+                Actions.Add(new DeleteChild("v1", "Service", service.Metadata.Name));
+            foreach (var configMap in observed.Of<V1ConfigMap>().Where(c => c.Metadata?.Name != run.RunName))
+                Actions.Add(new DeleteChild("v1", "ConfigMap", configMap.Metadata.Name));
         }
 
         private void DeleteRunChildren(bool exceptJob)
         {
-            if (!exceptJob && observed.Jobs.Any(j => j.Metadata?.Name == run.RunName))
-                _actions.Add(new DeleteChild("batch/v1", "Job", run.RunName));
-            if (observed.Services.Any(s => s.Metadata?.Name == run.RunName))
-                _actions.Add(new DeleteChild("v1", "Service", run.RunName));
-            if (observed.ConfigMaps.Any(c => c.Metadata?.Name == run.RunName))
-                _actions.Add(new DeleteChild("v1", "ConfigMap", run.RunName));
+            if (!exceptJob && observed.Of<V1Job>().Any(j => j.Metadata?.Name == run.RunName))
+                Actions.Add(new DeleteChild("batch/v1", "Job", run.RunName));
+            if (observed.Of<V1Service>().Any(s => s.Metadata?.Name == run.RunName))
+                Actions.Add(new DeleteChild("v1", "Service", run.RunName));
+            if (observed.Of<V1ConfigMap>().Any(c => c.Metadata?.Name == run.RunName))
+                Actions.Add(new DeleteChild("v1", "ConfigMap", run.RunName));
         }
 
-        private void SetCondition(string type, bool value, string reason, string message) =>
-            _status.Conditions = Conditions.Set(_status.Conditions, new Condition
-            {
-                Type = type, Status = value ? "True" : "False", Reason = reason, Message = message, ObservedGeneration = _generation,
-            }, _now);
-
-        /// <summary>Events for what changed since the previous status (compared only within one run).</summary>
-        private void Transitions() => _events.AddRange(StatusUpdates.Transitions(previous, _status, previous.JobName == run.RunName));
+        private void SetCondition(string type, bool value, string reason, string message) => _look.SetCondition(type, value, reason, message);
     }
 
     private static string Detail(string? podMessage) => StatusUpdates.PodDetail(podMessage);

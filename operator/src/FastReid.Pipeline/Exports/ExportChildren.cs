@@ -13,8 +13,8 @@ public sealed record ResolvedExport(ExportJob Job, string JobName, string Namesp
 /// </summary>
 public static class ExportChildren
 {
-    /// <summary>The trainer exits 2 on a usage or config error and 3 when onnxruntime disagrees beyond the tolerance: retrying changes neither.</summary>
-    public static readonly int[] FailJobExitCodes = [2, 3];
+    /// <summary>The trainer exits 2 on a usage or config error, 3 when onnxruntime disagrees beyond the tolerance, 4 for a setting it cannot run: retrying changes none.</summary>
+    public static readonly int[] FailJobExitCodes = [TrainerExitCodes.Usage, TrainerExitCodes.VerificationFailed, TrainerExitCodes.Unsupported];
 
     /// <summary>Pod failures retried when the spec has no runPolicy.</summary>
 
@@ -31,7 +31,7 @@ public static class ExportChildren
                 Name = export.JobName,
                 NamespaceProperty = export.Namespace,
                 Labels = labels,
-                OwnerReferences = [TrainerPod.OwnerReference(export.Job.Kind, export.Job.Metadata)],
+                OwnerReferences = [ChildObjects.OwnerReference(export.Job)],
             },
             Spec = new V1JobSpec
             {

@@ -9,8 +9,6 @@ namespace FastReid.Pipeline.Exports;
 /// </summary>
 public static class ExportNames
 {
-    public const string ExportLabel = "fastreid.io/export";
-
     public static string JobName(ExportJob job) =>
         ExperimentNames.ChildName(job.Metadata.Name, ExperimentNames.SpecDigest(job.Metadata.Uid, job.Spec));
 
@@ -18,7 +16,7 @@ public static class ExportNames
     public static Dictionary<string, string> Labels(ExportJob job, string jobName) => new()
     {
         [ExperimentNames.ManagedByLabel] = ExperimentNames.ManagedBy,
-        [ExportLabel] = job.Metadata.Name ?? "",
+        [ResourceKinds.ExportJob.OwnerLabel] = job.Metadata.Name ?? "",
         [ExperimentNames.RunLabel] = jobName,
     };
 }
