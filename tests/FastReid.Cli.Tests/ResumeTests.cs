@@ -36,6 +36,43 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
         Assert.Equal(WeightsSha(reference), WeightsSha(dir));
     }
 
+    /// <summary>Evaluating after epoch 1 makes model_best.pth the first large file a run writes (before any checkpoint).</summary>
+    private static readonly string[] FirstWriteIsTheBestModel = ["SOLVER.MAX_EPOCH", "2", "TEST.EVAL_PERIOD", "1", "SOLVER.CHECKPOINT_PERIOD", "2"];
+
+    [Fact]
+    public async Task A_run_killed_while_writing_an_artefact_publishes_no_temporary_file_in_its_manifest()
+    {
+        var dir = Path.Combine(_out, "killed-mid-write");
+        // RLIMIT_FSIZE below the model's size: the kernel kills the trainer (SIGXFSZ) inside the first
+        // weights write, exactly as a kill at that moment would, leaving the partial temporary file
+        // (W^X off: the runtime's double-mapped code pages are files, and would hit the limit first)
+        var start = new ProcessStartInfo("/bin/bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = CliRunner.RepoRoot };
+        foreach (var a in new[] { "-c", "ulimit -f 256; exec \"$0\" \"$@\"", Path.Combine(AppContext.BaseDirectory, "fastreid") }.Concat(Args(dir, resume: false)).Concat(FirstWriteIsTheBestModel))
+            start.ArgumentList.Add(a);
+        foreach (var (k, v) in data.Env) start.Environment[k] = v;
+        start.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        start.Environment.Remove("FASTREID_RESULT_FILE");
+        using (var p = Process.Start(start)!)
+        {
+            var err = p.StandardError.ReadToEndAsync();
+            _ = p.StandardOutput.ReadToEndAsync();
+            using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            await p.WaitForExitAsync(limit.Token);
+            Assert.True(p.ExitCode == 128 + 25, $"expected death by SIGXFSZ, got exit code {p.ExitCode}: {await err}");
+        }
+        var leftovers = Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f).StartsWith('.')).ToList();
+        Assert.True(leftovers.Count > 0, "the kill did not land inside a write: " + string.Join(", ", Directory.GetFiles(dir)));
+
+        var (code, stdout, stderr) = CliRunner.Run(data.Env, [.. Args(dir, resume: true, flag: true), .. FirstWriteIsTheBestModel]);
+        Assert.True(code == 0, stderr + stdout);
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")));
+        var listed = manifest.RootElement.GetProperty("artefacts").EnumerateArray().Select(f => f.GetProperty("path").GetString()!).ToList();
+        Assert.Contains("model_final.pth", listed);
+        Assert.DoesNotContain(listed, path => path.Split('/').Any(part => part.StartsWith('.')));
+        foreach (var entry in manifest.RootElement.GetProperty("artefacts").EnumerateArray())
+            Assert.Equal(entry.GetProperty("sha256").GetString(), FastReid.Storage.Sha256.Of(File.ReadAllBytes(Path.Combine(dir, entry.GetProperty("path").GetString()!))));
+    }
+
     /// <summary>Starts the run with --resume three times, SIGKILLing it at a random moment after a new checkpoint; then lets it finish.</summary>
     internal static string KillThreeTimesThenFinish(IReadOnlyDictionary<string, string> env, string dir, Func<int> checkpoints, bool flag = false)
     {
