@@ -112,14 +112,14 @@ internal static class BenchExportCommand
         return 0;
     }
 
-    private static Baseline RandomModel(FastReidConfig cfg)
+    private static MetaArch RandomModel(FastReidConfig cfg)
     {
         cfg.SetValue("MODEL.BACKBONE.PRETRAIN", false);
         int classes = cfg.Int("MODEL.HEADS.NUM_CLASSES");
-        return new Baseline(cfg, classes > 0 ? classes : 751); // the classifier is not on the evaluation path
+        return MetaArchRegistry.Build(cfg, classes > 0 ? classes : 751); // the classifier is not on the evaluation path
     }
 
-    private static JsonObject MeasureBatch(Baseline model, InferenceSession session, int batch, long height, long width, int warmup, int reps, string name)
+    private static JsonObject MeasureBatch(MetaArch model, InferenceSession session, int batch, long height, long width, int warmup, int reps, string name)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();

@@ -167,7 +167,7 @@ internal static class EvaluateCommand
         if (tests.Count == 0) throw new FastReidException($"{configPath}: DATASETS.TESTS is empty: nothing to evaluate");
 
         // the model is built only after the data is known to be there
-        Baseline? torchModel = null;
+        MetaArch? torchModel = null;
         OnnxEmbedder? embedder = null;
         try
         {

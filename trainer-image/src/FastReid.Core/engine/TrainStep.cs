@@ -12,7 +12,7 @@ namespace FastReid.Engine;
 /// forward with losses, backward, gradient synchronisation (the one place data-parallel training hooks
 /// in), layer freezing, clipping, optimizer step.
 /// </summary>
-public sealed class TrainStep(FastReidConfig cfg, Baseline model, TorchSharp.Modules.OptimizerHelper optimizer, IReadOnlyList<ParameterGroup> groups,
+public sealed class TrainStep(FastReidConfig cfg, MetaArch model, TorchSharp.Modules.OptimizerHelper optimizer, IReadOnlyList<ParameterGroup> groups,
     LrSchedule schedule, RunContext run)
 {
     private readonly string[] _freezeLayers = ValidateFreeze(cfg, model);
@@ -58,12 +58,12 @@ public sealed class TrainStep(FastReidConfig cfg, Baseline model, TorchSharp.Mod
         return losses;
     }
 
-    private static string[] ValidateFreeze(FastReidConfig cfg, Baseline model)
+    private static string[] ValidateFreeze(FastReidConfig cfg, MetaArch model)
     {
         var layers = cfg.Strings("MODEL.FREEZE_LAYERS");
         foreach (var name in layers)
             if (!model.TopLevel().Any(t => t.Name == name))
-                throw new FastReidException($"MODEL.FREEZE_LAYERS: the model has no top-level module '{name}' (backbone, heads)");
+                throw new FastReidException($"MODEL.FREEZE_LAYERS: the model has no top-level module '{name}' ({string.Join(", ", model.TopLevel().Select(t => t.Name))})");
         return layers;
     }
 }

@@ -21,7 +21,7 @@ public sealed class TrainingSession : IDisposable
     public RunContext Run { get; }
     public TrainingSet Train { get; }
     public IReadOnlyList<ReidDataset> Tests { get; }
-    public Baseline Model { get; }
+    public MetaArch Model { get; }
     public TorchSharp.Modules.OptimizerHelper Optimizer { get; }
     public IReadOnlyList<ParameterGroup> Groups { get; }
     public LrSchedule Schedule { get; }
@@ -59,7 +59,7 @@ public sealed class TrainingSession : IDisposable
         TrainDecoder = new ImageDecoder(sizeTrain[0], sizeTrain[1]);
         var testDecoder = sizeTest.SequenceEqual(sizeTrain) ? TrainDecoder : new ImageDecoder(sizeTest[0], sizeTest[1]);
 
-        Model = new Baseline(cfg, Train.NumClasses);
+        Model = MetaArchRegistry.Build(cfg, Train.NumClasses);
         WeightLoading.LoadInitialWeights(cfg, Model, run.Progress);
         Model.to(run.Device);
         Model.train();
