@@ -14,7 +14,7 @@ public static class Results
     public const int MaxResultBytes = 4096;
 
     internal static TrainOutcome Write(RunContext run, IReadOnlyList<Storage.ManifestEntry> checkpoints, ReidMetrics? final, ReidMetrics? best, int bestEpoch,
-        string weightsSha, int epochs, TimeSpan duration, string? resultFile)
+        string weightsSha, int epochs, string budgetKey, TimeSpan duration, string? resultFile)
     {
         var dir = run.OutputDir;
         var metrics = new JsonObject
@@ -53,7 +53,7 @@ public static class Results
             },
             ["sha256"] = new JsonObject(digests.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["weights_sha256"] = weightsSha,
-            ["budget"] = new JsonObject { ["key"] = "SOLVER.MAX_EPOCH", ["used"] = epochs },
+            ["budget"] = new JsonObject { ["key"] = budgetKey, ["used"] = epochs },
         };
         var text = result.ToJsonString();
         if (text.Length > MaxResultBytes)
