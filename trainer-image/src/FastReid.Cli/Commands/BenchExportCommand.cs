@@ -66,7 +66,8 @@ internal static class BenchExportCommand
         name ??= $"ResNet-{cfg.String("MODEL.BACKBONE.DEPTH")}";
         torch.set_num_threads(threads);
         var weights = cfg.String("MODEL.WEIGHTS");
-        using var model = weights.Length > 0 ? InferenceModel.Load(cfg, CPU, Console.Error.WriteLine) : RandomModel(cfg);
+        // compared with onnxruntime on the CPU, so the TorchSharp model runs there too, whatever MODEL.DEVICE says
+        using var model = weights.Length > 0 ? InferenceModel.Load(cfg, Devices.Choose("cpu", Console.Error.WriteLine), Console.Error.WriteLine) : RandomModel(cfg);
         model.eval();
         var onnx = BaselineOnnxWriter.Write(model, size[0], size[1]).ToByteArray();
         using var sessionOptions = new SessionOptions

@@ -76,8 +76,8 @@ internal static class ExportCommand
         var localDir = remote ? Directory.CreateTempSubdirectory("fastreid-export-").FullName : outputDir;
         try
         {
-            // onnxruntime verifies on the CPU, so the reference model runs there too
-            using var model = InferenceModel.Load(cfg, CPU, Console.Error.WriteLine);
+            // onnxruntime verifies on the CPU, so the reference model runs there too, whatever MODEL.DEVICE says
+            using var model = InferenceModel.Load(cfg, Devices.Choose("cpu", Console.Error.WriteLine), Console.Error.WriteLine);
             var options = new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images);
             VerifyReport report;
             try
