@@ -66,7 +66,8 @@ internal static class BenchExportCommand
         name ??= $"ResNet-{cfg.String("MODEL.BACKBONE.DEPTH")}";
         torch.set_num_threads(threads);
         var weights = cfg.String("MODEL.WEIGHTS");
-        using var model = weights.Length > 0 ? InferenceModel.Load(cfg, CPU, Console.Error.WriteLine) : RandomModel(cfg);
+        // compared with onnxruntime on the CPU, so the TorchSharp model runs there too, whatever MODEL.DEVICE says
+        using var model = weights.Length > 0 ? InferenceModel.Load(cfg, Devices.Choose("cpu", Console.Error.WriteLine), Console.Error.WriteLine) : RandomModel(cfg);
         model.eval();
         var onnx = BaselineOnnxWriter.Write(model, size[0], size[1]).ToByteArray();
         using var sessionOptions = new SessionOptions
@@ -112,14 +113,14 @@ internal static class BenchExportCommand
         return 0;
     }
 
-    private static Baseline RandomModel(FastReidConfig cfg)
+    private static MetaArch RandomModel(FastReidConfig cfg)
     {
         cfg.SetValue("MODEL.BACKBONE.PRETRAIN", false);
         int classes = cfg.Int("MODEL.HEADS.NUM_CLASSES");
-        return new Baseline(cfg, classes > 0 ? classes : 751); // the classifier is not on the evaluation path
+        return MetaArchRegistry.Build(cfg, classes > 0 ? classes : 751); // the classifier is not on the evaluation path
     }
 
-    private static JsonObject MeasureBatch(Baseline model, InferenceSession session, int batch, long height, long width, int warmup, int reps, string name)
+    private static JsonObject MeasureBatch(MetaArch model, InferenceSession session, int batch, long height, long width, int warmup, int reps, string name)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();

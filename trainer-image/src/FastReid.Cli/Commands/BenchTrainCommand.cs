@@ -46,16 +46,21 @@ internal static class BenchTrainCommand
             using var loader = session.CreateLoader();
             var premade = loader.Next();
             long iteration = 0;
-            for (int i = 0; i < 3; i++) session.Step.Run(premade, iteration++, 0); // warm-up: allocator, kernels, caches
-            for (int i = 0; i < 3; i++) session.Step.Run(loader.Next(), iteration++, 0);
+            void Step(Batch batch)
+            {
+                session.Step.SetLearningRate(iteration, 0); // what the trainer's LRScheduler hook does before each step
+                session.Step.Run(batch, iteration++, 0);
+            }
+            for (int i = 0; i < 3; i++) Step(premade); // warm-up: allocator, kernels, caches
+            for (int i = 0; i < 3; i++) Step(loader.Next());
             double premadeSeconds = 0, pipelineSeconds = 0;
             for (int r = 0; r < rounds; r++)
             {
                 var watch = Stopwatch.StartNew();
-                for (int i = 0; i < steps; i++) session.Step.Run(premade, iteration++, 0);
+                for (int i = 0; i < steps; i++) Step(premade);
                 premadeSeconds += watch.Elapsed.TotalSeconds;
                 watch.Restart();
-                for (int i = 0; i < steps; i++) session.Step.Run(loader.Next(), iteration++, 0);
+                for (int i = 0; i < steps; i++) Step(loader.Next());
                 pipelineSeconds += watch.Elapsed.TotalSeconds;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"round {r + 1}/{rounds}: pre-made {steps / (premadeSeconds / (r + 1)):F3} steps/s, pipeline {steps / (pipelineSeconds / (r + 1)):F3} steps/s"));

@@ -76,7 +76,7 @@ internal static partial class EmbedCommand
     private static FeatureSet EmbedWithModel(string configPath, IReadOnlyList<string> overrides, List<ImageRecord> records, int? batch)
     {
         var cfg = ConfigLoader.Load(configPath, overrides);
-        var device = cfg.String("MODEL.DEVICE") == "cuda" && cuda.is_available() ? CUDA : CPU;
+        var device = Devices.Choose(cfg, Console.Error.WriteLine);
         using var model = InferenceModel.Load(cfg, device, Console.Error.WriteLine);
         var size = cfg.Ints("INPUT.SIZE_TEST");
         var decoder = new ImageDecoder(size[0], size[1], cacheBytes: 0);

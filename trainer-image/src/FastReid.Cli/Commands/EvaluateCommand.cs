@@ -167,7 +167,7 @@ internal static class EvaluateCommand
         if (tests.Count == 0) throw new FastReidException($"{configPath}: DATASETS.TESTS is empty: nothing to evaluate");
 
         // the model is built only after the data is known to be there
-        Baseline? torchModel = null;
+        MetaArch? torchModel = null;
         OnnxEmbedder? embedder = null;
         try
         {
@@ -184,7 +184,7 @@ internal static class EvaluateCommand
             }
             else
             {
-                var device = cfg.String("MODEL.DEVICE") == "cuda" && cuda.is_available() ? CUDA : CPU;
+                var device = Devices.Choose(cfg, Console.Error.WriteLine);
                 torchModel = InferenceModel.Load(cfg, device, Console.Error.WriteLine);
                 model = new TorchFeatureModel(torchModel, device);
                 batch = batchOption ?? cfg.Int("TEST.IMS_PER_BATCH");
@@ -193,22 +193,20 @@ internal static class EvaluateCommand
             var decoder = new ImageDecoder(size!.Value.H, size.Value.W, cacheBytes: 0);
             var extractor = new FeatureExtractor(model, decoder, batch, flip, Math.Max(1, Environment.ProcessorCount));
             Console.Error.WriteLine($"model: {source}; input {size.Value.H}x{size.Value.W}{(flip ? ", flip test" : "")}");
-            foreach (var test in tests)
+            // the trainer's evaluation of DATASETS.TESTS; only what is printed per set differs
+            TestSetEvaluation.Run(extractor, tests, options, r =>
             {
-                var query = extractor.Extract(test.Query, Progress($"{test.Name} query"));
-                var gallery = extractor.Extract(test.Gallery, Progress($"{test.Name} gallery"));
-                var result = ReidEvaluator.Evaluate(query, gallery, options);
                 if (json)
                 {
-                    Console.WriteLine(ToJson(result, test.Name));
+                    Console.WriteLine(ToJson(r.Metrics, r.Test.Name));
                 }
                 else
                 {
-                    Console.WriteLine($"{test.Name}: {source}");
-                    PrintTable(result, query, gallery, options);
+                    Console.WriteLine($"{r.Test.Name}: {source}");
+                    PrintTable(r.Metrics, r.Query, r.Gallery, options);
                     Console.WriteLine();
                 }
-            }
+            }, Progress);
         }
         finally
         {

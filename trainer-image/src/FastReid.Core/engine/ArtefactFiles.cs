@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using TorchSharp;
+using FastReid.Modeling.MetaArch;
 using static TorchSharp.torch;
 
 namespace FastReid.Engine;
@@ -17,11 +18,12 @@ public static class ArtefactFiles
     /// <summary>
     /// A digest of the weights themselves (names, dtypes, shapes and bytes of every state-dict entry in
     /// name order), independent of how the file was serialised: two runs with identical weights match.
+    /// Only the saved module counts: what is not saved (a Distiller's teachers) is not the model's weights.
     /// </summary>
-    public static string WeightsSha256(nn.Module model)
+    public static string WeightsSha256(MetaArch model)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var (name, tensor) in model.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var (name, tensor) in model.SavedModule.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             sha.AppendData(Encoding.UTF8.GetBytes($"{name}|{tensor.dtype}|{string.Join(",", tensor.shape)}\n"));
             using var cpu = tensor.detach().to(CPU).contiguous();

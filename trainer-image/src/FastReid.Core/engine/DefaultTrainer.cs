@@ -1,25 +1,46 @@
 using System.Diagnostics;
 using System.Globalization;
 using FastReid.Config;
+using FastReid.Data;
+using FastReid.Engine.Hooks;
 using FastReid.Evaluation;
 using FastReid.Storage;
 
 namespace FastReid.Engine;
 
-/// <summary>How to run a training job (beyond the config): resume, where to print, the result file, metrics.</summary>
-public sealed record TrainOptions(bool Resume = false, TextWriter? Output = null, bool? Interactive = null, string? ResultFile = null, int? MetricsPort = null);
+/// <summary>How to run a training job (beyond the config): resume, where to print, the result file, metrics, extra hooks.</summary>
+/// <param name="Hooks">Hooks run after the evaluation and best-model hooks and before the checkpointer (so a stop
+/// decided on an evaluation still gets that epoch's checkpoint); for tuning and tests.</param>
+public sealed record TrainOptions(bool Resume = false, TextWriter? Output = null, bool? Interactive = null, string? ResultFile = null, int? MetricsPort = null,
+    IReadOnlyList<HookBase>? Hooks = null);
 
-/// <summary>What a finished run produced.</summary>
+/// <summary>What a finished run produced; <paramref name="Epochs"/> is the budget used, <paramref name="StopReason"/> set when a hook ended it early.</summary>
 public sealed record TrainOutcome(string OutputDir, ReidMetrics? Final, ReidMetrics? Best, int BestEpoch, string WeightsSha256,
-    int Epochs, TimeSpan Duration, IReadOnlyDictionary<string, string> Artefacts);
+    int Epochs, TimeSpan Duration, IReadOnlyDictionary<string, string> Artefacts, string? StopReason = null);
 
 /// <summary>
-/// FastReID's DefaultTrainer for the Baseline: trains epoch by epoch with periodic evaluation, and
-/// writes <c>config.yaml</c>, <c>model_final.pth</c>, <c>model_best.pth</c> (best (mAP + R1) / 2),
-/// <c>metrics.json</c>, <c>manifest.json</c> and the result JSON to <c>OUTPUT_DIR</c>.
+/// FastReID's DefaultTrainer: builds the run from the config, registers the default hooks (LR schedule,
+/// progress, periodic evaluation, best model by (mAP + R1) / 2, checkpoints, publishing) around any extra
+/// ones, trains for the config's budget, and writes <c>config.yaml</c>, <c>model_final.pth</c>,
+/// <c>model_best.pth</c>, <c>metrics.json</c>, <c>manifest.json</c> and the result JSON to <c>OUTPUT_DIR</c>.
 /// </summary>
-public static class DefaultTrainer
+public sealed class DefaultTrainer : TrainerBase
 {
+    private readonly TrainingSession _session;
+    private readonly TrainLoader _loader;
+    private readonly IReadOnlyList<ILossContributor> _contributors;
+
+    private DefaultTrainer(TrainingSession session, TrainLoader loader, IReadOnlyList<HookBase> extraHooks) : base(session.ItersPerEpoch)
+    {
+        _session = session;
+        _loader = loader;
+        _contributors = extraHooks.OfType<ILossContributor>().ToList();
+    }
+
+    public override Modeling.MetaArch.MetaArch Model => _session.Model;
+
+    protected override IReadOnlyDictionary<string, double> RunStep() => _session.Step.Run(_loader.Next(), Iteration, Epoch, _contributors);
+
     public static TrainOutcome Train(FastReidConfig cfg, TrainOptions options)
     {
         var watch = Stopwatch.StartNew();
@@ -30,63 +51,44 @@ public static class DefaultTrainer
         foreach (var t in session.Tests) progress.Line($"test set {t.Name}: {t.Query.Count} query, {t.Gallery.Count} gallery images");
         AtomicFile.WriteAllText(Path.Combine(run.OutputDir, "config.yaml"), cfg.ToYaml());
 
-        int maxEpoch = session.MaxEpoch, itersPerEpoch = session.ItersPerEpoch, batchSize = session.BatchSize;
-        int evalPeriod = cfg.Int("TEST.EVAL_PERIOD"), checkpointPeriod = cfg.Int("SOLVER.CHECKPOINT_PERIOD");
+        int maxEpoch = session.Budget.Epochs, itersPerEpoch = session.ItersPerEpoch, batchSize = session.BatchSize;
         var checkpointing = new Checkpointing(session, run);
         var state = options.Resume ? checkpointing.RestoreLatest() : null;
         if (options.Resume && state is null) progress.Line("--resume: no valid checkpoint in OUTPUT_DIR, starting from scratch");
-        int startEpoch = state?.Epoch ?? 0;
-        long iteration = state?.Iteration ?? 0;
-        ReidMetrics? final = state?.Last, best = state?.Best;
-        int bestEpoch = state?.BestEpoch ?? 0;
-        double bestScore = state?.BestScore ?? double.NegativeInfinity;
 
         progress.Line($"training {maxEpoch} epochs x {itersPerEpoch} iterations, batch {batchSize}, on {run.Device.type.ToString().ToLowerInvariant()} " +
                       $"with {TorchSharp.torch.get_num_threads()} threads, seed {run.Seed}; output in {run.OutputUri}");
         using var loader = session.CreateLoader(skipBatches: state?.DataPosition ?? 0);
-        long firstIteration = iteration;
-        var iterWatch = Stopwatch.StartNew();
-        for (int epoch = startEpoch; epoch < maxEpoch; epoch++)
+        var extra = options.Hooks ?? [];
+        var trainer = new DefaultTrainer(session, loader, extra)
         {
-            for (int it = 1; it <= itersPerEpoch; it++)
-            {
-                var losses = session.Step.Run(loader.Next(), iteration, epoch);
-                iteration++;
-                double perIter = iterWatch.Elapsed.TotalSeconds / (iteration - firstIteration);
-                var eta = TimeSpan.FromSeconds(perIter * ((long)maxEpoch * itersPerEpoch - iteration));
-                progress.Iteration(epoch + 1, maxEpoch, it, itersPerEpoch, losses, session.Step.LearningRate, batchSize / perIter, eta);
-                run.Metrics.Iteration(losses.Values.Sum(), session.Step.LearningRate, batchSize / perIter, epoch + 1);
-            }
+            Iteration = state?.Iteration ?? 0,
+            LastMetrics = state?.Last,
+            Best = state?.Best,
+            BestEpoch = state?.BestEpoch ?? 0,
+            BestScore = state?.BestScore ?? double.NegativeInfinity,
+        };
+        void SaveWeights(string file) => AtomicFile.Write(Path.Combine(run.OutputDir, file), tmp => WeightLoading.Save(session.Model, tmp));
+        var checkpointer = new PeriodicCheckpointer(cfg.Int("SOLVER.CHECKPOINT_PERIOD"), checkpointing, trainer.CheckpointState);
+        trainer.Register(new LRScheduler(session.Step), new ProgressHook(run, session.Step, batchSize),
+            new EvalHook(cfg.Int("TEST.EVAL_PERIOD"), epoch => Evaluate(session.Extractor, session.Tests, session.EvaluationOptions, progress, epoch)),
+            new BestCheckpointer(SaveWeights));
+        trainer.Register(extra);
+        trainer.Register(checkpointer, new PublishHook(run, checkpointing, checkpointer));
+        trainer.TrainEpochs(state?.Epoch ?? 0, maxEpoch);
+        if (trainer.StopReason is { } reason) progress.Line($"stopped after epoch {trainer.EpochsDone} of {maxEpoch}: {reason}");
 
-            bool last = epoch + 1 == maxEpoch, improved = false;
-            if (last || evalPeriod > 0 && (epoch + 1) % evalPeriod == 0)
-            {
-                var metrics = Evaluate(session.Extractor, session.Tests, session.EvaluationOptions, progress, epoch + 1);
-                if (metrics is not null)
-                {
-                    final = metrics;
-                    run.Metrics.Evaluated(metrics.MAP);
-                    double score = (metrics.MAP + metrics.Rank1) / 2;
-                    if (score > bestScore)
-                    {
-                        (bestScore, best, bestEpoch, improved) = (score, metrics, epoch + 1, true);
-                        AtomicFile.Write(Path.Combine(run.OutputDir, "model_best.pth"), tmp => WeightLoading.Save(session.Model, tmp));
-                    }
-                }
-            }
-            if (last || checkpointPeriod > 0 && (epoch + 1) % checkpointPeriod == 0)
-            {
-                checkpointing.Save(new TrainerState(TrainerState.CurrentFormat, epoch + 1, iteration, loader.Position, run.Seed,
-                    Checkpointing.RngState(), double.IsFinite(bestScore) ? bestScore : null, bestEpoch, best, final), improved);
-                if (run.IsRemote) Publish(run, checkpointing.KeptEntries);
-            }
-        }
-
-        AtomicFile.Write(Path.Combine(run.OutputDir, "model_final.pth"), tmp => WeightLoading.Save(session.Model, tmp));
+        SaveWeights("model_final.pth");
         var weightsSha = ArtefactFiles.WeightsSha256(session.Model);
         progress.Line($"done in {ProgressReporter.Format(watch.Elapsed)}; weights sha256 {weightsSha}; artefacts in {run.OutputUri}");
-        return Results.Write(run, checkpointing.KeptEntries, final, best, bestEpoch, weightsSha, maxEpoch, watch.Elapsed, options.ResultFile);
+        int used = trainer.StopReason is null ? maxEpoch : trainer.EpochsDone;
+        var outcome = Results.Write(run, checkpointing.KeptEntries, trainer.LastMetrics, trainer.Best, trainer.BestEpoch, weightsSha, used, session.Budget.Key.Key,
+            watch.Elapsed, options.ResultFile);
+        return outcome with { StopReason = trainer.StopReason };
     }
+
+    private TrainerState CheckpointState() => new(TrainerState.CurrentFormat, EpochsDone, Iteration, _loader.Position, _session.Run.Seed,
+        Checkpointing.RngState(), double.IsFinite(BestScore) ? BestScore : null, BestEpoch, Best, LastMetrics);
 
     /// <summary>
     /// Publishes the run's folder with manifest.json last. The live log and the result file are not
@@ -106,21 +108,10 @@ public static class DefaultTrainer
         Aqe: cfg.Bool("TEST.AQE.ENABLED"), QeTimes: cfg.Int("TEST.AQE.QE_TIME"), QeK: cfg.Int("TEST.AQE.QE_K"), Alpha: cfg.Float("TEST.AQE.ALPHA"),
         Roc: cfg.Bool("TEST.ROC.ENABLED"));
 
-    /// <summary>Evaluates every test set; returns the first set's metrics (the one "best" is chosen by).</summary>
+    /// <summary>Evaluates every test set, printing one line each; returns the first set's metrics (the one "best" is chosen by).</summary>
     public static ReidMetrics? Evaluate(FeatureExtractor extractor, IReadOnlyList<Data.ReidDataset> tests, EvaluationOptions options,
-        ProgressReporter progress, int epoch)
-    {
-        ReidMetrics? first = null;
-        foreach (var test in tests)
-        {
-            var watch = Stopwatch.StartNew();
-            var query = extractor.Extract(test.Query);
-            var gallery = extractor.Extract(test.Gallery);
-            var m = ReidEvaluator.Evaluate(query, gallery, options);
-            first ??= m;
-            progress.Line(string.Create(CultureInfo.InvariantCulture,
-                $"evaluation of {test.Name} after epoch {epoch} ({watch.Elapsed.TotalSeconds:F1} s): mAP {m.MAP:P2}  R1 {m.Rank1:P2}  R5 {m.Rank5:P2}  R10 {m.Rank10:P2}  mINP {m.MINP:P2}"));
-        }
-        return first;
-    }
+        ProgressReporter progress, int epoch) =>
+        TestSetEvaluation.Run(extractor, tests, options, r => progress.Line(string.Create(CultureInfo.InvariantCulture,
+            $"evaluation of {r.Test.Name} after epoch {epoch} ({r.Elapsed.TotalSeconds:F1} s): mAP {r.Metrics.MAP:P2}  R1 {r.Metrics.Rank1:P2}  R5 {r.Metrics.Rank5:P2}  R10 {r.Metrics.Rank10:P2}  mINP {r.Metrics.MINP:P2}")))
+        .FirstOrDefault();
 }

@@ -13,7 +13,7 @@ namespace FastReid.Engine;
 /// </summary>
 public sealed class FeatureExtractor(IFeatureModel model, ImageDecoder decoder, int batchSize, bool flip, int workers)
 {
-    public FeatureExtractor(Baseline model, ImageDecoder decoder, Device device, int batchSize, bool flip, int workers)
+    public FeatureExtractor(MetaArch model, ImageDecoder decoder, Device device, int batchSize, bool flip, int workers)
         : this(new TorchFeatureModel(model, device), decoder, batchSize, flip, workers)
     {
     }

@@ -20,7 +20,7 @@ public interface IFeatureModel
 }
 
 /// <summary>The TorchSharp model, in eval mode under no_grad for each batch (its training mode is restored).</summary>
-public sealed class TorchFeatureModel(Baseline model, Device device) : IFeatureModel
+public sealed class TorchFeatureModel(MetaArch model, Device device) : IFeatureModel
 {
     public int? Dim => (int)model.EmbeddingDim;
 

@@ -8,7 +8,7 @@ namespace FastReid.Engine;
 /// <summary>Builds a model for embedding or evaluation from a config and the weights in <c>MODEL.WEIGHTS</c>.</summary>
 public static class InferenceModel
 {
-    public static Baseline Load(FastReidConfig cfg, Device device, Action<string> log)
+    public static MetaArch Load(FastReidConfig cfg, Device device, Action<string> log)
     {
         var weights = cfg.String("MODEL.WEIGHTS");
         if (weights.Length == 0)
@@ -22,7 +22,7 @@ public static class InferenceModel
             cfg.SetValue("MODEL.HEADS.NUM_CLASSES", (long)classes);
         }
         cfg.SetValue("MODEL.BACKBONE.PRETRAIN", false);
-        var model = new Baseline(cfg, classes);
+        var model = MetaArchRegistry.Build(cfg, classes);
         log(WeightLoading.Load(model, state, prefix: "", sourceName: weights));
         model.to(device);
         model.eval();

@@ -14,7 +14,7 @@ namespace FastReid.Engine;
 public static class Results
 {
     internal static TrainOutcome Write(RunContext run, IReadOnlyList<Storage.ManifestEntry> checkpoints, ReidMetrics? final, ReidMetrics? best, int bestEpoch,
-        string weightsSha, int epochs, TimeSpan duration, string? resultFile)
+        string weightsSha, int epochs, string budgetKey, TimeSpan duration, string? resultFile)
     {
         var dir = run.OutputDir;
         var metrics = new JsonObject
@@ -49,7 +49,7 @@ public static class Results
             },
             Sha256 = new SortedDictionary<string, string>(digests, StringComparer.Ordinal),
             WeightsSha256 = weightsSha,
-            Budget = new ResultBudget { Key = "SOLVER.MAX_EPOCH", Used = epochs },
+            Budget = new ResultBudget { Key = budgetKey, Used = epochs },
         };
         var target = ResultFile.Write(result, resultFile ?? ResultFile.FromEnvironment() ?? Path.Combine(dir, "result.json"));
         if (run.IsRemote && resultFile is null && ResultFile.FromEnvironment() is null)

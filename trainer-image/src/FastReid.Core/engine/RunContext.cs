@@ -73,7 +73,7 @@ public sealed class RunContext : IDisposable
         torch.manual_seed(seed + distributed.Rank);
         torch.random.manual_seed(seed + distributed.Rank);
 
-        var device = ChooseDevice(cfg, progress);
+        var device = Devices.Choose(cfg, progress.Line);
         if (cfg.Bool("SOLVER.AMP.ENABLED") && device.type != DeviceType.CUDA)
             progress.Line("SOLVER.AMP.ENABLED: mixed precision applies on CUDA only; training in float32 on the CPU");
         var metrics = metricsPort is { } port ? TrainingMetrics.Serve(port, progress) : TrainingMetrics.Disabled();
@@ -121,17 +121,6 @@ public sealed class RunContext : IDisposable
             throw new FastReidException($"OUTPUT_DIR '{full}' is not writable: {e.Message}", e);
         }
         return full;
-    }
-
-    private static Device ChooseDevice(FastReidConfig cfg, ProgressReporter progress)
-    {
-        var wanted = cfg.String("MODEL.DEVICE");
-        if (wanted == "cuda")
-        {
-            if (torch.cuda.is_available()) return new Device(DeviceType.CUDA, DistributedEnv.FromEnvironment().LocalRank);
-            progress.Line("MODEL.DEVICE is cuda but no CUDA device is visible (this is a CPU build or there is no GPU): training on the CPU");
-        }
-        return CPU;
     }
 
     public void Dispose()

@@ -8,11 +8,11 @@ using static TorchSharp.torch;
 namespace FastReid.Engine;
 
 /// <summary>
-/// One optimisation step, shared by the trainer and the benchmark: learning rate from the schedule,
-/// forward with losses, backward, gradient synchronisation (the one place data-parallel training hooks
+/// One optimisation step, shared by the trainer and the benchmark: forward with losses (the model's and
+/// those hooks add), backward, gradient synchronisation (the one place data-parallel training hooks
 /// in), layer freezing, clipping, optimizer step.
 /// </summary>
-public sealed class TrainStep(FastReidConfig cfg, Baseline model, TorchSharp.Modules.OptimizerHelper optimizer, IReadOnlyList<ParameterGroup> groups,
+public sealed class TrainStep(FastReidConfig cfg, MetaArch model, TorchSharp.Modules.OptimizerHelper optimizer, IReadOnlyList<ParameterGroup> groups,
     LrSchedule schedule, RunContext run)
 {
     private readonly string[] _freezeLayers = ValidateFreeze(cfg, model);
@@ -25,20 +25,30 @@ public sealed class TrainStep(FastReidConfig cfg, Baseline model, TorchSharp.Mod
 
     public double LearningRate { get; private set; }
 
-    public Dictionary<string, double> Run(Batch batch, long iteration, int epoch)
+    /// <summary>Sets every group's rate for the step at (<paramref name="iteration"/>, <paramref name="epoch"/>): FastReID's LRScheduler hook calls it before each step.</summary>
+    public void SetLearningRate(long iteration, int epoch)
     {
-        bool frozen = _freezeLayers.Length > 0 && iteration < _freezeIters;
-        foreach (var (name, module) in model.TopLevel())
-            module.train(!(frozen && _freezeLayers.Contains(name)));
         double factor = schedule.Factor(iteration, epoch);
         int gi = 0;
         foreach (var pg in optimizer.ParamGroups) pg.LearningRate = groups[gi++].BaseLr * factor;
         LearningRate = groups[0].BaseLr * factor;
+    }
+
+    /// <summary>One step at the learning rate set last; <paramref name="contributors"/> add loss terms before backward.</summary>
+    public Dictionary<string, double> Run(Batch batch, long iteration, int epoch, IReadOnlyList<Hooks.ILossContributor>? contributors = null)
+    {
+        bool frozen = _freezeLayers.Length > 0 && iteration < _freezeIters;
+        foreach (var (name, module) in model.TopLevel())
+            module.train(!(frozen && _freezeLayers.Contains(name)));
 
         using var scope = NewDisposeScope();
         var images = torch.tensor(batch.Images, [batch.Count, 3, batch.Height, batch.Width]).to(run.Device);
         var targets = torch.tensor(batch.Labels).to(run.Device);
         var terms = model.Losses(images, targets);
+        foreach (var contributor in contributors ?? [])
+            foreach (var (name, term) in contributor.ExtraLosses(images, targets))
+                if (!terms.TryAdd(name, term))
+                    throw new InvalidOperationException($"{contributor.GetType().Name} adds a loss term '{name}' the step already has");
         var total = terms.Values.Aggregate((a, b) => a + b);
         optimizer.zero_grad();
         total.backward();
@@ -58,12 +68,12 @@ public sealed class TrainStep(FastReidConfig cfg, Baseline model, TorchSharp.Mod
         return losses;
     }
 
-    private static string[] ValidateFreeze(FastReidConfig cfg, Baseline model)
+    private static string[] ValidateFreeze(FastReidConfig cfg, MetaArch model)
     {
         var layers = cfg.Strings("MODEL.FREEZE_LAYERS");
         foreach (var name in layers)
             if (!model.TopLevel().Any(t => t.Name == name))
-                throw new FastReidException($"MODEL.FREEZE_LAYERS: the model has no top-level module '{name}' (backbone, heads)");
+                throw new FastReidException($"MODEL.FREEZE_LAYERS: the model has no top-level module '{name}' ({string.Join(", ", model.TopLevel().Select(t => t.Name))})");
         return layers;
     }
 }

@@ -21,7 +21,7 @@ public sealed class TrainingSession : IDisposable
     public RunContext Run { get; }
     public TrainingSet Train { get; }
     public IReadOnlyList<ReidDataset> Tests { get; }
-    public Baseline Model { get; }
+    public MetaArch Model { get; }
     public TorchSharp.Modules.OptimizerHelper Optimizer { get; }
     public IReadOnlyList<ParameterGroup> Groups { get; }
     public LrSchedule Schedule { get; }
@@ -29,7 +29,8 @@ public sealed class TrainingSession : IDisposable
     public FeatureExtractor Extractor { get; }
     public EvaluationOptions EvaluationOptions { get; }
     public int BatchSize { get; }
-    public int MaxEpoch { get; }
+    /// <summary>How long the run trains (SOLVER.MAX_EPOCH epochs).</summary>
+    public TrainingBudget Budget { get; }
     public int ItersPerEpoch { get; }
     public ImageDecoder TrainDecoder { get; }
     private readonly Augmenter _augmenter;
@@ -48,8 +49,7 @@ public sealed class TrainingSession : IDisposable
             throw new FastReidException($"MODEL.HEADS.NUM_CLASSES is {numClasses} but the training set has {Train.NumClasses} identities (set 0 to use the data)");
 
         BatchSize = cfg.Int("SOLVER.IMS_PER_BATCH");
-        MaxEpoch = cfg.Int("SOLVER.MAX_EPOCH");
-        if (MaxEpoch < 1) throw new FastReidException($"SOLVER.MAX_EPOCH must be at least 1 (got {MaxEpoch})");
+        Budget = TrainingBudget.FromConfig(cfg);
         if (BatchSize < 2) throw new FastReidException($"SOLVER.IMS_PER_BATCH must be at least 2 (got {BatchSize})");
         ItersPerEpoch = Math.Max(1, Train.Records.Count / BatchSize);
         var sizeTrain = CheckSize(cfg.Ints("INPUT.SIZE_TRAIN"), "INPUT.SIZE_TRAIN");
@@ -59,7 +59,7 @@ public sealed class TrainingSession : IDisposable
         TrainDecoder = new ImageDecoder(sizeTrain[0], sizeTrain[1]);
         var testDecoder = sizeTest.SequenceEqual(sizeTrain) ? TrainDecoder : new ImageDecoder(sizeTest[0], sizeTest[1]);
 
-        Model = new Baseline(cfg, Train.NumClasses);
+        Model = MetaArchRegistry.Build(cfg, Train.NumClasses);
         WeightLoading.LoadInitialWeights(cfg, Model, run.Progress);
         Model.to(run.Device);
         Model.train();

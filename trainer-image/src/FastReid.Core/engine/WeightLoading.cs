@@ -12,13 +12,14 @@ namespace FastReid.Engine;
 /// or a FastReID checkpoint's <c>model</c> entry); <c>MODEL.BACKBONE.PRETRAIN_PATH</c> holds torchvision
 /// backbone names (<c>conv1.weight</c>, <c>layer1.0...</c>; <c>fc.*</c> is ignored). Both accept
 /// <c>.pth</c> and <c>.safetensors</c>. Entries whose shape differs (e.g. a classifier for another number
-/// of identities) are skipped and reported, as FastReID's checkpointer does.
+/// of identities) are skipped and reported, as FastReID's checkpointer does. Only the meta-architecture's
+/// <see cref="MetaArch.SavedModule"/> is read and written: modules outside it (frozen teachers) never are.
 /// </summary>
 public static class WeightLoading
 {
-    public static void Save(nn.Module model, string path) => model.save_py(path);
+    public static void Save(MetaArch model, string path) => model.SavedModule.save_py(path);
 
-    public static void LoadInitialWeights(FastReidConfig cfg, Baseline model, ProgressReporter progress)
+    public static void LoadInitialWeights(FastReidConfig cfg, MetaArch model, ProgressReporter progress)
     {
         var weights = cfg.String("MODEL.WEIGHTS");
         if (weights.Length > 0)
@@ -60,10 +61,10 @@ public static class WeightLoading
         }
     }
 
-    /// <summary>Copies matching entries into the model; returns a one-line report.</summary>
-    public static string Load(nn.Module model, Dictionary<string, Tensor> source, string prefix, string sourceName)
+    /// <summary>Copies matching entries into the model's saved module; returns a one-line report.</summary>
+    public static string Load(MetaArch model, Dictionary<string, Tensor> source, string prefix, string sourceName)
     {
-        var target = model.state_dict();
+        var target = model.SavedModule.state_dict();
         int loaded = 0;
         var mismatched = new List<string>();
         var unexpected = new List<string>();

@@ -22,7 +22,9 @@ public static class BaselineOnnxWriter
     public const string OutputName = "features";
 
     /// <param name="staticBatch">null for a dynamic batch axis.</param>
-    public static ModelProto Write(Baseline model, long height, long width, int opset = 17, long? staticBatch = null)
+    /// <remarks>Only <see cref="MetaArch.SavedModule"/> is written, which must have a Baseline's shape (backbone, heads,
+    /// pixel buffers): what a meta-architecture keeps outside it (a Distiller's teachers) is never exported.</remarks>
+    public static ModelProto Write(MetaArch model, long height, long width, int opset = 17, long? staticBatch = null)
     {
         if (opset < 17) throw new FastReidException($"--opset {opset}: the exporter writes opset 17 or newer (Split with a 'split' input, BatchNormalization-15)");
         if (height < 1 || width < 1) throw new FastReidException($"input size {height}x{width} is not valid");
@@ -31,9 +33,10 @@ public static class BaselineOnnxWriter
         using var scope = torch.NewDisposeScope(); // every detached copy made while writing
         var g = new OnnxGraphBuilder();
         g.Input(InputName, staticBatch, 3, height, width);
-        var children = Children(model, "model");
+        var saved = model.SavedModule;
+        var children = Children(saved, "model");
         // non-persistent buffers: named_buffers() leaves them out, get_buffer() finds them
-        if (model.get_buffer("pixel_mean") is not { } mean || model.get_buffer("pixel_std") is not { } std)
+        if (saved.get_buffer("pixel_mean") is not { } mean || saved.get_buffer("pixel_std") is not { } std)
             throw new FastReidException("the model has no pixel_mean/pixel_std buffers to export");
         var x = g.Node("Sub", "normalize/sub", [InputName, g.Constant("pixel_mean", Floats(mean), 1, 3, 1, 1)]);
         x = g.Node("Div", "normalize", [x, g.Constant("pixel_std", Floats(std), 1, 3, 1, 1)]);

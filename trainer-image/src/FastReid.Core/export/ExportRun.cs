@@ -1,7 +1,6 @@
 using FastReid.Config;
 using FastReid.Engine;
 using FastReid.Storage;
-using static TorchSharp.torch;
 
 namespace FastReid.Export;
 
@@ -31,8 +30,8 @@ public static class ExportRun
         var localDir = remote ? Directory.CreateTempSubdirectory("fastreid-export-").FullName : output;
         try
         {
-            // onnxruntime verifies on the CPU, so the reference model runs there too
-            using var model = InferenceModel.Load(cfg, CPU, log);
+            // onnxruntime verifies on the CPU, so the reference model runs there too, whatever MODEL.DEVICE says
+            using var model = InferenceModel.Load(cfg, Devices.Choose("cpu", log), log);
             VerifyReport report;
             try
             {

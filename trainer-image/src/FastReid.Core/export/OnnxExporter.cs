@@ -49,7 +49,7 @@ public static class OnnxExporter
     private const string RelativeErrorDefinition = "per image max|onnx-torch| / max|torch|, worst image";
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    public static VerifyReport Export(Baseline model, OnnxExportOptions options, string outputDir, Action<string> log)
+    public static VerifyReport Export(MetaArch model, OnnxExportOptions options, string outputDir, Action<string> log)
     {
         if (!(options.Tolerance > 0) || !double.IsFinite(options.Tolerance))
             throw new FastReidException($"--tolerance must be a positive number (got {options.Tolerance})");

@@ -15,7 +15,7 @@ public sealed record VerifyCheck(string Input, int Batch, double MaxAbsError, do
 /// <summary>Runs an ONNX model in onnxruntime and the TorchSharp model side by side.</summary>
 public static class OnnxVerifier
 {
-    public static VerifyCheck CompareRandom(Baseline model, InferenceSession session, int batch, long height, long width, double tolerance, long seed)
+    public static VerifyCheck CompareRandom(MetaArch model, InferenceSession session, int batch, long height, long width, double tolerance, long seed)
     {
         using var scope = torch.NewDisposeScope();
         var generator = new Generator((ulong)seed);
@@ -24,7 +24,7 @@ public static class OnnxVerifier
     }
 
     /// <summary>Compares both runtimes on <paramref name="images"/> float32 [N, 3, H, W] RGB 0–255 on the CPU.</summary>
-    public static VerifyCheck Compare(Baseline model, InferenceSession session, Tensor images, string inputLabel, double tolerance)
+    public static VerifyCheck Compare(MetaArch model, InferenceSession session, Tensor images, string inputLabel, double tolerance)
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();

@@ -12,7 +12,7 @@ namespace FastReid.Modeling.Backbones;
 /// torchvision/FastReID (<c>conv1</c>, <c>bn1</c>, <c>layer1.0.conv1</c>, <c>NL_2.0.g</c>) so PyTorch
 /// state dicts load.
 /// </summary>
-public sealed class ResNet : nn.Module<Tensor, Tensor>
+public sealed class ResNet : Backbone
 {
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;
@@ -21,7 +21,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     private readonly ModuleList<NonLocal>? NL_1, NL_2, NL_3, NL_4;
     private readonly int[][] _nlIndices;
 
-    public long OutChannels { get; }
+    public override long OutChannels { get; }
 
     public ResNet(int depth, int lastStride, string norm, bool withIbn, bool withNl, double widthMult = 1.0) : base(nameof(ResNet))
     {

@@ -1,0 +1,31 @@
+using System.Diagnostics;
+using FastReid.Evaluation;
+
+namespace FastReid.Engine.Hooks;
+
+/// <summary>
+/// The step's progress line (or live bar) and the Prometheus gauges: loss, rate, throughput and epoch after
+/// each step, mAP after each evaluation. Throughput is averaged over this run's steps.
+/// </summary>
+public sealed class ProgressHook(RunContext run, TrainStep step, int batchSize) : HookBase
+{
+    private Stopwatch _watch = new();
+    private long _firstIteration;
+
+    public override void BeforeTrain()
+    {
+        _firstIteration = Trainer.Iteration;
+        _watch = Stopwatch.StartNew();
+    }
+
+    public override void AfterStep()
+    {
+        var t = Trainer;
+        double perIter = _watch.Elapsed.TotalSeconds / (t.Iteration - _firstIteration);
+        var eta = TimeSpan.FromSeconds(perIter * ((long)t.MaxEpoch * t.ItersPerEpoch - t.Iteration));
+        run.Progress.Iteration(t.Epoch + 1, t.MaxEpoch, t.IterInEpoch, t.ItersPerEpoch, t.LastLosses, step.LearningRate, batchSize / perIter, eta);
+        run.Metrics.Iteration(t.LastLosses.Values.Sum(), step.LearningRate, batchSize / perIter, t.Epoch + 1);
+    }
+
+    public override void AfterEvaluation(int epoch, ReidMetrics metrics) => run.Metrics.Evaluated(metrics.MAP);
+}
