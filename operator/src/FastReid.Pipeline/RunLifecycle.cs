@@ -1,5 +1,6 @@
 using FastReid.Api.V1Alpha1;
 using FastReid.Pipeline.Experiments;
+using FastReid.Contracts;
 
 namespace FastReid.Pipeline;
 
@@ -53,7 +54,7 @@ public static class RunLifecycle
     /// <summary>"what the trainer said (what the Job controller said)", or the Job's message alone.</summary>
     internal static string TrainerSaid(JobState state) =>
         state.LastFailureMessage is { Length: > 0 } said
-            ? $"{TrainerResult.Truncate(said.Trim(), 600)} ({state.FailureMessage ?? "the Job failed"})"
+            ? $"{RunResult.Truncate(said.Trim(), 600)} ({state.FailureMessage ?? "the Job failed"})"
             : state.FailureMessage ?? "the Job failed";
 }
 

@@ -1,5 +1,6 @@
 using FastReid.Api.V1Alpha1;
 using FastReid.Pipeline.Experiments;
+using FastReid.Contracts;
 
 namespace FastReid.Pipeline;
 
@@ -60,5 +61,5 @@ public static class StatusUpdates
 
     /// <summary>"; last pod said: …" for a pod's termination message, or nothing.</summary>
     public static string PodDetail(string? podMessage) =>
-        string.IsNullOrWhiteSpace(podMessage) ? "" : $"; last pod said: {TrainerResult.Truncate(podMessage.Trim(), 300)}";
+        string.IsNullOrWhiteSpace(podMessage) ? "" : $"; last pod said: {RunResult.Truncate(podMessage.Trim(), 300)}";
 }

@@ -25,6 +25,4 @@ public sealed record TrainerResult(ReidMetrics Metrics, ArtefactsStatus Artefact
     /// <summary>The result's digests in name order, as the status keeps them.</summary>
     internal static Dictionary<string, string>? Digests(RunResult result) =>
         result.Sha256?.ToDictionary(p => p.Key, p => p.Value);
-
-    internal static string Truncate(string text, int length) => RunResult.Truncate(text, length);
 }

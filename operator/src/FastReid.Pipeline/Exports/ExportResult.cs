@@ -18,7 +18,7 @@ public sealed record ExportResult(ArtefactsStatus Artefacts, VerificationStatus 
         if (RunResult.TryParse(message, "the export pod", out error) is not { } result) return null;
         if (result.Verify is not { } v)
         {
-            error = $"the export result has no verify figures: {TrainerResult.Truncate(message ?? "", 120)}";
+            error = $"the export result has no verify figures: {RunResult.Truncate(message ?? "", 120)}";
             return null;
         }
         var artefacts = new ArtefactsStatus { Export = result.Artefacts.Export, Sha256 = TrainerResult.Digests(result) };

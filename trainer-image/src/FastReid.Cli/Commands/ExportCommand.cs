@@ -1,10 +1,7 @@
 using System.Globalization;
 using FastReid.Config;
 using FastReid.Data;
-using FastReid.Engine;
 using FastReid.Export;
-using FastReid.Storage;
-using static TorchSharp.torch;
 
 namespace FastReid.Cli.Commands;
 
