@@ -12,6 +12,6 @@ public class FastReidException(string message, Exception? inner = null) : Except
 /// </summary>
 public sealed class UnsupportedSettingException(string message) : FastReidException(message)
 {
-    /// <summary>The trainer's exit code for it (0 ok, 1 bad input, 2 usage, 3 export not faithful, 4 unsupported).</summary>
+    /// <summary>The trainer's exit code for it (0 ok, 1 bad input, 2 usage, 3 export not faithful, 4 unsupported, 5 a peer rank lost).</summary>
     public const int ExitCode = 4;
 }

@@ -63,11 +63,13 @@ int Dispatch(string[] argv)
     catch (FastReidException e)
     {
         Console.Error.WriteLine($"fastreid {command.Name}: error: {e.Message}");
-        // 3: the export is not faithful, 4: this build cannot run the setting; a retry (e.g. by a Job's backoff) would only repeat either
+        // 3: the export is not faithful, 4: this build cannot run the setting; a retry (e.g. by a Job's backoff) would only repeat either.
+        // 5: a peer rank was lost; the Job's retry resumes every rank from the checkpoint.
         return e switch
         {
             FastReid.Export.ExportVerificationException => 3,
             UnsupportedSettingException => UnsupportedSettingException.ExitCode,
+            FastReid.Distributed.CollectiveException => FastReid.Distributed.CollectiveException.ExitCode,
             _ => 1,
         };
     }

@@ -6,6 +6,12 @@ namespace FastReid.Distributed;
 /// </summary>
 public class CollectiveException(int rank, string message, Exception? inner = null) : FastReidException(message, inner)
 {
+    /// <summary>
+    /// The trainer's exit code when its collectives fail: not one the operator's podFailurePolicy fails the Job
+    /// on, so the Job retries and every rank resumes from the newest checkpoint.
+    /// </summary>
+    public const int ExitCode = 5;
+
     public int Rank { get; } = rank;
 }
 

@@ -36,6 +36,9 @@ public interface ICollectives : IDisposable
     /// <summary>The rank among the processes of this host (selects the GPU).</summary>
     int LocalRank { get; }
 
+    /// <summary>Where the tensors of every call must live: the CPU (tcp, world size 1) or CUDA (nccl).</summary>
+    TorchSharp.DeviceType TensorDevice { get; }
+
     /// <summary>Reduces the tensors element-wise across ranks, in place; the tensors of one call travel as one bucket.</summary>
     void AllReduce(IReadOnlyList<Tensor> tensors, ReduceOp op);
 

@@ -8,6 +8,7 @@ public sealed class SingleProcessCollectives : ICollectives
 {
     public int Rank => 0;
     public int WorldSize => 1;
+    public TorchSharp.DeviceType TensorDevice => TorchSharp.DeviceType.CPU;
     public int LocalRank => 0;
 
     public void AllReduce(IReadOnlyList<Tensor> tensors, ReduceOp op)

@@ -32,6 +32,7 @@ public sealed class TcpCollectives : ICollectives
 
     public int Rank { get; }
     public int WorldSize { get; }
+    public TorchSharp.DeviceType TensorDevice => TorchSharp.DeviceType.CPU;
     public int LocalRank { get; }
     /// <summary>The rendezvous store, kept open for backends that exchange more at setup (NCCL's unique id).</summary>
     public RendezvousStore Store => _store;

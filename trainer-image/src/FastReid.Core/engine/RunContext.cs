@@ -130,21 +130,3 @@ public sealed class RunContext : IDisposable
         _log.Dispose();
     }
 }
-
-/// <summary>The PyTorch-style distributed environment (WORLD_SIZE, RANK, LOCAL_RANK, ...), single process by default.</summary>
-public sealed record DistributedEnv(int WorldSize, int Rank, int LocalRank)
-{
-    public static DistributedEnv FromEnvironment()
-    {
-        static int Read(string name, int fallback)
-        {
-            var v = Environment.GetEnvironmentVariable(name);
-            if (string.IsNullOrEmpty(v)) return fallback;
-            return int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0
-                ? n : throw new FastReidException($"environment variable {name}='{v}' is not a non-negative integer");
-        }
-        var env = new DistributedEnv(Math.Max(1, Read("WORLD_SIZE", 1)), Read("RANK", 0), Read("LOCAL_RANK", 0));
-        if (env.Rank >= env.WorldSize) throw new FastReidException($"RANK {env.Rank} is not below WORLD_SIZE {env.WorldSize}");
-        return env;
-    }
-}
