@@ -36,6 +36,7 @@ internal static class TrainCommand
         var cfg = ConfigLoader.Load(configPath, args.Positionals);
         resume |= cfg.String("RESUME") == "auto";
         var outcome = DefaultTrainer.Train(cfg, new TrainOptions(Resume: resume, MetricsPort: metricsPort));
+        if (!outcome.IsMain) return 0; // rank 0 reports for the run
         if (outcome.Final is { } m)
             MetricsTable.Print(Console.Out, m, $"final ({outcome.Epochs} epochs)", outcome.Best, outcome.BestEpoch);
         Console.WriteLine($"weights sha256 {outcome.WeightsSha256}");

@@ -10,6 +10,11 @@ public sealed record Batch(float[] Images, long[] Labels, int Count, int Height,
 /// <c>prefetch</c> batches in flight, in sampler order. Sample <c>i</c> of batch <c>b</c> is augmented
 /// with a generator seeded from (seed, b, i), so the batches are identical whatever the thread timing,
 /// and a resumed run that skips the first <c>b</c> batches sees exactly what the uninterrupted run saw.
+/// <para>
+/// Data-parallel: the sampler yields global batches on every rank (same seed, same stream), and rank r of W
+/// builds its contiguous slice r; a sample is seeded by its position in the global batch, so W ranks see
+/// between them exactly the images and augmentations one process sees.
+/// </para>
 /// </summary>
 public sealed class TrainLoader : IDisposable
 {
@@ -24,10 +29,13 @@ public sealed class TrainLoader : IDisposable
     private readonly int _prefetch;
     private readonly CancellationTokenSource _stop = new();
     private long _nextBatch;
+    private readonly int _rank, _worldSize;
 
     public TrainLoader(IReadOnlyList<ImageRecord> records, IReadOnlyList<int> labels, ImageDecoder decoder, Augmenter augmenter,
-        IEnumerable<int[]> batches, int seed, int workers, int prefetch = 4, long skipBatches = 0)
+        IEnumerable<int[]> batches, int seed, int workers, int prefetch = 4, long skipBatches = 0, int rank = 0, int worldSize = 1)
     {
+        _rank = rank;
+        _worldSize = worldSize;
         _records = records;
         _labels = labels;
         _decoder = decoder;
@@ -56,12 +64,14 @@ public sealed class TrainLoader : IDisposable
     private void Enqueue()
     {
         _batches.MoveNext();
-        var indices = _batches.Current;
+        var global = _batches.Current;
+        var indices = _worldSize == 1 ? global : Samplers.IdentitySamplers.RankSlice(global, _rank, _worldSize);
+        int firstPosition = _rank * indices.Length;
         long batchNumber = _nextBatch++;
-        _inFlight.Enqueue(Task.Run(() => Build(indices, batchNumber)));
+        _inFlight.Enqueue(Task.Run(() => Build(indices, batchNumber, firstPosition)));
     }
 
-    private Batch Build(int[] indices, long batchNumber)
+    private Batch Build(int[] indices, long batchNumber, int firstPosition)
     {
         int h = _decoder.Height, w = _decoder.Width, size = 3 * h * w;
         var images = new float[indices.Length * size];
@@ -70,7 +80,7 @@ public sealed class TrainLoader : IDisposable
         {
             var record = _records[indices[i]];
             var rgb = _decoder.Load(record.Path);
-            var rng = new Random(Seed(_seed, batchNumber, i));
+            var rng = new Random(Seed(_seed, batchNumber, firstPosition + i));
             _augmenter.Apply(rgb, h, w, images.AsSpan(i * size, size), rng);
             labels[i] = _labels[indices[i]];
         });

@@ -14,9 +14,10 @@ namespace FastReid.Engine;
 public sealed record TrainOptions(bool Resume = false, TextWriter? Output = null, bool? Interactive = null, string? ResultFile = null, int? MetricsPort = null,
     IReadOnlyList<HookBase>? Hooks = null);
 
-/// <summary>What a finished run produced; <paramref name="Epochs"/> is the budget used, <paramref name="StopReason"/> set when a hook ended it early.</summary>
+/// <summary>What a finished run produced; <paramref name="Epochs"/> is the budget used, <paramref name="StopReason"/> set when a hook ended it early.
+/// <paramref name="IsMain"/> is false on the ranks other than 0 of a data-parallel run, which publish nothing.</summary>
 public sealed record TrainOutcome(string OutputDir, ReidMetrics? Final, ReidMetrics? Best, int BestEpoch, string WeightsSha256,
-    int Epochs, TimeSpan Duration, IReadOnlyDictionary<string, string> Artefacts, string? StopReason = null);
+    int Epochs, TimeSpan Duration, IReadOnlyDictionary<string, string> Artefacts, string? StopReason = null, bool IsMain = true);
 
 /// <summary>
 /// FastReID's DefaultTrainer: builds the run from the config, registers the default hooks (LR schedule,
@@ -49,7 +50,7 @@ public sealed class DefaultTrainer : TrainerBase
         using var session = new TrainingSession(cfg, run);
         progress.Line($"training set: {session.Train.Records.Count} images, {session.Train.NumClasses} identities ({string.Join(", ", cfg.Strings("DATASETS.NAMES"))})");
         foreach (var t in session.Tests) progress.Line($"test set {t.Name}: {t.Query.Count} query, {t.Gallery.Count} gallery images");
-        AtomicFile.WriteAllText(Path.Combine(run.OutputDir, "config.yaml"), cfg.ToYaml());
+        if (run.IsMain) AtomicFile.WriteAllText(Path.Combine(run.OutputDir, "config.yaml"), cfg.ToYaml());
 
         int maxEpoch = session.Budget.Epochs, itersPerEpoch = session.ItersPerEpoch, batchSize = session.BatchSize;
         var checkpointing = new Checkpointing(session, run);
@@ -68,10 +69,13 @@ public sealed class DefaultTrainer : TrainerBase
             BestEpoch = state?.BestEpoch ?? 0,
             BestScore = state?.BestScore ?? double.NegativeInfinity,
         };
-        void SaveWeights(string file) => AtomicFile.Write(Path.Combine(run.OutputDir, file), tmp => WeightLoading.Save(session.Model, tmp));
+        void SaveWeights(string file)
+        {
+            if (run.IsMain) AtomicFile.Write(Path.Combine(run.OutputDir, file), tmp => WeightLoading.Save(session.Model, tmp));
+        }
         var checkpointer = new PeriodicCheckpointer(cfg.Int("SOLVER.CHECKPOINT_PERIOD"), checkpointing, trainer.CheckpointState);
         trainer.Register(new LRScheduler(session.Step), new ProgressHook(run, session.Step, batchSize),
-            new EvalHook(cfg.Int("TEST.EVAL_PERIOD"), epoch => Evaluate(session.Extractor, session.Tests, session.EvaluationOptions, progress, epoch)),
+            new EvalHook(cfg.Int("TEST.EVAL_PERIOD"), epoch => Evaluate(session.Extractor, session.Tests, session.EvaluationOptions, progress, epoch, run.Collectives)),
             new BestCheckpointer(SaveWeights));
         trainer.Register(extra);
         trainer.Register(checkpointer, new PublishHook(run, checkpointing, checkpointer));
@@ -82,9 +86,20 @@ public sealed class DefaultTrainer : TrainerBase
         var weightsSha = ArtefactFiles.WeightsSha256(session.Model);
         progress.Line($"done in {ProgressReporter.Format(watch.Elapsed)}; weights sha256 {weightsSha}; artefacts in {run.OutputUri}");
         int used = trainer.StopReason is null ? maxEpoch : trainer.EpochsDone;
+        if (!run.IsMain)
+            return new TrainOutcome(run.OutputDir, trainer.LastMetrics, trainer.Best, trainer.BestEpoch, weightsSha, used, watch.Elapsed,
+                new Dictionary<string, string>(), trainer.StopReason, IsMain: false);
         var outcome = Results.Write(run, checkpointing.KeptEntries, trainer.LastMetrics, trainer.Best, trainer.BestEpoch, weightsSha, used, session.Budget.Key.Key,
             watch.Elapsed, options.ResultFile);
         return outcome with { StopReason = trainer.StopReason };
+    }
+
+    protected override string? AgreeOnStop(string? reason)
+    {
+        var group = _session.Run.Collectives;
+        if (group.WorldSize == 1) return reason;
+        var reasons = group.AllGatherBytes(System.Text.Encoding.UTF8.GetBytes(reason ?? ""));
+        return reasons.Select(System.Text.Encoding.UTF8.GetString).FirstOrDefault(r => r.Length > 0);
     }
 
     private TrainerState CheckpointState() => new(TrainerState.CurrentFormat, EpochsDone, Iteration, _loader.Position, _session.Run.Seed,
@@ -110,8 +125,8 @@ public sealed class DefaultTrainer : TrainerBase
 
     /// <summary>Evaluates every test set, printing one line each; returns the first set's metrics (the one "best" is chosen by).</summary>
     public static ReidMetrics? Evaluate(FeatureExtractor extractor, IReadOnlyList<Data.ReidDataset> tests, EvaluationOptions options,
-        ProgressReporter progress, int epoch) =>
-        TestSetEvaluation.Run(extractor, tests, options, r => progress.Line(string.Create(CultureInfo.InvariantCulture,
+        ProgressReporter progress, int epoch, Distributed.ICollectives? group = null) =>
+        TestSetEvaluation.Run(extractor, tests, options, group: group, report: r => progress.Line(string.Create(CultureInfo.InvariantCulture,
             $"evaluation of {r.Test.Name} after epoch {epoch} ({r.Elapsed.TotalSeconds:F1} s): mAP {r.Metrics.MAP:P2}  R1 {r.Metrics.Rank1:P2}  R5 {r.Metrics.Rank5:P2}  R10 {r.Metrics.Rank10:P2}  mINP {r.Metrics.MINP:P2}")))
         .FirstOrDefault();
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using FastReid.Config;
+using FastReid.Distributed;
 using FastReid.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,7 +10,14 @@ namespace FastReid.Engine;
 
 /// <summary>
 /// Everything a run sets up before training: the output folder (checked writable), the seed, the
-/// device, the log file, the optional Prometheus endpoint, and the data-parallel environment.
+/// device, the log file, the optional Prometheus endpoint, and the data-parallel environment with its
+/// collectives.
+/// <para>
+/// Data-parallel runs: rank 0 alone writes OUTPUT_DIR (log, checkpoints, artefacts, manifest, result) and
+/// serves metrics; every other rank works in a private scratch folder, deleted at the end, and prints
+/// nothing (its errors still reach stderr). All ranks share the seed: the initial weights are broadcast from
+/// rank 0 anyway, and augmentation is seeded per sample of the global batch, so the split does not change it.
+/// </para>
 /// </summary>
 public sealed class RunContext : IDisposable
 {
@@ -29,9 +37,16 @@ public sealed class RunContext : IDisposable
     public ProgressReporter Progress { get; }
     public TrainingMetrics Metrics { get; }
     public DistributedEnv Distributed { get; }
+    /// <summary>The ranks' collectives (a world of one when not distributed).</summary>
+    public ICollectives Collectives { get; }
+    /// <summary>Rank 0: the one that writes and reports.</summary>
+    public bool IsMain => Distributed.IsMain;
+    private string? _scratch;
 
-    private RunContext(string outputDir, string outputUri, IStorage storage, int seed, Device device, StreamWriter log, ProgressReporter progress, TrainingMetrics metrics, DistributedEnv distributed)
+    private RunContext(string outputDir, string outputUri, IStorage storage, int seed, Device device, StreamWriter log, ProgressReporter progress,
+        TrainingMetrics metrics, DistributedEnv distributed, ICollectives collectives)
     {
+        Collectives = collectives;
         OutputDir = outputDir;
         OutputUri = outputUri;
         Storage = storage;
@@ -43,15 +58,41 @@ public sealed class RunContext : IDisposable
         Distributed = distributed;
     }
 
+    /// <summary>Environment variable that picks the collectives backend (default: nccl on CUDA, tcp on the CPU).</summary>
+    public const string BackendVariable = "FASTREID_DIST_BACKEND";
+
     public static RunContext Create(FastReidConfig cfg, TextWriter output, bool interactive, int? metricsPort)
     {
         var distributed = DistributedEnv.FromEnvironment();
-        // refused before any data is read or output written: a Job must not retry what cannot run
-        if (distributed.WorldSize > 1)
-            throw new UnsupportedSettingException($"WORLD_SIZE {distributed.WorldSize}: data-parallel training across processes is not in this build yet; run one process (resources.nodes 1, gpusPerNode 0 or 1)");
+        var warnings = new List<string>();
+        var device = Devices.Choose(cfg, warnings.Add);
+        // the ranks meet before anything is read or written: a rank that fails later closes its connections,
+        // and the others stop within seconds instead of waiting for it
+        ICollectives collectives = distributed.IsDistributed
+            ? FastReid.Distributed.Collectives.FromEnvironment(Environment.GetEnvironmentVariable(BackendVariable) is { Length: > 0 } b ? b
+                : device.type == DeviceType.CUDA ? "nccl" : "tcp")
+            : new SingleProcessCollectives();
+        try
+        {
+            var run = Create(cfg, output, interactive, metricsPort, distributed, device, collectives);
+            foreach (var w in warnings) run.Progress.Line(w);
+            return run;
+        }
+        catch
+        {
+            collectives.Dispose();
+            throw;
+        }
+    }
+
+    private static RunContext Create(FastReidConfig cfg, TextWriter output, bool interactive, int? metricsPort, DistributedEnv distributed, Device device,
+        ICollectives collectives)
+    {
         var outputUri = cfg.String("OUTPUT_DIR");
-        var remote = outputUri.StartsWith("s3://", StringComparison.Ordinal);
-        var outputDir = PrepareOutputDir(remote ? StagingDir(outputUri) : outputUri);
+        var remote = outputUri.StartsWith("s3://", StringComparison.Ordinal) && distributed.IsMain;
+        string? scratch = distributed.IsMain ? null : Directory.CreateTempSubdirectory($"fastreid-rank{distributed.Rank}-").FullName;
+        if (!distributed.IsMain) output = TextWriter.Null;
+        var outputDir = scratch ?? PrepareOutputDir(remote ? StagingDir(outputUri) : outputUri);
         // S3 problems (credentials, bucket) surface here, before any training time is spent
         StreamWriter log;
         try { log = new StreamWriter(Path.Combine(outputDir, "log.txt"), append: true); }
@@ -67,20 +108,32 @@ public sealed class RunContext : IDisposable
         int seed = cfg.Int("SEED");
         if (seed < 0)
         {
-            seed = Random.Shared.Next(0, int.MaxValue);
+            // one seed for all ranks: rank 0's
+            var picked = BitConverter.GetBytes(Random.Shared.Next(0, int.MaxValue));
+            seed = BitConverter.ToInt32(DistributedState.BytesFromRankZero(distributed.IsMain ? picked : null, collectives)!);
             progress.Line($"SEED is -1: using seed {seed} (set SEED to repeat this run)");
         }
-        torch.manual_seed(seed + distributed.Rank);
-        torch.random.manual_seed(seed + distributed.Rank);
+        torch.manual_seed(seed);
+        torch.random.manual_seed(seed);
+        if (distributed.ProcsPerNode > 1 && device.type == DeviceType.CPU && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMP_NUM_THREADS")))
+        {
+            // as torchrun does: ranks sharing a host's cores must not each start a thread per core (spinning
+            // OpenMP threads oversubscribed run several times slower); OMP_NUM_THREADS overrides
+            int threads = Math.Max(1, Environment.ProcessorCount / distributed.ProcsPerNode);
+            torch.set_num_threads(threads);
+            progress.Line($"{distributed.ProcsPerNode} ranks share this host's {Environment.ProcessorCount} cores: {threads} torch thread(s) each (set OMP_NUM_THREADS to change)");
+        }
 
-        var device = Devices.Choose(cfg, progress.Line);
         if (cfg.Bool("SOLVER.AMP.ENABLED") && device.type != DeviceType.CUDA)
             progress.Line("SOLVER.AMP.ENABLED: mixed precision applies on CUDA only; training in float32 on the CPU");
-        var metrics = metricsPort is { } port ? TrainingMetrics.Serve(port, progress) : TrainingMetrics.Disabled();
+        var metrics = metricsPort is { } port && distributed.IsMain ? TrainingMetrics.Serve(port, progress) : TrainingMetrics.Disabled();
         if (remote) progress.Line($"OUTPUT_DIR is {outputUri}: staging in {outputDir}, published with manifest.json at each checkpoint and at the end");
-        return new RunContext(outputDir, remote ? outputUri : outputDir, storage, seed, device, log, progress, metrics, distributed)
+        if (distributed.IsDistributed)
+            progress.Line($"data-parallel: {distributed.WorldSize} ranks ({distributed.Nodes} node(s) x {distributed.ProcsPerNode}), {collectives.GetType().Name.Replace("Collectives", "").ToLowerInvariant()} collectives");
+        return new RunContext(outputDir, remote ? outputUri : outputDir, storage, seed, device, log, progress, metrics, distributed, collectives)
         {
             SeedWasPicked = cfg.Int("SEED") < 0,
+            _scratch = scratch,
         };
     }
 
@@ -89,13 +142,6 @@ public sealed class RunContext : IDisposable
     {
         if (!SeedWasPicked) throw new InvalidOperationException("the seed was configured");
         Seed = seed;
-    }
-
-    /// <summary>Data-parallel training averages gradients across ranks here, right after backward.</summary>
-    public void SynchronizeGradients(IReadOnlyList<TorchSharp.Modules.Parameter> parameters)
-    {
-        if (Distributed.WorldSize == 1) return;
-        throw new InvalidOperationException("WORLD_SIZE > 1 is refused when the run starts");
     }
 
     /// <summary>A local staging folder per S3 output ($FASTREID_WORK_DIR, default the temp folder).</summary>
@@ -128,5 +174,7 @@ public sealed class RunContext : IDisposable
         Storage.Dispose();
         Metrics.Dispose();
         _log.Dispose();
+        Collectives.Dispose();
+        if (_scratch is not null) Directory.Delete(_scratch, recursive: true);
     }
 }

@@ -22,6 +22,7 @@ public sealed class TrainStep(FastReidConfig cfg, MetaArch model, TorchSharp.Mod
     private readonly double _clipValue = cfg.Float("SOLVER.CLIP_GRADIENTS.CLIP_VALUE");
     private readonly double _normType = cfg.Float("SOLVER.CLIP_GRADIENTS.NORM_TYPE");
     private readonly List<TorchSharp.Modules.Parameter> _parameters = model.parameters().Where(p => p.requires_grad).ToList();
+    private Distributed.GradientBuckets? _buckets;
 
     public double LearningRate { get; private set; }
 
@@ -52,7 +53,10 @@ public sealed class TrainStep(FastReidConfig cfg, MetaArch model, TorchSharp.Mod
         var total = terms.Values.Aggregate((a, b) => a + b);
         optimizer.zero_grad();
         total.backward();
-        run.SynchronizeGradients(_parameters);
+        // data-parallel: gradients averaged over the ranks; the logged losses become the global batch's
+        var names = terms.Keys.ToList();
+        var values = run.Collectives.WorldSize == 1 ? null
+            : (_buckets ??= new Distributed.GradientBuckets(_parameters, run.Collectives)).AllReduceMean(names.Select(n => (double)terms[n].item<float>()).ToList());
         if (frozen)
             foreach (var g in groups.Where(g => g.Freezable))
                 foreach (var p in g.Parameters) p.grad = null; // as FastReID: frozen parameters skip the step entirely
@@ -62,7 +66,9 @@ public sealed class TrainStep(FastReidConfig cfg, MetaArch model, TorchSharp.Mod
             else nn.utils.clip_grad_value_(_parameters, _clipValue);
         }
         optimizer.step();
-        var losses = terms.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>());
+        var losses = values is null
+            ? terms.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>())
+            : names.Select((n, i) => (n, v: values[i])).ToDictionary(t => t.n, t => t.v);
         if (!double.IsFinite(losses.Values.Sum()))
             throw new FastReidException($"the loss became {losses.Values.Sum()} at epoch {epoch + 1}, iteration {iteration + 1}: lower SOLVER.BASE_LR or enable SOLVER.CLIP_GRADIENTS");
         return losses;

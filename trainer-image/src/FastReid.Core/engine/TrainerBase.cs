@@ -59,6 +59,12 @@ public abstract class TrainerBase
     /// <summary>The model being trained (hooks that add losses or inspect weights use it).</summary>
     public abstract MetaArch Model { get; }
 
+    /// <summary>
+    /// Data-parallel runs stop together: a reason any rank's hooks gave ends every rank's loop at this epoch (the
+    /// hooks' AfterTrain then checkpoint and evaluate that epoch as for a stop of their own).
+    /// </summary>
+    protected virtual string? AgreeOnStop(string? reason) => reason;
+
     /// <summary>One optimisation step at <see cref="Iteration"/>; returns its loss terms.</summary>
     protected abstract IReadOnlyDictionary<string, double> RunStep();
 
@@ -84,6 +90,7 @@ public abstract class TrainerBase
             }
             EpochsDone = Epoch + 1;
             foreach (var h in _hooks) h.AfterEpoch();
+            StopReason = AgreeOnStop(StopReason);
             if (StopReason is not null) break;
         }
         if (Epoch == maxEpoch) Epoch = maxEpoch - 1; // AfterTrain hooks see the last epoch run, as AfterEpoch did

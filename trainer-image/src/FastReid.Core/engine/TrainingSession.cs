@@ -51,6 +51,7 @@ public sealed class TrainingSession : IDisposable
         BatchSize = cfg.Int("SOLVER.IMS_PER_BATCH");
         Budget = TrainingBudget.FromConfig(cfg);
         if (BatchSize < 2) throw new FastReidException($"SOLVER.IMS_PER_BATCH must be at least 2 (got {BatchSize})");
+        CheckGlobalBatch(cfg, BatchSize, run.Collectives.WorldSize);
         ItersPerEpoch = Math.Max(1, Train.Records.Count / BatchSize);
         var sizeTrain = CheckSize(cfg.Ints("INPUT.SIZE_TRAIN"), "INPUT.SIZE_TRAIN");
         var sizeTest = CheckSize(cfg.Ints("INPUT.SIZE_TEST"), "INPUT.SIZE_TEST");
@@ -62,6 +63,7 @@ public sealed class TrainingSession : IDisposable
         Model = MetaArchRegistry.Build(cfg, Train.NumClasses);
         WeightLoading.LoadInitialWeights(cfg, Model, run.Progress);
         Model.to(run.Device);
+        Distributed.DistributedState.BroadcastFromRankZero(Model, run.Collectives);
         Model.train();
         (Optimizer, Groups) = OptimizerBuilder.Build(cfg, Model);
         Schedule = LrSchedule.FromConfig(cfg);
@@ -77,7 +79,23 @@ public sealed class TrainingSession : IDisposable
         var batches = cfg.String("DATALOADER.SAMPLER_TRAIN") == "NaiveIdentitySampler"
             ? IdentitySamplers.NaiveIdentity(Train.Labels, BatchSize, cfg.Int("DATALOADER.NUM_INSTANCE"), Run.Seed)
             : IdentitySamplers.Shuffled(Train.Records.Count, BatchSize, Run.Seed);
-        return new TrainLoader(Train.Records, Train.Labels, TrainDecoder, _augmenter, batches, Run.Seed, _workers, skipBatches: skipBatches);
+        return new TrainLoader(Train.Records, Train.Labels, TrainDecoder, _augmenter, batches, Run.Seed, _workers, skipBatches: skipBatches,
+            rank: Run.Collectives.Rank, worldSize: Run.Collectives.WorldSize);
+    }
+
+    /// <summary>
+    /// IMS_PER_BATCH is the global batch, as in FastReID: each of the ranks takes an equal, contiguous slice of
+    /// it, and with the identity sampler a slice holds whole identities (K images each).
+    /// </summary>
+    private static void CheckGlobalBatch(FastReidConfig cfg, int batch, int worldSize)
+    {
+        if (worldSize == 1) return;
+        if (batch % worldSize != 0)
+            throw new FastReidException($"SOLVER.IMS_PER_BATCH ({batch}) is the global batch and must divide evenly over WORLD_SIZE {worldSize} ranks");
+        int k = cfg.Int("DATALOADER.NUM_INSTANCE");
+        if (cfg.String("DATALOADER.SAMPLER_TRAIN") == "NaiveIdentitySampler" && k > 0 && batch / worldSize % k != 0)
+            throw new FastReidException($"SOLVER.IMS_PER_BATCH ({batch}) over WORLD_SIZE {worldSize} gives {batch / worldSize} images per rank, " +
+                $"not a multiple of DATALOADER.NUM_INSTANCE ({k}): an identity's images would be split across ranks");
     }
 
     private static int[] CheckSize(int[] size, string key) =>
