@@ -72,6 +72,45 @@ internal sealed class RingTransport(int rank, RingLink next, RingLink prev, Coll
         Pump(() => !next.HasOutgoingData, needPrev: false);
     }
 
+    /// <summary>
+    /// One non-blocking pass while the call's data moves on another transport (NCCL) and this ring only watches:
+    /// drains and heartbeats both links, and throws, as <see cref="Pump"/> would, when a neighbour closed its
+    /// connection, relayed an abort, or sent nothing for the peer timeout. Both neighbours count as needed, since
+    /// the other transport's call involves every rank.
+    /// </summary>
+    public void Watch()
+    {
+        if (_fault is { } earlier) throw earlier;
+        try
+        {
+            var now = NowMs;
+            foreach (var link in _links)
+            {
+                link.Drain(now);
+                link.Flush(now);
+            }
+            foreach (var link in _links)
+            {
+                if (link.Failure is { } lost) throw lost;
+                if (now - link.LastHeardMs > _timeoutMs)
+                    throw new PeerLostException(link.PeerRank, $"rank {link.PeerRank} sent nothing for {options.PeerTimeout.TotalSeconds:0.###} s during a collective (it left the collective, stopped, or is cut off); noticed by rank {rank}");
+                link.EnqueueHeartbeatIfIdle(now, _heartbeatMs);
+                link.Flush(now);
+            }
+        }
+        catch (CollectiveException fault)
+        {
+            Fail(fault);
+            throw;
+        }
+        catch (SocketException e)
+        {
+            var fault = new CollectiveException(rank, $"rank {rank}: ring socket error {e.SocketErrorCode}: {e.Message}", e);
+            Fail(fault);
+            throw fault;
+        }
+    }
+
     /// <summary>Marks the transport failed (a rank disagreed) and tells the neighbours; the caller throws.</summary>
     public void Fail(CollectiveException fault)
     {
