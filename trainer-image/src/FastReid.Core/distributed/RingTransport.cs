@@ -54,19 +54,23 @@ internal sealed class RingTransport(int rank, RingLink next, RingLink prev, Coll
     /// <summary>
     /// One ring step: sends <paramref name="send"/> to <c>next</c> while it receives
     /// <paramref name="receiveBytes"/> from <c>prev</c>, handing each segment to <paramref name="sink"/> as it
-    /// arrives. Returns when both are done (sent means handed to the kernel).
+    /// arrives. With <paramref name="receiveInto"/> the bytes land there (the sink then only hears where);
+    /// otherwise in a scratch segment the sink reads. Returns when both are done (sent means handed to the kernel).
     /// </summary>
-    public void Exchange(ReadOnlyMemory<byte> send, long receiveBytes, SegmentSink sink)
+    public void Exchange(ReadOnlyMemory<byte> send, long receiveBytes, SegmentSink sink, Memory<byte> receiveInto = default)
     {
         Send(send);
         long received = 0;
+        var direct = !receiveInto.IsEmpty;
+        if (direct && receiveInto.Length < receiveBytes) throw new ArgumentException("the receive target is smaller than the step", nameof(receiveInto));
         while (received < receiveBytes)
         {
             var want = (int)Math.Min(_segmentBytes, receiveBytes - received);
-            Pump(() => prev.Incoming.Count >= want, needPrev: true);
-            var segment = _scratch.AsSpan(0, want);
-            prev.Incoming.Take(segment);
-            sink(received, segment);
+            var target = direct ? receiveInto.Slice((int)received, want) : _scratch.AsMemory(0, want);
+            prev.ReceiveInto(target);
+            Pump(() => prev.TargetFilled == want, needPrev: true);
+            prev.ReceiveInto(Memory<byte>.Empty);
+            sink(received, target.Span);
             received += want;
         }
         Pump(() => !next.HasOutgoingData, needPrev: false);

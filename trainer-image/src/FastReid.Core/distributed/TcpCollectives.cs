@@ -121,6 +121,12 @@ public sealed class TcpCollectives : ICollectives
         _ring.BeginCall();
         AgreeOnLength("all-reduce", total);
         if (total == 0) return;
+        if (tensors.Count == 1)
+        {
+            // one tensor is its own bucket: reduced where it lies, without two copies of it
+            RingAllReduce(TensorMemory.Of(tensors[0], "all-reduce"), op);
+            return;
+        }
         var bytes = (int)total * sizeof(float);
         var bucket = ArrayPool<byte>.Shared.Rent(bytes);
         try
@@ -173,7 +179,7 @@ public sealed class TcpCollectives : ICollectives
         for (var s = 0; s < w - 1; s++)
         {
             var target = Chunk(r - s);
-            _ring.Exchange(Chunk(r + 1 - s), target.Length, (offset, segment) => segment.CopyTo(target.Span[(int)offset..]));
+            _ring.Exchange(Chunk(r + 1 - s), target.Length, (_, _) => { }, receiveInto: target);
         }
     }
 
@@ -204,9 +210,8 @@ public sealed class TcpCollectives : ICollectives
         }
         _ring.Exchange(ReadOnlyMemory<byte>.Empty, memory.Length, (offset, segment) =>
         {
-            segment.CopyTo(memory.Span[(int)offset..]);
             if (next != root) _ring.Send(memory.Slice((int)offset, segment.Length));
-        });
+        }, receiveInto: memory);
     }
 
     public Tensor AllGather(Tensor tensor)
@@ -259,7 +264,7 @@ public sealed class TcpCollectives : ICollectives
         for (var s = 0; s < w - 1; s++)
         {
             var target = Block(r - s - 1);
-            _ring.Exchange(Block(r - s), target.Length, (offset, segment) => segment.CopyTo(target.Span[(int)offset..]));
+            _ring.Exchange(Block(r - s), target.Length, (_, _) => { }, receiveInto: target);
         }
     }
 
