@@ -25,3 +25,8 @@ rm -f bench/results/export.json.tmp
   MODEL.BACKBONE.DEPTH 18x MODEL.BACKBONE.FEAT_DIM 512
 "$FASTREID" bench export --config "$R50" --name R50 --batches 1,32 --reps 30,6 --out bench/results/export.json.tmp
 mv bench/results/export.json.tmp bench/results/export.json
+
+# Collectives (issue 12): tcp ring all-reduce bus bandwidth at 1, 10 and 100 MB on 2 and 4 ranks (child processes
+# of the binary) vs one loopback TCP stream measured in the same run; goal >= 0.70 of the stream per case.
+"$FASTREID" bench collectives --sizes 1,10,100 --worlds 2,4 --reps 10 --out bench/results/distributed.json
+# The NCCL path needs a GPU machine: bench/gpu/nccl-check.sh (writes bench/results/nccl.json).

@@ -97,10 +97,10 @@ public sealed class DistributedFailureTests
     }
 
     [Fact]
-    public void EnvironmentNamesTheNcclBackendAsNotInThisBuild()
+    public void EnvironmentChecksTheBackendNameAndTheTimeoutVariable()
     {
-        var e = Assert.Throws<UnsupportedSettingException>(() => Collectives.FromEnvironment("nccl"));
-        Assert.Contains("not in this build", e.Message);
+        var e = Assert.Throws<FastReidException>(() => Collectives.FromEnvironment("gloo", getEnv: _ => null));
+        Assert.Contains("allowed: tcp, nccl", e.Message);
         Assert.Throws<FastReidException>(() => CollectiveOptions.FromEnvironment(name => name == CollectiveOptions.TimeoutVariable ? "soon" : null));
         Assert.Equal(TimeSpan.FromSeconds(7), CollectiveOptions.FromEnvironment(name => name == CollectiveOptions.TimeoutVariable ? "7" : null).PeerTimeout);
     }

@@ -11,6 +11,7 @@ CliCommand[] commands =
     DataSynthCommand.Definition,
     BenchTrainCommand.Definition,
     BenchExportCommand.Definition,
+    BenchCollectivesCommand.Definition,
 ];
 
 return Dispatch(args);

@@ -12,6 +12,7 @@ internal sealed class ByteQueue : IDisposable
     private readonly Queue<byte[]> _blocks = new();
     private int _head;      // read position in the first block
     private int _tailFill;  // bytes written into the last block
+    private byte[]? _tail;  // the last block (a Queue has no O(1) Last())
 
     public long Count { get; private set; }
 
@@ -21,10 +22,11 @@ internal sealed class ByteQueue : IDisposable
         {
             if (_blocks.Count == 0 || _tailFill == BlockBytes)
             {
-                _blocks.Enqueue(ArrayPool<byte>.Shared.Rent(BlockBytes));
+                _tail = ArrayPool<byte>.Shared.Rent(BlockBytes);
+                _blocks.Enqueue(_tail);
                 _tailFill = 0;
             }
-            var tail = _blocks.Last();
+            var tail = _tail!;
             var n = Math.Min(bytes.Length, BlockBytes - _tailFill);
             bytes[..n].CopyTo(tail.AsSpan(_tailFill));
             _tailFill += n;
@@ -50,7 +52,11 @@ internal sealed class ByteQueue : IDisposable
             {
                 ArrayPool<byte>.Shared.Return(_blocks.Dequeue());
                 _head = 0;
-                if (_blocks.Count == 0) _tailFill = 0;
+                if (_blocks.Count == 0)
+                {
+                    _tailFill = 0;
+                    _tail = null;
+                }
             }
         }
     }
@@ -58,6 +64,7 @@ internal sealed class ByteQueue : IDisposable
     public void Dispose()
     {
         while (_blocks.Count > 0) ArrayPool<byte>.Shared.Return(_blocks.Dequeue());
+        _tail = null;
         Count = 0;
     }
 }

@@ -99,12 +99,53 @@ internal sealed class RingLink(Socket socket, int peerRank) : IDisposable
         }
     }
 
+    // where the current step wants its next data bytes (see ReceiveInto), and how many of them have arrived
+    private Memory<byte> _target;
+    public int TargetFilled { get; private set; }
+
+    /// <summary>
+    /// Makes the next <c>target.Length</c> data bytes land in <paramref name="target"/>: first what
+    /// <see cref="Incoming"/> already holds, then, while the link is inside a data frame with nothing parsed
+    /// ahead, straight from the socket, which saves two copies per byte on the ring's hot path.
+    /// <see cref="TargetFilled"/> says how far it got.
+    /// </summary>
+    public void ReceiveInto(Memory<byte> target)
+    {
+        _target = target;
+        TargetFilled = 0;
+        FillTargetFromIncoming();
+    }
+
+    private void FillTargetFromIncoming()
+    {
+        var n = (int)Math.Min(Incoming.Count, _target.Length - TargetFilled);
+        if (n <= 0) return;
+        Incoming.Take(_target.Span.Slice(TargetFilled, n));
+        TargetFilled += n;
+    }
+
     /// <summary>Reads everything available; throws on an abort from the peer, records a closed connection.</summary>
     public void Drain(long nowMs)
     {
         while (Failure is null)
         {
-            var n = Socket.Receive(_readBuffer.AsSpan(_buffered), SocketFlags.None, out var error);
+            FillTargetFromIncoming();
+            int n;
+            SocketError error;
+            var wanted = _target.Length - TargetFilled;
+            if (wanted > 0 && _dataLeftInFrame > 0 && _buffered == 0 && Incoming.Count == 0)
+            {
+                // inside a data frame with nothing queued before it: these bytes are the target's next ones
+                n = Socket.Receive(_target.Span.Slice(TargetFilled, (int)Math.Min(wanted, _dataLeftInFrame)), SocketFlags.None, out error);
+                if (error == SocketError.Success && n > 0)
+                {
+                    LastHeardMs = nowMs;
+                    TargetFilled += n;
+                    _dataLeftInFrame -= n;
+                    continue;
+                }
+            }
+            else n = Socket.Receive(_readBuffer.AsSpan(_buffered), SocketFlags.None, out error);
             if (error == SocketError.WouldBlock) return;
             if (error != SocketError.Success) { Failure = Lost($"rank {PeerRank} broke its connection ({error})"); return; }
             if (n == 0) { Failure = Lost($"rank {PeerRank} closed its connection"); return; }

@@ -54,22 +54,65 @@ internal sealed class RingTransport(int rank, RingLink next, RingLink prev, Coll
     /// <summary>
     /// One ring step: sends <paramref name="send"/> to <c>next</c> while it receives
     /// <paramref name="receiveBytes"/> from <c>prev</c>, handing each segment to <paramref name="sink"/> as it
-    /// arrives. Returns when both are done (sent means handed to the kernel).
+    /// arrives. With <paramref name="receiveInto"/> the bytes land there (the sink then only hears where);
+    /// otherwise in a scratch segment the sink reads. Returns when both are done (sent means handed to the kernel).
     /// </summary>
-    public void Exchange(ReadOnlyMemory<byte> send, long receiveBytes, SegmentSink sink)
+    public void Exchange(ReadOnlyMemory<byte> send, long receiveBytes, SegmentSink sink, Memory<byte> receiveInto = default)
     {
         Send(send);
         long received = 0;
+        var direct = !receiveInto.IsEmpty;
+        if (direct && receiveInto.Length < receiveBytes) throw new ArgumentException("the receive target is smaller than the step", nameof(receiveInto));
         while (received < receiveBytes)
         {
             var want = (int)Math.Min(_segmentBytes, receiveBytes - received);
-            Pump(() => prev.Incoming.Count >= want, needPrev: true);
-            var segment = _scratch.AsSpan(0, want);
-            prev.Incoming.Take(segment);
-            sink(received, segment);
+            var target = direct ? receiveInto.Slice((int)received, want) : _scratch.AsMemory(0, want);
+            prev.ReceiveInto(target);
+            Pump(() => prev.TargetFilled == want, needPrev: true);
+            prev.ReceiveInto(Memory<byte>.Empty);
+            sink(received, target.Span);
             received += want;
         }
         Pump(() => !next.HasOutgoingData, needPrev: false);
+    }
+
+    /// <summary>
+    /// One non-blocking pass while the call's data moves on another transport (NCCL) and this ring only watches:
+    /// drains and heartbeats both links, and throws, as <see cref="Pump"/> would, when a neighbour closed its
+    /// connection, relayed an abort, or sent nothing for the peer timeout. Both neighbours count as needed, since
+    /// the other transport's call involves every rank.
+    /// </summary>
+    public void Watch()
+    {
+        if (_fault is { } earlier) throw earlier;
+        try
+        {
+            var now = NowMs;
+            foreach (var link in _links)
+            {
+                link.Drain(now);
+                link.Flush(now);
+            }
+            foreach (var link in _links)
+            {
+                if (link.Failure is { } lost) throw lost;
+                if (now - link.LastHeardMs > _timeoutMs)
+                    throw new PeerLostException(link.PeerRank, $"rank {link.PeerRank} sent nothing for {options.PeerTimeout.TotalSeconds:0.###} s during a collective (it left the collective, stopped, or is cut off); noticed by rank {rank}");
+                link.EnqueueHeartbeatIfIdle(now, _heartbeatMs);
+                link.Flush(now);
+            }
+        }
+        catch (CollectiveException fault)
+        {
+            Fail(fault);
+            throw;
+        }
+        catch (SocketException e)
+        {
+            var fault = new CollectiveException(rank, $"rank {rank}: ring socket error {e.SocketErrorCode}: {e.Message}", e);
+            Fail(fault);
+            throw fault;
+        }
     }
 
     /// <summary>Marks the transport failed (a rank disagreed) and tells the neighbours; the caller throws.</summary>

@@ -121,6 +121,12 @@ public sealed class TcpCollectives : ICollectives
         _ring.BeginCall();
         AgreeOnLength("all-reduce", total);
         if (total == 0) return;
+        if (tensors.Count == 1)
+        {
+            // one tensor is its own bucket: reduced where it lies, without two copies of it
+            RingAllReduce(TensorMemory.Of(tensors[0], "all-reduce"), op);
+            return;
+        }
         var bytes = (int)total * sizeof(float);
         var bucket = ArrayPool<byte>.Shared.Rent(bytes);
         try
@@ -173,7 +179,7 @@ public sealed class TcpCollectives : ICollectives
         for (var s = 0; s < w - 1; s++)
         {
             var target = Chunk(r - s);
-            _ring.Exchange(Chunk(r + 1 - s), target.Length, (offset, segment) => segment.CopyTo(target.Span[(int)offset..]));
+            _ring.Exchange(Chunk(r + 1 - s), target.Length, (_, _) => { }, receiveInto: target);
         }
     }
 
@@ -204,32 +210,20 @@ public sealed class TcpCollectives : ICollectives
         }
         _ring.Exchange(ReadOnlyMemory<byte>.Empty, memory.Length, (offset, segment) =>
         {
-            segment.CopyTo(memory.Span[(int)offset..]);
             if (next != root) _ring.Send(memory.Slice((int)offset, segment.Length));
-        });
+        }, receiveInto: memory);
     }
 
     public Tensor AllGather(Tensor tensor)
     {
         TensorMemory.Require(tensor, "all-gather");
-        if (tensor.dim() == 0) throw new FastReidException("all-gather: concatenates along dim 0, so a tensor needs at least one dimension; got a scalar");
         // each rank's dtype and shape first, so a mismatch is an error here and not garbage later
-        var header = new byte[8 * (tensor.dim() + 1)];
-        BinaryPrimitives.WriteInt64LittleEndian(header, (long)tensor.dtype);
-        for (var d = 0; d < tensor.dim(); d++) BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(8 * (d + 1)), tensor.shape[d]);
-        var headers = AllGatherBytes(header);
-        var rows = new long[WorldSize];
-        for (var i = 0; i < WorldSize; i++)
+        var header = GatherHeader.Of(tensor);
+        var rows = GatherHeader.Rows(AllGatherBytes(header), header, Rank, out var fault);
+        if (fault is not null)
         {
-            var h = headers[i];
-            var same = h.Length == header.Length && h.AsSpan(0, 8).SequenceEqual(header.AsSpan(0, 8)) && h.AsSpan(16).SequenceEqual(header.AsSpan(16));
-            if (!same)
-            {
-                var fault = new CollectiveException(i, $"all-gather: rank {i} gave {Describe(h)} and rank {Rank} {Describe(header)}; only the first dimension may differ");
-                _ring.Fail(fault);
-                throw fault;
-            }
-            rows[i] = BinaryPrimitives.ReadInt64LittleEndian(h.AsSpan(8));
+            _ring.Fail(fault);
+            throw fault;
         }
         var shape = tensor.shape.ToArray();
         shape[0] = rows.Sum();
@@ -243,13 +237,6 @@ public sealed class TcpCollectives : ICollectives
     }
 
     private static long TrailingBytes(Tensor t) => t.shape.Skip(1).Aggregate(1L, (a, b) => a * b) * t.element_size();
-
-    private static string Describe(byte[] header)
-    {
-        if (header.Length < 16) return "a scalar";
-        var dims = Enumerable.Range(1, header.Length / 8 - 1).Select(d => BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8 * d)));
-        return $"{(ScalarType)BinaryPrimitives.ReadInt64LittleEndian(header)} [{string.Join(", ", dims)}]";
-    }
 
     public byte[][] AllGatherBytes(ReadOnlySpan<byte> bytes)
     {
@@ -277,7 +264,7 @@ public sealed class TcpCollectives : ICollectives
         for (var s = 0; s < w - 1; s++)
         {
             var target = Block(r - s - 1);
-            _ring.Exchange(Block(r - s), target.Length, (offset, segment) => segment.CopyTo(target.Span[(int)offset..]));
+            _ring.Exchange(Block(r - s), target.Length, (_, _) => { }, receiveInto: target);
         }
     }
 
@@ -310,6 +297,22 @@ public sealed class TcpCollectives : ICollectives
             throw fault;
         }
     }
+
+    /// <summary>
+    /// For a backend that moves the data elsewhere (NCCL) and keeps this ring as its control plane: starts a call
+    /// and checks, with the predecessor, that every rank passes the same operation length.
+    /// </summary>
+    internal void BeginControlledCall(string operation, long length)
+    {
+        _ring.BeginCall();
+        AgreeOnLength(operation, length);
+    }
+
+    /// <summary>One non-blocking look at both neighbours while another transport carries the call (see <see cref="RingTransport.Watch"/>).</summary>
+    internal void WatchPeers() => _ring.Watch();
+
+    /// <summary>Marks the ring failed and tells the neighbours, who relay it (a fault another transport noticed).</summary>
+    internal void Fail(CollectiveException fault) => _ring.Fail(fault);
 
     public void Dispose()
     {

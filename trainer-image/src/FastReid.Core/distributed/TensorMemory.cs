@@ -30,6 +30,9 @@ internal sealed unsafe class TensorMemory : MemoryManager<byte>
         return new TensorMemory(pointer, (int)bytes).Memory;
     }
 
+    /// <summary>The address of the tensor's first element, on whatever device it lives (NCCL takes device pointers).</summary>
+    public static IntPtr DataPointer(Tensor tensor) => tensor.numel() == 0 ? IntPtr.Zero : BasePointer(tensor) + (nint)(tensor.storage_offset() * tensor.element_size());
+
     // a typed storage must match the tensor's dtype, so the base pointer is read through the matching type
     private static IntPtr BasePointer(Tensor t) => t.dtype switch
     {
@@ -41,7 +44,7 @@ internal sealed unsafe class TensorMemory : MemoryManager<byte>
         ScalarType.Byte => t.storage<byte>().data_ptr(),
         ScalarType.Int8 => t.storage<sbyte>().data_ptr(),
         ScalarType.Bool => t.storage<bool>().data_ptr(),
-        _ => throw new FastReidException($"the tcp collectives do not carry {t.dtype} tensors; convert to float32 or an integer type"),
+        _ => throw new FastReidException($"the collectives do not carry {t.dtype} tensors; convert to float32 or an integer type"),
     };
 
     /// <summary>All-reduce adds floats: float32 only, so every rank reduces with the same arithmetic.</summary>
