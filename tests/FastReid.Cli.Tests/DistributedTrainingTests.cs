@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace FastReid.Cli.Tests;
+
+/// <summary>
+/// Data-parallel training through the real binary: ranks are separate <c>fastreid train</c> processes that meet
+/// at MASTER_ADDR:MASTER_PORT, as the pods of an Indexed Job do (NPROC_PER_NODE 2 gives each rank one of the
+/// two cores).
+/// </summary>
+public sealed class DistributedTrainingTests(TinyDataset data) : IClassFixture<TinyDataset>, IDisposable
+{
+    private readonly string _out = Directory.CreateTempSubdirectory("cli-dist-").FullName;
+
+    public void Dispose() => Directory.Delete(_out, recursive: true);
+
+    internal static string[] Args(string dir, params string[] more) =>
+    [
+        "train", "--config", Path.Combine("trainer-image", "configs", "Synthetic", "bagtricks_R18-cpu.yml"),
+        "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16", "MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128",
+        "SOLVER.MAX_EPOCH", "4", "TEST.EVAL_PERIOD", "2", "SOLVER.CHECKPOINT_PERIOD", "1", "SOLVER.WARMUP_ITERS", "3", "SEED", "11", "DATALOADER.NUM_WORKERS", "1",
+        "OUTPUT_DIR", dir, .. more,
+    ];
+
+    /// <summary>One rank of a world of <paramref name="world"/> on this host.</summary>
+    internal sealed class Rank : IDisposable
+    {
+        public Process Process { get; }
+        private readonly Task<string> _stdout, _stderr;
+
+        public Rank(IReadOnlyDictionary<string, string> env, int rank, int world, int port, string[] args, IReadOnlyDictionary<string, string>? extra = null)
+        {
+            var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fastreid"))
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = CliRunner.RepoRoot,
+            };
+            foreach (var a in args) start.ArgumentList.Add(a);
+            start.Environment.Remove("FASTREID_RESULT_FILE");
+            foreach (var (k, v) in env) start.Environment[k] = v;
+            start.Environment["WORLD_SIZE"] = world.ToString();
+            start.Environment["RANK"] = rank.ToString();
+            start.Environment["LOCAL_RANK"] = rank.ToString();
+            start.Environment["NPROC_PER_NODE"] = world.ToString();
+            start.Environment["NNODES"] = "1";
+            start.Environment["MASTER_ADDR"] = "127.0.0.1";
+            start.Environment["MASTER_PORT"] = port.ToString();
+            foreach (var (k, v) in extra ?? new Dictionary<string, string>()) start.Environment[k] = v;
+            Process = Process.Start(start)!;
+            _stdout = Process.StandardOutput.ReadToEndAsync();
+            _stderr = Process.StandardError.ReadToEndAsync();
+        }
+
+        public string Stdout => _stdout.Result;
+        public string Stderr => _stderr.Result;
+
+        /// <summary>Waits for the exit (bounded: a run that hangs fails the test instead of the suite).</summary>
+        public int Exit(TimeSpan within)
+        {
+            if (!Process.WaitForExit(within))
+            {
+                Process.Kill(true);
+                Process.WaitForExit();
+                throw new TimeoutException($"rank did not exit within {within}; output:\n{Stdout}\n{Stderr}");
+            }
+            Process.WaitForExit();
+            return Process.ExitCode;
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(true);
+            Process.Dispose();
+        }
+    }
+
+    internal static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>Runs <paramref name="world"/> ranks to the end; returns rank 0's stdout and asserts every rank succeeded.</summary>
+    internal static string RunWorld(IReadOnlyDictionary<string, string> env, int world, string[] args)
+    {
+        int port = FreePort();
+        var ranks = Enumerable.Range(0, world).Select(r => new Rank(env, r, world, port, args)).ToList();
+        try
+        {
+            foreach (var (rank, i) in ranks.Select((r, i) => (r, i)))
+            {
+                int code = rank.Exit(TimeSpan.FromMinutes(4));
+                Assert.True(code == 0, $"rank {i} exited {code}:\n{rank.Stderr}\n{rank.Stdout}");
+            }
+            for (int i = 1; i < world; i++) Assert.Equal("", ranks[i].Stdout); // rank 0 reports for the run
+            return ranks[0].Stdout;
+        }
+        finally
+        {
+            foreach (var r in ranks) r.Dispose();
+        }
+    }
+
+    internal static string WeightsSha(string dir) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "metrics.json"))).RootElement.GetProperty("weights_sha256").GetString()!;
+
+    private static int Checkpoints(string dir)
+    {
+        var root = Path.Combine(dir, "checkpoints");
+        return Directory.Exists(root) ? Directory.GetFiles(root, "checkpoint.json", SearchOption.AllDirectories).Length : 0;
+    }
+
+    [Fact]
+    public void Two_ranks_train_and_rank_zero_alone_publishes_one_set_of_artefacts()
+    {
+        var dir = Path.Combine(_out, "two");
+        var stdout = RunWorld(data.Env, 2, Args(dir, "SOLVER.MAX_EPOCH", "2"));
+        Assert.Contains("data-parallel: 2 ranks", stdout);
+        Assert.Contains("evaluation of Market1501 after epoch 2", stdout);
+        foreach (var f in new[] { "config.yaml", "model_final.pth", "metrics.json", "manifest.json", "result.json", "log.txt" })
+            Assert.True(File.Exists(Path.Combine(dir, f)), $"{f} missing from {dir}");
+        // one writer: the log has rank 0's lines once, and no rank left a scratch folder behind in the output
+        var log = File.ReadAllText(Path.Combine(dir, "log.txt"));
+        Assert.Single(log.Split('\n'), l => l.Contains("evaluation of Market1501 after epoch 2"));
+        Assert.DoesNotContain(Directory.GetDirectories(dir), d => Path.GetFileName(d) != "checkpoints");
+        using var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "result.json")));
+        Assert.Equal(WeightsSha(dir), result.RootElement.GetProperty("weights_sha256").GetString());
+    }
+
+    [Fact]
+    public void A_rank_killed_mid_run_ends_the_other_naming_it_and_a_resume_matches_the_uninterrupted_run()
+    {
+        string[] Long(string d, params string[] more) => Args(d, ["SOLVER.MAX_EPOCH", "10", .. more]);
+        var reference = Path.Combine(_out, "reference");
+        RunWorld(data.Env, 2, Long(reference));
+
+        var dir = Path.Combine(_out, "killed");
+        int port = FreePort();
+        using (var r0 = new Rank(data.Env, 0, 2, port, Long(dir)))
+        using (var r1 = new Rank(data.Env, 1, 2, port, Long(dir)))
+        {
+            var watch = Stopwatch.StartNew();
+            while (Checkpoints(dir) < 1 && !r0.Process.HasExited && watch.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(20);
+            // (the output is read only on failure: reading it waits for the process to end)
+            if (r0.Process.HasExited || r1.Process.HasExited) Assert.Fail("the run ended before rank 1 could be killed: " + r0.Stderr + r1.Stderr);
+            r1.Process.Kill(); // SIGKILL, in the middle of the second epoch's steps
+            var afterKill = Stopwatch.StartNew();
+            int code = r0.Exit(TimeSpan.FromMinutes(2));
+            // a closed connection is noticed within seconds (the bound for a silent peer is minutes)
+            Assert.True(afterKill.Elapsed < TimeSpan.FromSeconds(30), $"rank 0 took {afterKill.Elapsed} to notice");
+            Assert.True(code == 5, $"rank 0 exited {code}, expected 5 (peer lost, retried by the Job):\n{r0.Stderr}\n{r0.Stdout}");
+            Assert.Contains("rank 1", r0.Stderr);
+        }
+        // the Job's retry: every rank restarts with RESUME auto and continues from the same checkpoint
+        var resumed = RunWorld(data.Env, 2, Long(dir, "RESUME", "auto"));
+        Assert.Contains("resumed from checkpoint", resumed);
+        Assert.Equal(WeightsSha(reference), WeightsSha(dir));
+    }
+
+    [Fact]
+    public void A_rank_that_stops_answering_ends_the_other_within_the_timeout_naming_it()
+    {
+        var dir = Path.Combine(_out, "silent");
+        int port = FreePort();
+        var timeout = new Dictionary<string, string> { ["FASTREID_DIST_TIMEOUT"] = "4" };
+        // a budget it cannot finish before the test ends it
+        using var r0 = new Rank(data.Env, 0, 2, port, Args(dir, "SOLVER.MAX_EPOCH", "1000"), timeout);
+        using var r1 = new Rank(data.Env, 1, 2, port, Args(dir, "SOLVER.MAX_EPOCH", "1000"), timeout);
+        var watch = Stopwatch.StartNew();
+        while (!File.Exists(Path.Combine(dir, "config.yaml")) && !r0.Process.HasExited && watch.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+        if (r0.Process.HasExited) Assert.Fail(r0.Stderr);
+        Process.Start("kill", ["-STOP", r1.Process.Id.ToString()])!.WaitForExit(); // alive, connections open, silent
+        try
+        {
+            var stopped = Stopwatch.StartNew();
+            int code = r0.Exit(TimeSpan.FromMinutes(1));
+            Assert.True(code == 5, $"rank 0 exited {code}:\n{r0.Stderr}");
+            Assert.Contains("rank 1", r0.Stderr);
+            Assert.True(stopped.Elapsed < TimeSpan.FromSeconds(30), $"rank 0 took {stopped.Elapsed} with a 4 s timeout");
+        }
+        finally
+        {
+            Process.Start("kill", ["-CONT", r1.Process.Id.ToString()])!.WaitForExit();
+        }
+    }
+}
