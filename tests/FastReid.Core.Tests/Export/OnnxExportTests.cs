@@ -30,7 +30,7 @@ public sealed class OnnxExportTests : IDisposable
         {
             foreach (var (_, m) in model.named_modules())
             {
-                if (m is BatchNorm2d bn)
+                if (m is BatchNorm bn)
                 {
                     bn.momentum = 1.0;
                     bn.weight!.copy_(torch.rand(bn.num_features) + 0.5);
@@ -48,7 +48,7 @@ public sealed class OnnxExportTests : IDisposable
             // noise images give channels with a large mean and a small spread; a trained model on real images
             // is better conditioned, so widen the statistics (folding is still exercised with non-trivial values)
             foreach (var (_, m) in model.named_modules())
-                if (m is BatchNorm2d bn)
+                if (m is BatchNorm bn)
                 {
                     bn.running_mean!.mul_(0.5);
                     bn.running_var!.mul_(4).add_(0.1);
@@ -97,6 +97,14 @@ public sealed class OnnxExportTests : IDisposable
         var proto = BaselineOnnxWriter.Write(model, 64, 32);
         var exponent = proto.Graph.Initializer.Single(t => t.Name == "heads.pool.p");
         Assert.Equal(4.5f, BitConverter.ToSingle(exponent.RawData.ToByteArray()));
+        AssertMatches(model);
+    }
+
+    [Fact]
+    public void SyncBN_model_exports_as_the_eval_mode_batch_norm_it_is()
+    {
+        using var model = Model("MODEL.BACKBONE.NORM", "syncBN", "MODEL.HEADS.NORM", "syncBN", "MODEL.BACKBONE.WITH_IBN", "True");
+        Assert.Contains(model.modules(), m => m is FastReid.Modeling.Layers.SyncBatchNorm);
         AssertMatches(model);
     }
 

@@ -162,7 +162,7 @@ public static class BaselineOnnxWriter
             dim = embed.out_channels;
             i += bn is null ? 1 : 2;
         }
-        else if (i < neck.Count && neck[i] is BatchNorm2d bnneck)
+        else if (i < neck.Count && neck[i] is BatchNorm bnneck)
         {
             x = BatchNorm(g, "heads.bottleneck.0", x, bnneck);
             i++;
@@ -193,14 +193,14 @@ public static class BaselineOnnxWriter
         long outC = conv.out_channels;
         using var scale = torch.ones(outC, float64);
         using var shift = torch.zeros(outC, float64);
-        BatchNorm2d? bn = norm as BatchNorm2d;
+        BatchNorm? bn = norm as BatchNorm; // BN or syncBN: in eval mode both are the plain batch norm
         InstanceNorm2d? instance = null;
         long half = 0;
         if (norm is Ibn)
         {
             var parts = Children(norm, prefix + ".ibn");
             instance = Require<InstanceNorm2d>(parts, "IN", prefix + ".ibn");
-            bn = Require<BatchNorm2d>(parts, "BN", prefix + ".ibn");
+            bn = Require<BatchNorm>(parts, "BN", prefix + ".ibn");
             half = instance.num_features;
         }
         else if (norm is not null && bn is null) throw Unsupported(prefix + " norm", norm);
@@ -234,7 +234,7 @@ public static class BaselineOnnxWriter
         return (y, oh, ow);
     }
 
-    private static string BatchNorm(OnnxGraphBuilder g, string prefix, string x, BatchNorm2d bn)
+    private static string BatchNorm(OnnxGraphBuilder g, string prefix, string x, BatchNorm bn)
     {
         var (s, b) = BnAffine(bn);
         long n = bn.num_features;
@@ -244,7 +244,7 @@ public static class BaselineOnnxWriter
     }
 
     /// <summary>Eval-mode batch norm as y = x * scale + shift (float64).</summary>
-    private static (Tensor Scale, Tensor Shift) BnAffine(BatchNorm2d bn)
+    private static (Tensor Scale, Tensor Shift) BnAffine(BatchNorm bn)
     {
         if (bn.running_mean is null || bn.running_var is null)
             throw new FastReidException("batch norm without running statistics cannot be exported");

@@ -37,7 +37,7 @@ public static class OptimizerBuilder
         }
         foreach (var (moduleName, module) in model.named_modules())
         {
-            bool isNorm = module is BatchNorm2d or InstanceNorm2d or BatchNorm1d or GroupNorm or LayerNorm;
+            bool isNorm = module is BatchNorm or InstanceNorm2d or GroupNorm or LayerNorm;
             foreach (var (paramName, p) in module.named_parameters(recurse: false))
             {
                 if (!p.requires_grad || !seen.Add(p.Handle)) continue;

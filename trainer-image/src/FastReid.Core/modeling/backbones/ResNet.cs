@@ -15,7 +15,7 @@ namespace FastReid.Modeling.Backbones;
 public sealed class ResNet : Backbone
 {
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly BatchNorm bn1;
     private readonly MaxPool2d maxpool;
     private readonly Sequential layer1, layer2, layer3, layer4;
     private readonly ModuleList<NonLocal>? NL_1, NL_2, NL_3, NL_4;
@@ -124,7 +124,7 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv1, conv2;
     private readonly nn.Module<Tensor, Tensor> bn1;
-    private readonly BatchNorm2d bn2;
+    private readonly BatchNorm bn2;
     private readonly Sequential? downsample;
 
     public BasicBlock(long inplanes, long planes, string norm, bool ibn, int stride, Sequential? downsample) : base(nameof(BasicBlock))
@@ -152,7 +152,7 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv1, conv2, conv3;
     private readonly nn.Module<Tensor, Tensor> bn1;
-    private readonly BatchNorm2d bn2, bn3;
+    private readonly BatchNorm bn2, bn3;
     private readonly Sequential? downsample;
 
     public Bottleneck(long inplanes, long planes, string norm, bool ibn, int stride, Sequential? downsample) : base(nameof(Bottleneck))

@@ -7,10 +7,19 @@ namespace FastReid.Modeling.Layers;
 /// <summary>Normalisation layers chosen by name (<c>MODEL.BACKBONE.NORM</c>, <c>MODEL.HEADS.NORM</c>).</summary>
 public static class Norms
 {
-    public static BatchNorm2d Create(string kind, long channels, bool biasFreeze = false)
+    /// <summary>
+    /// <c>BN</c>: batch norm; <c>syncBN</c>: batch norm over every rank's batch once the model is attached to
+    /// its group (<see cref="Distributed.DistributedModel.Attach"/>), plain batch norm until then. Both have
+    /// BatchNorm2d's parameter names, so weights move between them.
+    /// </summary>
+    public static BatchNorm Create(string kind, long channels, bool biasFreeze = false)
     {
-        if (kind != "BN") throw new FastReidException($"normalisation '{kind}' is not supported yet (use BN)");
-        var bn = nn.BatchNorm2d(channels);
+        BatchNorm bn = kind switch
+        {
+            "BN" => nn.BatchNorm2d(channels),
+            "syncBN" => new SyncBatchNorm(channels),
+            _ => throw new FastReidException($"normalisation '{kind}' is not supported yet (use BN or syncBN)"),
+        };
         nn.init.ones_(bn.weight!);
         nn.init.zeros_(bn.bias!);
         if (biasFreeze) bn.bias!.requires_grad = false;
@@ -26,7 +35,7 @@ public sealed class Ibn : nn.Module<Tensor, Tensor>
 {
     private readonly long half;
     private readonly InstanceNorm2d IN;
-    private readonly BatchNorm2d BN;
+    private readonly BatchNorm BN;
 
     public Ibn(long planes, string norm) : base(nameof(Ibn))
     {

@@ -1,3 +1,4 @@
+using FastReid.Distributed;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,11 +33,20 @@ public static class Losses
 
     /// <summary>
     /// Triplet loss with batch-hard mining (or softmax-weighted mining), Euclidean distance or cosine
-    /// when features are normalised; soft margin when <paramref name="margin"/> is 0.
+    /// when features are normalised; soft margin when <paramref name="margin"/> is 0. With a
+    /// <paramref name="group"/> of more than one rank, features (with their gradient) and targets are gathered
+    /// from every rank first and the loss is the one of the global batch, on every rank (FastReID's
+    /// <c>GatherLayer</c> + <c>concat_all_gather</c>; see <see cref="DistributedAutograd"/> for why the
+    /// averaged gradient is then the single-process one).
     /// </summary>
-    public static Tensor Triplet(Tensor features, Tensor targets, double margin, bool normFeat, bool hardMining)
+    public static Tensor Triplet(Tensor features, Tensor targets, double margin, bool normFeat, bool hardMining, ICollectives? group = null)
     {
         using var scope = NewDisposeScope();
+        if (group is { WorldSize: > 1 })
+        {
+            features = DistributedAutograd.AllGather(features, group);
+            targets = DistributedAutograd.AllGatherNoGrad(targets, group);
+        }
         Tensor dist = normFeat ? CosineDistance(features) : EuclideanDistance(features);
         long n = dist.shape[0];
         var same = targets.unsqueeze(1).expand(n, n).eq(targets.unsqueeze(0).expand(n, n)).to(features.dtype);

@@ -57,7 +57,7 @@ public sealed class Baseline : MetaArch
         using var scope = NewDisposeScope();
         var outputs = heads.ForwardTrain(backbone.forward(Preprocess(images)), targets);
         var terms = new Dictionary<string, Tensor>();
-        foreach (var loss in _losses) terms[loss.Name] = loss.Compute(outputs, targets);
+        foreach (var loss in _losses) terms[loss.Name] = loss.Compute(outputs, targets, Group);
         foreach (var t in terms.Values) t.MoveToOuterDisposeScope();
         return terms;
     }

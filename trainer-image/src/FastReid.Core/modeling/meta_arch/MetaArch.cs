@@ -1,3 +1,4 @@
+using FastReid.Distributed;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,6 +25,12 @@ public abstract class MetaArch(string name) : nn.Module<Tensor, Tensor>(name)
     /// the optimizer takes its parameters from them (so frozen extras outside them are never optimised).
     /// </summary>
     public abstract IReadOnlyList<(string Name, nn.Module Module)> TopLevel();
+
+    /// <summary>
+    /// The ranks of a data-parallel run, for losses that look at the global batch (null when training alone);
+    /// set by <see cref="DistributedModel.Attach"/>.
+    /// </summary>
+    public ICollectives? Group { get; internal set; }
 
     public abstract long EmbeddingDim { get; }
 
