@@ -64,6 +64,7 @@ public sealed class TrainingSession : IDisposable
         WeightLoading.LoadInitialWeights(cfg, Model, run.Progress);
         Model.to(run.Device);
         Distributed.DistributedState.BroadcastFromRankZero(Model, run.Collectives);
+        Distributed.DistributedModel.Attach(Model, run.Collectives);
         Model.train();
         (Optimizer, Groups) = OptimizerBuilder.Build(cfg, Model);
         Schedule = LrSchedule.FromConfig(cfg);
