@@ -175,6 +175,47 @@ public sealed class LauncherTests : IDisposable
         Assert.False(Directory.Exists(output)); // the launcher writes nothing; the workers stopped before any output
     }
 
+    [Fact]
+    public async Task The_planned_pod_of_the_second_node_of_a_2x2_experiment_starts_ranks_2_and_3_in_the_real_trainer()
+    {
+        var experiment = new FastReid.Api.V1Alpha1.ReidExperiment
+        {
+            Metadata = new FastReid.Api.V1Alpha1.ObjectMeta { Name = "ddp", Namespace = "team-a", Uid = "uid-ddp", Generation = 1 },
+            Spec = new FastReid.Api.V1Alpha1.ReidExperimentSpec
+            {
+                Dataset = new FastReid.Api.V1Alpha1.DatasetSpec { Name = "Synthetic" },
+                Resources = new FastReid.Api.V1Alpha1.ResourcesSpec { Nodes = 2, GpusPerNode = 2 },
+                Output = new FastReid.Api.V1Alpha1.OutputSpec { Uri = Path.Combine(_dir, "out") },
+            },
+        };
+        var plan = FastReid.Pipeline.Experiments.ReidExperimentPlanner.Plan(experiment,
+            FastReid.Pipeline.ObservedChildren.None(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero)));
+        var created = plan.Actions.OfType<FastReid.Pipeline.CreateChild>().Select(c => c.Object).ToList();
+        var job = created.OfType<k8s.Models.V1Job>().Single();
+        var container = job.Spec.Template.Spec.Containers.Single(c => c.Name == FastReid.Pipeline.Experiments.ExperimentNames.TrainerContainer);
+
+        // the kubelet's part for the pod of completion index 1: the mounted config, the downward API, the result file
+        var config = Path.Combine(_dir, "config.yaml");
+        File.WriteAllText(config, created.OfType<k8s.Models.V1ConfigMap>().Single().Data["config.yaml"]);
+        var resultFile = Path.Combine(_dir, "termination-log");
+        var env = container.Env.ToDictionary(e => e.Name, e => e.Value ?? (e.ValueFrom?.FieldRef is not null ? "1" : "unused"));
+        env["FASTREID_RESULT_FILE"] = resultFile;
+        env["FASTREID_DATASETS"] = _dir;
+        Assert.Equal("fastreid", Assert.Single(container.Command));
+        string[] args = [.. container.Args.Select(a => a.StartsWith("/etc/fastreid/", StringComparison.Ordinal) ? config : a)];
+
+        using var launcher = CliRunner.Start(env, args);
+        var stdout = launcher.StandardOutput.ReadToEndAsync();
+        var stderr = await launcher.StandardError.ReadToEndAsync().WaitAsync(Bound);
+        await launcher.WaitForExitAsync().WaitAsync(Bound);
+        // both workers get as far as today's trainer goes: WORLD_SIZE 4 agrees with the pod's env, and is refused
+        Assert.True(launcher.ExitCode == 4, $"exit {launcher.ExitCode}\n{stderr}{await stdout}");
+        Assert.Matches(@"fastreid train: rank [23] exited with code 4", stderr);
+        Assert.Matches(@"\[rank [23]\] fastreid train: error: WORLD_SIZE 4", stderr);
+        Assert.False(File.Exists(resultFile)); // only rank 0 writes a result, and rank 0 is on the other node
+        Assert.Empty(WorkersOf(launcher.Id));
+    }
+
     /// <summary>
     /// A real launcher whose real workers stay up: their --config is a FIFO nobody writes, so each worker blocks
     /// reading it (the launcher itself never opens the config).

@@ -67,7 +67,8 @@ internal static class WorkerLauncher
             foreach (var worker in workers) running.Add(RunningWorker.Start(worker, stdout, stderr));
             started?.Invoke(running.Select(r => r.Process.Id).ToList());
 
-            var pending = running.ToDictionary(r => r.Exited);
+            // a list, not a map by task: an already-exited worker's wait is the one shared completed task
+            var pending = new List<RunningWorker>(running);
             var never = new TaskCompletionSource().Task;
             var stopRequested = new TaskCompletionSource();
             using var registration = stop.Register(() => stopRequested.TrySetResult());
@@ -77,13 +78,13 @@ internal static class WorkerLauncher
             void StopAll()
             {
                 stopping = true;
-                foreach (var r in pending.Values) r.Terminate();
+                foreach (var r in pending) r.Terminate();
                 killDeadline = pending.Count > 0 ? Task.Delay(grace, CancellationToken.None) : never;
             }
 
             while (pending.Count > 0)
             {
-                var done = await Task.WhenAny([.. pending.Keys, stopSignal, killDeadline]).ConfigureAwait(false);
+                var done = await Task.WhenAny([.. pending.Select(r => r.Exited), stopSignal, killDeadline]).ConfigureAwait(false);
                 if (done == stopSignal)
                 {
                     stopSignal = never;
@@ -95,7 +96,7 @@ internal static class WorkerLauncher
                 else if (done == killDeadline)
                 {
                     killDeadline = never;
-                    foreach (var r in pending.Values)
+                    foreach (var r in pending)
                     {
                         stderr.WriteLine($"fastreid train: rank {r.Rank} did not stop within {grace.TotalSeconds:0.#} s of SIGTERM; killing it");
                         r.Kill();
@@ -103,8 +104,8 @@ internal static class WorkerLauncher
                 }
                 else
                 {
-                    var exited = pending[done];
-                    pending.Remove(done);
+                    var exited = pending.First(r => r.Exited == done);
+                    pending.Remove(exited);
                     int code = exited.Process.ExitCode;
                     if (code == 0 || stopping) continue;
                     failure = (exited.Rank, code);
