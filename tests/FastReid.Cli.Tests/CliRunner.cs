@@ -9,17 +9,7 @@ internal static class CliRunner
 
     public static (int Code, string Out, string Err) Run(IReadOnlyDictionary<string, string>? env, params string[] args)
     {
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fastreid"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = RepoRoot,
-        };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        // an inherited result file (e.g. the test host's own pod) is not the test's; one the test gives is
-        start.Environment.Remove("FASTREID_RESULT_FILE");
-        if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
-        using var process = Process.Start(start)!;
+        using var process = Start(env, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(300_000))
@@ -30,6 +20,22 @@ internal static class CliRunner
             throw new TimeoutException($"fastreid {string.Join(" ", args)} did not finish in 5 minutes; last output:\n{tail}");
         }
         return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the binary with stdout and stderr redirected; the caller reads them and waits.</summary>
+    public static Process Start(IReadOnlyDictionary<string, string>? env, params string[] args)
+    {
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fastreid"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepoRoot,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        // an inherited result file (e.g. the test host's own pod) is not the test's; one the test gives is
+        start.Environment.Remove("FASTREID_RESULT_FILE");
+        if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
+        return Process.Start(start)!;
     }
 
     private static string FindRoot()

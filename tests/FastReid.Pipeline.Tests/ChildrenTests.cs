@@ -28,7 +28,8 @@ public class ChildrenTests
         Assert.Equal("8", env["WORLD_SIZE"].Value);
         Assert.Equal("2", env["NNODES"].Value);
         Assert.Equal("4", env["NPROC_PER_NODE"].Value);
-        Assert.Equal("0", env["LOCAL_RANK"].Value);
+        Assert.False(env.ContainsKey("LOCAL_RANK")); // the launcher in the pod gives each worker its own
+        Assert.False(env.ContainsKey("RANK"));
         Assert.Equal("29500", env["MASTER_PORT"].Value);
         Assert.Equal("metadata.annotations['batch.kubernetes.io/job-completion-index']", env["NODE_RANK"].ValueFrom.FieldRef.FieldPath);
         Assert.Equal("metadata.annotations['batch.kubernetes.io/job-completion-index']", env["JOB_COMPLETION_INDEX"].ValueFrom.FieldRef.FieldPath);
@@ -39,36 +40,20 @@ public class ChildrenTests
     }
 
     [Fact]
-    public void Rank_of_each_pod_is_its_completion_index_times_the_workers_per_node()
+    public void Each_pod_runs_the_trainer_launcher_with_one_worker_per_gpu_and_no_shell()
     {
-        var (_, _, job) = FirstRun(Experiment(nodes: 3, gpus: 2));
+        var (_, _, job) = FirstRun(Experiment(nodes: 2, gpus: 2));
         var container = job.Spec.Template.Spec.Containers.Single();
-        Assert.Equal(["/bin/sh", "-c"], container.Command.Take(2));
-        Assert.Contains("RANK=$((NODE_RANK * NPROC_PER_NODE))", container.Command[2]);
-        Assert.Equal("fastreid", container.Command[3]);
-        Assert.Equal(["train", "--config", "/etc/fastreid/config.yaml"], container.Args);
-        Assert.Equal("6", Env(job)["WORLD_SIZE"].Value);
-    }
-
-    [Fact]
-    public void The_rank_shell_line_computes_the_base_rank_and_passes_the_arguments_on()
-    {
-        // Run the exact command the pod runs, with `echo` in place of the trainer.
-        var (_, _, job) = FirstRun(Experiment(nodes: 3, gpus: 4));
-        var command = job.Spec.Template.Spec.Containers.Single().Command;
-        var start = new System.Diagnostics.ProcessStartInfo(command[0]) { RedirectStandardOutput = true };
-        start.ArgumentList.Add(command[1]);
-        start.ArgumentList.Add(command[2].Replace("exec \"$0\"", "echo \"$0\" RANK=$RANK", StringComparison.Ordinal));
-        start.ArgumentList.Add(command[3]);
-        start.ArgumentList.Add("train");
-        start.ArgumentList.Add("--config");
-        start.ArgumentList.Add("/etc/fastreid/config.yaml");
-        start.Environment["NODE_RANK"] = "2";
-        start.Environment["NPROC_PER_NODE"] = "4";
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd().Trim();
-        process.WaitForExit();
-        Assert.Equal("fastreid RANK=8 train --config /etc/fastreid/config.yaml", output);
+        Assert.Equal(["fastreid"], container.Command);
+        Assert.Equal(["train", "--nproc-per-node", "2", "--config", "/etc/fastreid/config.yaml"], container.Args);
+        // the launcher's inputs: worker i of pod NODE_RANK n becomes RANK 2n + i of WORLD_SIZE 4
+        var env = Env(job);
+        Assert.Equal("2", env["NNODES"].Value);
+        Assert.Equal("2", env["NPROC_PER_NODE"].Value);
+        Assert.Equal("4", env["WORLD_SIZE"].Value);
+        Assert.Equal("metadata.annotations['batch.kubernetes.io/job-completion-index']", env["NODE_RANK"].ValueFrom.FieldRef.FieldPath);
+        Assert.Equal($"{job.Metadata.Name}-0.{job.Metadata.Name}.team-a.svc", env["MASTER_ADDR"].Value);
+        Assert.Equal("29500", env["MASTER_PORT"].Value);
     }
 
     [Fact]
@@ -78,6 +63,7 @@ public class ChildrenTests
         var env = Env(job);
         Assert.Equal("3", env["WORLD_SIZE"].Value);
         Assert.Equal("1", env["NPROC_PER_NODE"].Value);
+        Assert.Equal(["train", "--nproc-per-node", "1", "--config", "/etc/fastreid/config.yaml"], job.Spec.Template.Spec.Containers.Single().Args);
         Assert.False(job.Spec.Template.Spec.Containers.Single().Resources.Limits.ContainsKey("nvidia.com/gpu"));
         Assert.DoesNotContain(job.Spec.Template.Spec.Volumes, v => v.Name == "dshm");
         Assert.Contains("DEVICE: 'cpu'", configMap.Data["config.yaml"]);

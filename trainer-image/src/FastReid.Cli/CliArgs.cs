@@ -14,17 +14,20 @@ internal sealed class CliArgs
 {
     private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    // where each option was written in the raw arguments (start, count), so Without can drop it
+    private readonly Dictionary<string, (int Start, int Count)> _spans = new(StringComparer.Ordinal);
+    private readonly IReadOnlyList<string> _raw;
 
     public IReadOnlyList<string> Positionals { get; }
 
-    private CliArgs(List<string> positionals) => Positionals = positionals;
+    private CliArgs(IReadOnlyList<string> raw, List<string> positionals) => (_raw, Positionals) = (raw, positionals);
 
     /// <param name="flags">option names (without dashes) that take no value.</param>
     public static CliArgs Parse(IReadOnlyList<string> args, IEnumerable<string> flags)
     {
         var flagSet = new HashSet<string>(flags, StringComparer.Ordinal) { "help" };
         var positionals = new List<string>();
-        var parsed = new CliArgs(positionals);
+        var parsed = new CliArgs(args.ToArray(), positionals);
         for (int i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -35,6 +38,7 @@ internal sealed class CliArgs
                 positionals.Add(arg);
                 continue;
             }
+            int start = i;
             var body = arg[2..];
             var eq = body.IndexOf('=');
             string name = eq >= 0 ? body[..eq] : body;
@@ -45,6 +49,7 @@ internal sealed class CliArgs
             else throw new CliUsageException($"option --{name} needs a value");
             if (!parsed._options.TryAdd(name, value))
                 throw new CliUsageException($"option --{name} is given twice");
+            parsed._spans[name] = (start, i - start + 1);
         }
         return parsed;
     }
@@ -99,6 +104,13 @@ internal sealed class CliArgs
                 ? $" (did you mean --{closest}?)" : "";
             throw new CliUsageException($"unknown option --{name}{hint}");
         }
+    }
+
+    /// <summary>The arguments as given, less option <paramref name="name"/> and its value (the launcher's own flag, which workers must not see).</summary>
+    public IReadOnlyList<string> Without(string name)
+    {
+        if (!_spans.TryGetValue(name, out var span)) return _raw;
+        return [.. _raw.Take(span.Start), .. _raw.Skip(span.Start + span.Count)];
     }
 
     public void EnsureNoPositionals()

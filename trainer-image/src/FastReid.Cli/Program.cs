@@ -1,6 +1,9 @@
 using FastReid;
 using FastReid.Cli;
 using FastReid.Cli.Commands;
+using FastReid.Cli.Launch;
+
+LauncherWatch.StartIfWorker();
 
 CliCommand[] commands =
 [

@@ -121,8 +121,8 @@ public static class ExperimentChildren
                     Name = ExperimentNames.TrainerContainer,
                     Image = run.Image,
                     ImagePullPolicy = "IfNotPresent",
-                    Command = TrainerCommand(options),
-                    Args = ["train", "--config", $"{ConfigMountPath}/{ConfigFileName}"],
+                    Command = [options.TrainerCommand],
+                    Args = TrainerArgs(spec.Resources),
                     Env = Env(run, options),
                     Ports = [new V1ContainerPort { Name = "rendezvous", ContainerPort = options.MasterPort, Protocol = "TCP" }],
                     Resources = Resources(spec.Resources),
@@ -163,12 +163,13 @@ public static class ExperimentChildren
     }
 
     /// <summary>
-    /// The pod's RANK is the global rank of its first worker, NODE_RANK × NPROC_PER_NODE. Kubernetes cannot do
-    /// arithmetic in env, so a one-line shell computes it before exec'ing the trainer, which gives worker i
-    /// RANK + i and LOCAL_RANK i.
+    /// One worker per GPU (one on a CPU pod), started by the trainer's launcher: worker i of pod NODE_RANK gets
+    /// LOCAL_RANK i and RANK NODE_RANK × NPROC_PER_NODE + i from it, so the pod needs no shell arithmetic.
     /// </summary>
-    public static List<string> TrainerCommand(PlannerOptions options) =>
-        ["/bin/sh", "-c", "RANK=$((NODE_RANK * NPROC_PER_NODE)); export RANK; exec \"$0\" \"$@\"", options.TrainerCommand];
+    public static List<string> TrainerArgs(ResourcesSpec resources) =>
+        ["train", "--nproc-per-node", Invariant(WorkersPerNode(resources)), "--config", $"{ConfigMountPath}/{ConfigFileName}"];
+
+    private static int WorkersPerNode(ResourcesSpec resources) => Math.Max(1, resources.GpusPerNode);
 
     /// <summary>The DNS name of the index-0 pod: hostname {job}-0 under the headless Service {job}.</summary>
     public static string MasterAddress(ResolvedRun run) => $"{run.RunName}-0.{run.RunName}.{run.Namespace}.svc";
@@ -176,7 +177,7 @@ public static class ExperimentChildren
     private static List<V1EnvVar> Env(ResolvedRun run, PlannerOptions options)
     {
         var spec = run.Experiment.Spec;
-        int nodes = spec.Resources.Nodes, perNode = Math.Max(1, spec.Resources.GpusPerNode);
+        int nodes = spec.Resources.Nodes, perNode = WorkersPerNode(spec.Resources);
         var completionIndex = new V1EnvVarSource
         {
             FieldRef = new V1ObjectFieldSelector { FieldPath = $"metadata.annotations['{ExperimentNames.CompletionIndexAnnotation}']" },
@@ -188,7 +189,6 @@ public static class ExperimentChildren
             new() { Name = "NNODES", Value = Invariant(nodes) },
             new() { Name = "NPROC_PER_NODE", Value = Invariant(perNode) },
             new() { Name = "WORLD_SIZE", Value = Invariant(nodes * perNode) },
-            new() { Name = "LOCAL_RANK", Value = "0" },
             new() { Name = "MASTER_ADDR", Value = MasterAddress(run) },
             new() { Name = "MASTER_PORT", Value = Invariant(options.MasterPort) },
             new() { Name = "FASTREID_RESULT_FILE", Value = ResultFile },

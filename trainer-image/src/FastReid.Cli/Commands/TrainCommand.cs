@@ -1,3 +1,4 @@
+using FastReid.Cli.Launch;
 using FastReid.Config;
 using FastReid.Engine;
 
@@ -8,7 +9,7 @@ internal static class TrainCommand
     public static readonly CliCommand Definition = new("train",
         "train a model from a FastReID config",
         """
-        Usage: fastreid train --config FILE [--resume] [--metrics-port PORT] [KEY VALUE ...]
+        Usage: fastreid train --config FILE [--resume] [--metrics-port PORT] [--nproc-per-node N] [KEY VALUE ...]
 
         Trains the model the config describes (FastReID keys; _BASE_ inheritance) on the datasets in
         DATASETS.NAMES under $FASTREID_DATASETS, evaluating on DATASETS.TESTS every TEST.EVAL_PERIOD
@@ -24,6 +25,15 @@ internal static class TrainCommand
           --resume             continue from the newest valid checkpoint in OUTPUT_DIR (also: RESUME auto
                                in the config); with none, start from scratch
           --metrics-port PORT  serve Prometheus training metrics on this port
+          --nproc-per-node N   data-parallel: start N worker processes on this node (one per GPU; worker i
+                               uses cuda:i), each running this command without this option, as torchrun
+                               does: LOCAL_RANK i, RANK NODE_RANK x N + i, WORLD_SIZE NNODES x N (NNODES and
+                               NODE_RANK from the environment, default 1 and 0), MASTER_ADDR and MASTER_PORT
+                               (on one node 127.0.0.1 and a free port unless set; required with NNODES > 1).
+                               Also read from NPROC_PER_NODE. Rank 0's output passes through, other ranks'
+                               lines are prefixed [rank R]; rank 0 writes the outputs and the result. The first
+                               worker to fail stops the others and its exit code is this command's.
+                               N = 1 (the default) trains in this process.
         """,
         ["resume"], Run);
 
@@ -32,7 +42,10 @@ internal static class TrainCommand
         var configPath = args.Require("config");
         bool resume = args.Flag("resume");
         int? metricsPort = args.Option("metrics-port") is null ? null : args.Int("metrics-port", 0);
+        int? nprocFlag = args.Option("nproc-per-node") is null ? null : args.Int("nproc-per-node", 1);
         args.EnsureAllUsed();
+        int procsPerNode = WorkerEnvironment.ProcsPerNode(nprocFlag, Environment.GetEnvironmentVariable);
+        if (procsPerNode > 1) return WorkerLauncher.LaunchSelf(["train", .. args.Without("nproc-per-node")], procsPerNode);
         var cfg = ConfigLoader.Load(configPath, args.Positionals);
         resume |= cfg.String("RESUME") == "auto";
         var outcome = DefaultTrainer.Train(cfg, new TrainOptions(Resume: resume, MetricsPort: metricsPort));
