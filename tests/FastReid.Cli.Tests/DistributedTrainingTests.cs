@@ -7,8 +7,8 @@ namespace FastReid.Cli.Tests;
 
 /// <summary>
 /// Data-parallel training through the real binary: ranks are separate <c>fastreid train</c> processes that meet
-/// at MASTER_ADDR:MASTER_PORT, as the pods of an Indexed Job do (NPROC_PER_NODE 2 gives each rank one of the
-/// two cores).
+/// at MASTER_ADDR:MASTER_PORT, started here one by one (not by the launcher, which LauncherTests cover) so a
+/// test can kill or stop one rank; OMP_NUM_THREADS 1 gives each rank one of the two cores.
 /// </summary>
 public sealed class DistributedTrainingTests(TinyDataset data) : IClassFixture<TinyDataset>, IDisposable
 {
@@ -42,8 +42,7 @@ public sealed class DistributedTrainingTests(TinyDataset data) : IClassFixture<T
             start.Environment["WORLD_SIZE"] = world.ToString();
             start.Environment["RANK"] = rank.ToString();
             start.Environment["LOCAL_RANK"] = rank.ToString();
-            start.Environment["NPROC_PER_NODE"] = world.ToString();
-            start.Environment["NNODES"] = "1";
+            start.Environment["OMP_NUM_THREADS"] = "1"; // the ranks share this host's two cores
             start.Environment["MASTER_ADDR"] = "127.0.0.1";
             start.Environment["MASTER_PORT"] = port.ToString();
             foreach (var (k, v) in extra ?? new Dictionary<string, string>()) start.Environment[k] = v;

@@ -160,60 +160,126 @@ public sealed class LauncherTests : IDisposable
     // ---- the real binary ----
 
     [Fact]
-    public async Task Workers_that_refuse_the_setting_make_the_launcher_exit_4_naming_the_rank_and_leave_no_process()
+    public async Task Workers_that_fail_on_bad_input_make_the_launcher_exit_with_their_code_naming_the_rank_and_leave_no_process()
     {
         var output = Path.Combine(_dir, "out");
+        // no dataset under FASTREID_DATASETS: every worker meets the others, then fails reading the data (exit 1)
         using var launcher = CliRunner.Start(new Dictionary<string, string> { ["FASTREID_DATASETS"] = _dir },
             "train", "--nproc-per-node", "2", "--config", Recipe, "OUTPUT_DIR", output);
         var stdout = launcher.StandardOutput.ReadToEndAsync();
         var stderr = await launcher.StandardError.ReadToEndAsync().WaitAsync(Bound);
         await launcher.WaitForExitAsync().WaitAsync(Bound);
-        Assert.True(launcher.ExitCode == 4, $"exit {launcher.ExitCode}\n{stderr}{await stdout}");
-        Assert.Matches(@"fastreid train: rank [01] exited with code 4", stderr);
-        Assert.Contains("WORLD_SIZE 2: data-parallel training across processes is not in this build", stderr);
+        Assert.True(launcher.ExitCode == 1, $"exit {launcher.ExitCode}\n{stderr}{await stdout}");
+        Assert.Matches(@"fastreid train: rank [01] exited with code 1", stderr);
+        Assert.Contains("Market1501", stderr + await stdout);
         Assert.Empty(WorkersOf(launcher.Id));
-        Assert.False(Directory.Exists(output)); // the launcher writes nothing; the workers stopped before any output
     }
 
+    /// <summary>
+    /// Both pods the operator plans for a 2-node x 2-GPU experiment (on the CPU, as this machine has no GPU) run as
+    /// launcher processes of the real trainer: the init container's synthetic data, the mounted config, the
+    /// downward API's completion index, DNS's part (MASTER_ADDR: this host). The four ranks train together, the
+    /// pod of index 0 alone writes a result, and that result, read back as its termination message, becomes the
+    /// experiment's status.
+    /// </summary>
     [Fact]
-    public async Task The_planned_pod_of_the_second_node_of_a_2x2_experiment_starts_ranks_2_and_3_in_the_real_trainer()
+    public async Task The_planned_pods_of_a_2x2_experiment_train_as_four_ranks_and_the_rank_zero_result_becomes_the_status()
     {
+        var now = new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+        var output = Path.Combine(_dir, "out");
         var experiment = new FastReid.Api.V1Alpha1.ReidExperiment
         {
             Metadata = new FastReid.Api.V1Alpha1.ObjectMeta { Name = "ddp", Namespace = "team-a", Uid = "uid-ddp", Generation = 1 },
             Spec = new FastReid.Api.V1Alpha1.ReidExperimentSpec
             {
-                Dataset = new FastReid.Api.V1Alpha1.DatasetSpec { Name = "Synthetic" },
+                Dataset = new FastReid.Api.V1Alpha1.DatasetSpec
+                {
+                    Name = "Synthetic", Synthetic = new FastReid.Api.V1Alpha1.SyntheticDatasetSpec { Identities = 16, TrainImages = 8, Cameras = 3, Seed = 2 },
+                },
+                Config = (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse("""
+                    {"MODEL": {"DEVICE": "cpu", "BACKBONE": {"DEPTH": "18x", "WIDTH_MULT": 0.25, "FEAT_DIM": 128, "PRETRAIN": false}},
+                     "INPUT": {"SIZE_TRAIN": [64, 32], "SIZE_TEST": [64, 32]},
+                     "DATALOADER": {"NUM_WORKERS": 1},
+                     "SOLVER": {"IMS_PER_BATCH": 16, "MAX_EPOCH": 2, "WARMUP_ITERS": 2, "CHECKPOINT_PERIOD": 1},
+                     "TEST": {"EVAL_PERIOD": 1}}
+                    """)!,
                 Resources = new FastReid.Api.V1Alpha1.ResourcesSpec { Nodes = 2, GpusPerNode = 2 },
-                Output = new FastReid.Api.V1Alpha1.OutputSpec { Uri = Path.Combine(_dir, "out") },
+                Output = new FastReid.Api.V1Alpha1.OutputSpec { Uri = output },
             },
         };
-        var plan = FastReid.Pipeline.Experiments.ReidExperimentPlanner.Plan(experiment,
-            FastReid.Pipeline.ObservedChildren.None(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero)));
-        var created = plan.Actions.OfType<FastReid.Pipeline.CreateChild>().Select(c => c.Object).ToList();
+        var first = FastReid.Pipeline.Experiments.ReidExperimentPlanner.Plan(experiment, FastReid.Pipeline.ObservedChildren.None(now));
+        var created = first.Actions.OfType<FastReid.Pipeline.CreateChild>().Select(c => c.Object).ToList();
         var job = created.OfType<k8s.Models.V1Job>().Single();
-        var container = job.Spec.Template.Spec.Containers.Single(c => c.Name == FastReid.Pipeline.Experiments.ExperimentNames.TrainerContainer);
+        var pod = job.Spec.Template.Spec;
+        var container = pod.Containers.Single(c => c.Name == FastReid.Pipeline.Experiments.ExperimentNames.TrainerContainer);
+        Assert.Equal(["train", "--nproc-per-node", "2"], container.Args.Take(3));
 
-        // the kubelet's part for the pod of completion index 1: the mounted config, the downward API, the result file
+        // the kubelet's part: the init container writes the datasets, the ConfigMap is mounted
+        var datasets = Path.Combine(_dir, "datasets");
+        var synth = pod.InitContainers.Single();
+        string Local(string a) => a.StartsWith(FastReid.Pipeline.Experiments.ExperimentChildren.DatasetsPath, StringComparison.Ordinal) ? datasets : a;
+        var (synthCode, _, synthErr) = CliRunner.Run(null, [.. synth.Args.Select(Local)]);
+        Assert.True(synthCode == 0, synthErr);
         var config = Path.Combine(_dir, "config.yaml");
         File.WriteAllText(config, created.OfType<k8s.Models.V1ConfigMap>().Single().Data["config.yaml"]);
-        var resultFile = Path.Combine(_dir, "termination-log");
-        var env = container.Env.ToDictionary(e => e.Name, e => e.Value ?? (e.ValueFrom?.FieldRef is not null ? "1" : "unused"));
-        env["FASTREID_RESULT_FILE"] = resultFile;
-        env["FASTREID_DATASETS"] = _dir;
-        Assert.Equal("fastreid", Assert.Single(container.Command));
         string[] args = [.. container.Args.Select(a => a.StartsWith("/etc/fastreid/", StringComparison.Ordinal) ? config : a)];
+        int port = DistributedTrainingTests.FreePort();
+        var pods = new List<(Process Launcher, Task<string> Stdout, Task<string> Stderr, string ResultFile)>();
+        foreach (var index in new[] { "0", "1" })
+        {
+            var env = container.Env.ToDictionary(e => e.Name, e => e.Value ?? (e.ValueFrom?.FieldRef is not null ? index : "unused"));
+            env["FASTREID_RESULT_FILE"] = Path.Combine(_dir, $"termination-log-{index}");
+            env["FASTREID_DATASETS"] = datasets;
+            env["MASTER_ADDR"] = "127.0.0.1"; // the headless Service's DNS name of pod 0
+            env["MASTER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var launcher = CliRunner.Start(env, args);
+            _pidsToReap.Add(launcher.Id);
+            pods.Add((launcher, launcher.StandardOutput.ReadToEndAsync(), launcher.StandardError.ReadToEndAsync(), env["FASTREID_RESULT_FILE"]));
+        }
+        foreach (var (launcher, stdout, stderr, _) in pods)
+        {
+            await launcher.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
+            Assert.True(launcher.ExitCode == 0, $"exit {launcher.ExitCode}\n{await stderr}{await stdout}");
+        }
+        Assert.Contains("data-parallel: 4 ranks (2 node(s) x 2)", await pods[0].Stdout);
+        Assert.False(File.Exists(pods[1].ResultFile)); // ranks 2 and 3 write nothing
+        Assert.True(File.Exists(Path.Combine(output, "model_final.pth")));
 
-        using var launcher = CliRunner.Start(env, args);
-        var stdout = launcher.StandardOutput.ReadToEndAsync();
-        var stderr = await launcher.StandardError.ReadToEndAsync().WaitAsync(Bound);
-        await launcher.WaitForExitAsync().WaitAsync(Bound);
-        // both workers get as far as today's trainer goes: WORLD_SIZE 4 agrees with the pod's env, and is refused
-        Assert.True(launcher.ExitCode == 4, $"exit {launcher.ExitCode}\n{stderr}{await stdout}");
-        Assert.Matches(@"fastreid train: rank [23] exited with code 4", stderr);
-        Assert.Matches(@"\[rank [23]\] fastreid train: error: WORLD_SIZE 4", stderr);
-        Assert.False(File.Exists(resultFile)); // only rank 0 writes a result, and rank 0 is on the other node
-        Assert.Empty(WorkersOf(launcher.Id));
+        job.Status = new k8s.Models.V1JobStatus
+        {
+            StartTime = now.UtcDateTime, CompletionTime = now.AddMinutes(1).UtcDateTime, Succeeded = 2,
+            Conditions = [new k8s.Models.V1JobCondition { Type = "Complete", Status = "True", LastTransitionTime = now.AddMinutes(1).UtcDateTime }],
+        };
+        var rankZero = new k8s.Models.V1Pod
+        {
+            Metadata = new k8s.Models.V1ObjectMeta
+            {
+                Name = job.Metadata.Name + "-0-x", NamespaceProperty = "team-a", Labels = job.Spec.Template.Metadata.Labels,
+                Annotations = new Dictionary<string, string> { [FastReid.Pipeline.Experiments.ExperimentNames.CompletionIndexAnnotation] = "0" },
+            },
+            Status = new k8s.Models.V1PodStatus
+            {
+                Phase = "Succeeded",
+                ContainerStatuses =
+                [
+                    new k8s.Models.V1ContainerStatus
+                    {
+                        Name = container.Name, Image = container.Image, ImageID = "", Ready = false, RestartCount = 0,
+                        State = new k8s.Models.V1ContainerState
+                        {
+                            Terminated = new k8s.Models.V1ContainerStateTerminated { ExitCode = 0, Message = File.ReadAllText(pods[0].ResultFile), FinishedAt = now.AddMinutes(1).UtcDateTime },
+                        },
+                    },
+                ],
+            },
+        };
+        experiment.Status = first.Status;
+        var done = FastReid.Pipeline.Experiments.ReidExperimentPlanner.Plan(experiment,
+            FastReid.Pipeline.ObservedChildren.None(now.AddMinutes(2)).With([job]).With([rankZero]));
+        Assert.Equal(FastReid.Api.V1Alpha1.Phases.Succeeded, done.Status.Phase);
+        var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json"))).RootElement;
+        Assert.Equal(metrics.GetProperty("mAP").GetDouble(), done.Status.Metrics!.MAP!.Value, 6);
+        Assert.EndsWith("model_final.pth", done.Status.Artefacts!.Model);
     }
 
     /// <summary>
