@@ -8,7 +8,7 @@ namespace FastReid.Pipeline.Tests;
 /// <summary>A setting the trainer cannot run (exit code 4) fails the run at once and says why, in the trainer's words.</summary>
 public sealed class UnsupportedSettingTests
 {
-    private const string Said = "WORLD_SIZE=8: this build trains on one process only (data parallel is not implemented yet); use nodes: 1 and gpusPerNode: 0 or 1";
+    private const string Said = "collectives backend 'nccl' cannot run here: libnccl.so.2 cannot be loaded; set FASTREID_DIST_BACKEND=tcp";
 
     [Fact]
     public void The_experiment_job_fails_at_once_on_a_usage_error_or_an_unsupported_setting()

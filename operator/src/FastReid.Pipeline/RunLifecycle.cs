@@ -11,7 +11,7 @@ public static class TrainerExitCodes
     public const int Usage = 2;
     /// <summary>An export that is not faithful to the model it came from.</summary>
     public const int VerificationFailed = 3;
-    /// <summary>A setting this build cannot run (e.g. WORLD_SIZE &gt; 1).</summary>
+    /// <summary>A setting this build cannot run (e.g. the nccl backend without CUDA or NCCL).</summary>
     public const int Unsupported = UnsupportedSettingException.ExitCode;
 }
 
