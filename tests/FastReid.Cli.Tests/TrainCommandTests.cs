@@ -108,13 +108,21 @@ public sealed class TrainCommandTests(TinyDataset data) : IClassFixture<TinyData
     }
 
     [Fact]
-    public void Data_parallel_world_size_exits_with_the_do_not_retry_code_before_any_output()
+    public void A_data_parallel_setting_that_cannot_run_here_exits_before_any_output()
     {
         var dir = Path.Combine(_out, "ddp");
-        var env = new Dictionary<string, string>(data.Env) { ["WORLD_SIZE"] = "8", ["RANK"] = "0", ["LOCAL_RANK"] = "0" };
-        var (code, _, stderr) = CliRunner.Run(env, Tiny(dir));
-        Assert.Equal(4, code); // the experiment Job's podFailurePolicy fails at once on 4 instead of retrying
-        Assert.Contains("WORLD_SIZE 8", stderr);
+        var ddp = new Dictionary<string, string>(data.Env) { ["WORLD_SIZE"] = "2", ["RANK"] = "0", ["MASTER_ADDR"] = "127.0.0.1", ["MASTER_PORT"] = "29999" };
+        // the nccl backend on a machine without CUDA or NCCL: 4, which the experiment Job's podFailurePolicy fails at once
+        var (code, _, stderr) = CliRunner.Run(new Dictionary<string, string>(ddp) { ["FASTREID_DIST_BACKEND"] = "nccl" }, Tiny(dir));
+        Assert.Equal(4, code);
+        Assert.Contains("nccl", stderr);
+        Assert.Contains("tcp", stderr); // what to use instead
+        Assert.False(Directory.Exists(dir));
+        // a rendezvous nobody can reach is named, not waited on forever
+        ddp.Remove("MASTER_ADDR");
+        (code, _, stderr) = CliRunner.Run(ddp, Tiny(dir));
+        Assert.Equal(1, code);
+        Assert.Contains("MASTER_ADDR", stderr);
         Assert.False(Directory.Exists(dir));
     }
 
