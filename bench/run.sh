@@ -30,3 +30,6 @@ mv bench/results/export.json.tmp bench/results/export.json
 # of the binary) vs one loopback TCP stream measured in the same run; goal >= 0.70 of the stream per case.
 "$FASTREID" bench collectives --sizes 1,10,100 --worlds 2,4 --reps 10 --out bench/results/distributed.json
 # The NCCL path needs a GPU machine: bench/gpu/nccl-check.sh (writes bench/results/nccl.json).
+
+# Data-parallel training (issue 12): CPU recipe throughput at 1 process vs 2 ranks on this host.
+bash bench/distributed-training.sh "$FASTREID" 3

@@ -60,7 +60,7 @@ public static class DistributedAutograd
     internal static Tensor ToGroup(Tensor tensor, ICollectives group)
     {
         var t = tensor.detach();
-        var copy = t.device_type == group.TensorDevice ? t.clone() : t.to(group.TensorDevice);
+        var copy = t.device_type == group.TensorDevice ? t.clone() : t.to(DistributedState.WireDevice(group));
         return copy.contiguous();
     }
 

@@ -5,6 +5,10 @@ namespace FastReid.Distributed;
 /// <summary>What every rank must start from: rank 0's model state and rank 0's files.</summary>
 public static class DistributedState
 {
+    /// <summary>Where this rank's tensors go for a collective call: the CPU, or this rank's own GPU (cuda:LOCAL_RANK).</summary>
+    public static Device WireDevice(ICollectives group) =>
+        group.TensorDevice == TorchSharp.DeviceType.CPU ? CPU : new Device(group.TensorDevice, group.LocalRank);
+
     /// <summary>
     /// Overwrites every parameter and buffer of <paramref name="module"/> with rank 0's (DDP does the same when
     /// it wraps a model), so ranks start identical whatever their random initialisation.
@@ -14,7 +18,7 @@ public static class DistributedState
         if (group.WorldSize == 1) return;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var target = new Device(group.TensorDevice);
+        var target = WireDevice(group);
         foreach (var t in module.parameters().Cast<Tensor>().Concat(module.buffers()))
         {
             if (t.device.type == group.TensorDevice && t.is_contiguous())

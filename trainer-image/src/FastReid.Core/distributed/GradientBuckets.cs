@@ -69,7 +69,7 @@ public sealed class GradientBuckets
                 grads.Add(p.grad is { } g ? g.contiguous() : zeros_like(p));
             }
             var flat = cat(grads.Select(g => g.flatten()).ToList());
-            var wire = flat.device.type == onDevice ? flat : flat.to(new Device(onDevice));
+            var wire = flat.device.type == onDevice ? flat : flat.to(DistributedState.WireDevice(_group));
             bool last = b == _buckets.Count - 1;
             if (last) headerTensor = tensor(header).to(wire.device);
             if (wire.dtype != ScalarType.Float32) throw new FastReidException($"data-parallel training reduces float32 gradients; got {wire.dtype}");

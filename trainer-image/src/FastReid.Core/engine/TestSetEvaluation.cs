@@ -47,8 +47,8 @@ public static class TestSetEvaluation
         // an empty shard cannot tell its width; every rank's width is the model's, so take the widest
         var dims = group.AllGatherBytes(BitConverter.GetBytes(shard.Dim)).Select(b => BitConverter.ToInt32(b)).ToArray();
         int dim = dims.Max();
-        using var local = TorchSharp.torch.tensor(shard.Features, [shard.Count, dim]);
-        using var all = group.AllGather(local);
+        using var local = TorchSharp.torch.tensor(shard.Features, [shard.Count, dim]).to(Distributed.DistributedState.WireDevice(group));
+        using var all = group.AllGather(local).cpu();
         return new FeatureSet(all.data<float>().ToArray(), records.Count, dim,
             records.Select(x => (long)x.Pid).ToArray(), records.Select(x => (long)x.CamId).ToArray());
     }
