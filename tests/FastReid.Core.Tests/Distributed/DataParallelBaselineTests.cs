@@ -24,7 +24,11 @@ public sealed class DataParallelBaselineTests
 
     private static FastReid.Config.FastReidConfig Config() => ModelTests.TinyConfig(
         "MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128", "MODEL.BACKBONE.WITH_IBN", "True",
-        "MODEL.BACKBONE.NORM", "syncBN", "MODEL.HEADS.NORM", "syncBN");
+        "MODEL.BACKBONE.NORM", "syncBN", "MODEL.HEADS.NORM", "syncBN",
+        // softmax-weighted mining, smooth: batch-hard mining's argmax over the random images' near-equal distances
+        // flipped once under the full suite's load (other test classes change libtorch's thread count, so the
+        // convolutions round differently) and moved conv1's gradient by 1e-3; GatheredTripletTests cover hard mining
+        "MODEL.LOSSES.TRI.HARD_MINING", "False");
 
     private static Outcome Step(Baseline model, Tensor images, Tensor targets)
     {
