@@ -38,6 +38,17 @@ internal static class CliRunner
         return Process.Start(start)!;
     }
 
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test when it does not within <paramref name="within"/>.</summary>
+    public static void WaitUntil(Func<bool> condition, string what, TimeSpan within)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (watch.Elapsed > within) Assert.Fail($"not within {within.TotalSeconds} s: {what}");
+            Thread.Sleep(20); // polling interval, not a synchronisation
+        }
+    }
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

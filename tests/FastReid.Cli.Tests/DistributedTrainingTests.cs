@@ -32,21 +32,14 @@ public sealed class DistributedTrainingTests(TinyDataset data) : IClassFixture<T
 
         public Rank(IReadOnlyDictionary<string, string> env, int rank, int world, int port, string[] args, IReadOnlyDictionary<string, string>? extra = null)
         {
-            var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fastreid"))
+            var all = new Dictionary<string, string>(env)
             {
-                RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = CliRunner.RepoRoot,
+                ["WORLD_SIZE"] = world.ToString(), ["RANK"] = rank.ToString(), ["LOCAL_RANK"] = rank.ToString(),
+                ["OMP_NUM_THREADS"] = "1", // the ranks share this host's two cores
+                ["MASTER_ADDR"] = "127.0.0.1", ["MASTER_PORT"] = port.ToString(),
             };
-            foreach (var a in args) start.ArgumentList.Add(a);
-            start.Environment.Remove("FASTREID_RESULT_FILE");
-            foreach (var (k, v) in env) start.Environment[k] = v;
-            start.Environment["WORLD_SIZE"] = world.ToString();
-            start.Environment["RANK"] = rank.ToString();
-            start.Environment["LOCAL_RANK"] = rank.ToString();
-            start.Environment["OMP_NUM_THREADS"] = "1"; // the ranks share this host's two cores
-            start.Environment["MASTER_ADDR"] = "127.0.0.1";
-            start.Environment["MASTER_PORT"] = port.ToString();
-            foreach (var (k, v) in extra ?? new Dictionary<string, string>()) start.Environment[k] = v;
-            Process = Process.Start(start)!;
+            foreach (var (k, v) in extra ?? new Dictionary<string, string>()) all[k] = v;
+            Process = CliRunner.Start(all, args);
             _stdout = Process.StandardOutput.ReadToEndAsync();
             _stderr = Process.StandardError.ReadToEndAsync();
         }
@@ -189,8 +182,7 @@ public sealed class DistributedTrainingTests(TinyDataset data) : IClassFixture<T
         using (var r0 = new Rank(data.Env, 0, 2, port, Long(dir)))
         using (var r1 = new Rank(data.Env, 1, 2, port, Long(dir)))
         {
-            var watch = Stopwatch.StartNew();
-            while (Checkpoints(dir) < 1 && !r0.Process.HasExited && watch.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(20);
+            CliRunner.WaitUntil(() => Checkpoints(dir) >= 1 || r0.Process.HasExited, "the first checkpoint", TimeSpan.FromMinutes(3));
             // (the output is read only on failure: reading it waits for the process to end)
             if (r0.Process.HasExited || r1.Process.HasExited) Assert.Fail("the run ended before rank 1 could be killed: " + r0.Stderr + r1.Stderr);
             r1.Process.Kill(); // SIGKILL, in the middle of the second epoch's steps
@@ -216,8 +208,7 @@ public sealed class DistributedTrainingTests(TinyDataset data) : IClassFixture<T
         // a budget it cannot finish before the test ends it
         using var r0 = new Rank(data.Env, 0, 2, port, Args(dir, "SOLVER.MAX_EPOCH", "1000"), timeout);
         using var r1 = new Rank(data.Env, 1, 2, port, Args(dir, "SOLVER.MAX_EPOCH", "1000"), timeout);
-        var watch = Stopwatch.StartNew();
-        while (!File.Exists(Path.Combine(dir, "config.yaml")) && !r0.Process.HasExited && watch.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+        CliRunner.WaitUntil(() => File.Exists(Path.Combine(dir, "config.yaml")) || r0.Process.HasExited, "rank 0 writing config.yaml", TimeSpan.FromMinutes(2));
         if (r0.Process.HasExited) Assert.Fail(r0.Stderr);
         Process.Start("kill", ["-STOP", r1.Process.Id.ToString()])!.WaitForExit(); // alive, connections open, silent
         try

@@ -346,15 +346,7 @@ public sealed class LauncherTests : IDisposable
 
     // ---- /proc ----
 
-    private static void WaitUntil(Func<bool> condition, string what)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (watch.Elapsed > Bound) Assert.Fail($"not within {Bound.TotalSeconds} s: {what}");
-            Thread.Sleep(20); // polling interval, not a synchronisation
-        }
-    }
+    private static void WaitUntil(Func<bool> condition, string what) => CliRunner.WaitUntil(condition, what, Bound);
 
     private static Dictionary<string, string> Environ(int pid)
     {

@@ -109,10 +109,16 @@ internal sealed class RingTransport(int rank, RingLink next, RingLink prev, Coll
         }
         catch (SocketException e)
         {
-            var fault = new CollectiveException(rank, $"rank {rank}: ring socket error {e.SocketErrorCode}: {e.Message}", e);
-            Fail(fault);
-            throw fault;
+            throw SocketFault(e);
         }
+    }
+
+    /// <summary>A socket error of this rank's ring, as the failure every later call rethrows.</summary>
+    private CollectiveException SocketFault(SocketException e)
+    {
+        var fault = new CollectiveException(rank, $"rank {rank}: ring socket error {e.SocketErrorCode}: {e.Message}", e);
+        Fail(fault);
+        return fault;
     }
 
     /// <summary>Marks the transport failed (a rank disagreed) and tells the neighbours; the caller throws.</summary>
@@ -185,9 +191,7 @@ internal sealed class RingTransport(int rank, RingLink next, RingLink prev, Coll
         }
         catch (SocketException e)
         {
-            var fault = new CollectiveException(rank, $"rank {rank}: ring socket error {e.SocketErrorCode}: {e.Message}", e);
-            Fail(fault);
-            throw fault;
+            throw SocketFault(e);
         }
     }
 
