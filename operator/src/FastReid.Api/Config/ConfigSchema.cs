@@ -24,7 +24,7 @@ public static class ConfigSchema
     public static IReadOnlyList<ConfigKey> Keys { get; } =
     [
         S("MODEL.DEVICE", "cuda", "cuda or cpu; cuda falls back to cpu with a warning when no GPU is visible", "cuda", "cpu"),
-        S("MODEL.META_ARCHITECTURE", "Baseline", "meta-architecture", "Baseline"),
+        S("MODEL.META_ARCHITECTURE", "Baseline", "meta-architecture; Distiller adds logit KD from KD.MODEL_CONFIG/KD.MODEL_WEIGHTS teachers, DistillerOverhaul adds overhaul feature distillation", "Baseline", "Distiller", "DistillerOverhaul"),
         SL("MODEL.FREEZE_LAYERS", [], "top-level modules frozen for SOLVER.FREEZE_ITERS iterations (e.g. backbone)"),
         S("MODEL.BACKBONE.NAME", "build_resnet_backbone", "backbone builder", "build_resnet_backbone"),
         S("MODEL.BACKBONE.DEPTH", "50x", "ResNet depth", "18x", "34x", "50x", "101x"),
@@ -69,10 +69,15 @@ public static class ConfigSchema
         FL("MODEL.PIXEL_MEAN", ImageNetMean, "per-channel mean, RGB 0-255"),
         FL("MODEL.PIXEL_STD", ImageNetStd, "per-channel std, RGB 0-255"),
 
-        SL("KD.MODEL_CONFIG", [], "teacher configs for distillation", supported: false),
-        SL("KD.MODEL_WEIGHTS", [], "teacher weights for distillation", supported: false),
-        Bo("KD.EMA.ENABLED", false, "EMA teacher", supported: false),
-        F("KD.EMA.MOMENTUM", 0.999, "EMA momentum", supported: false),
+        SL("KD.MODEL_CONFIG", [], "teacher configs (local path or s3://), one per teacher, for Distiller / DistillerOverhaul"),
+        SL("KD.MODEL_WEIGHTS", [], "teacher weights (.pth or .safetensors, local path or s3://), one per KD.MODEL_CONFIG entry"),
+        SL("KD.MODEL_CONFIG_SHA256", [], "FastReid.K8s extension: sha256 of each KD.MODEL_CONFIG file, checked before training (empty: not checked)"),
+        SL("KD.MODEL_WEIGHTS_SHA256", [], "FastReid.K8s extension: sha256 of each KD.MODEL_WEIGHTS file, checked before training (empty: not checked)"),
+        F("KD.TEMPERATURE", 16.0, "FastReid.K8s extension: softmax temperature of the KD loss (FastReID fixes 16)"),
+        F("KD.LOSS_WEIGHT", 1.0, "FastReid.K8s extension: weight of the KD loss (FastReID fixes 1); 0 with DistillerOverhaul is feature-only distillation"),
+        F("KD.OVERHAUL.LOSS_WEIGHT", 1.0, "FastReid.K8s extension: weight of DistillerOverhaul's feature loss (FastReID fixes 1)"),
+        Bo("KD.EMA.ENABLED", false, "self-distillation: an EMA of the student is a teacher too"),
+        F("KD.EMA.MOMENTUM", 0.999, "EMA momentum of the self-distillation teacher"),
 
         IL("INPUT.SIZE_TRAIN", [256, 128], "training size [height, width]"),
         IL("INPUT.SIZE_TEST", [256, 128], "test size [height, width]"),
