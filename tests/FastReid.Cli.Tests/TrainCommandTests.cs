@@ -29,7 +29,8 @@ public sealed class TrainCommandTests(TinyDataset data) : IClassFixture<TinyData
 
     public void Dispose() => Directory.Delete(_out, recursive: true);
 
-    private static string[] Tiny(string outputDir, params string[] more) =>
+    /// <summary>The tiny recipe every CLI training test starts from (quarter-width ResNet-18, 64x32, 2 epochs).</summary>
+    internal static string[] Tiny(string outputDir, params string[] more) =>
     [
         "train", "--config", Recipe, "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16", "MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128",
         "SOLVER.MAX_EPOCH", "2", "TEST.EVAL_PERIOD", "1", "SOLVER.WARMUP_ITERS", "2", "INPUT.PADDING.SIZE", "2", "OUTPUT_DIR", outputDir, .. more,

@@ -15,11 +15,13 @@ public sealed class TrainingMetricsTests
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         using var metrics = TrainingMetrics.Serve(port, new ProgressReporter(TextWriter.Null, interactive: false));
-        metrics.Iteration(loss: 2.5, lr: 3.5e-4, imagesPerSecond: 140, epoch: 3);
+        metrics.Iteration(new Dictionary<string, double> { ["loss_cls"] = 2.0, ["loss_kd"] = 0.5 }, lr: 3.5e-4, imagesPerSecond: 140, epoch: 3);
         metrics.Evaluated(0.81);
         using var http = new HttpClient();
         var text = await http.GetStringAsync($"http://localhost:{port}/metrics");
         Assert.Contains("fastreid_train_loss 2.5", text);
+        Assert.Contains("fastreid_train_loss_term{term=\"loss_kd\"} 0.5", text);
+        Assert.Contains("fastreid_train_loss_term{term=\"loss_cls\"} 2", text);
         Assert.Contains("fastreid_train_epoch 3", text);
         Assert.Contains("fastreid_eval_map 0.81", text);
 

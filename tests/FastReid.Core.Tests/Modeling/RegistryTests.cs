@@ -18,7 +18,7 @@ public sealed class RegistryTests
     }
 
     [Theory]
-    [InlineData("MODEL.META_ARCHITECTURE", "Baselin", "Baseline")]
+    [InlineData("MODEL.META_ARCHITECTURE", "Baselin", "Baseline, Distiller, DistillerOverhaul")]
     [InlineData("MODEL.BACKBONE.NAME", "build_resnet", "build_resnet_backbone")]
     [InlineData("MODEL.HEADS.NAME", "EmbedHead", "EmbeddingHead")]
     public void An_unknown_name_names_the_key_the_value_and_the_known_names(string key, string bad, string known)
@@ -36,7 +36,7 @@ public sealed class RegistryTests
 
     [Theory]
     [InlineData("MODEL.LOSSES.NAME", "FocalLoss")]
-    [InlineData("MODEL.META_ARCHITECTURE", "Distiller")]
+    [InlineData("MODEL.META_ARCHITECTURE", "MGN")]
     [InlineData("MODEL.BACKBONE.NAME", "build_osnet_backbone")]
     public void FastReID_names_we_lack_are_not_supported_yet_rather_than_unknown(string key, string name)
     {

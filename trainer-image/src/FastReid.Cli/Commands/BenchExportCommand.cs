@@ -117,7 +117,7 @@ internal static class BenchExportCommand
     {
         cfg.SetValue("MODEL.BACKBONE.PRETRAIN", false);
         int classes = cfg.Int("MODEL.HEADS.NUM_CLASSES");
-        return MetaArchRegistry.Build(cfg, classes > 0 ? classes : 751); // the classifier is not on the evaluation path
+        return MetaArchRegistry.BuildForInference(cfg, classes > 0 ? classes : 751); // the classifier is not on the evaluation path
     }
 
     private static JsonObject MeasureBatch(MetaArch model, InferenceSession session, int batch, long height, long width, int warmup, int reps, string name)

@@ -22,7 +22,7 @@ public static class InferenceModel
             cfg.SetValue("MODEL.HEADS.NUM_CLASSES", (long)classes);
         }
         cfg.SetValue("MODEL.BACKBONE.PRETRAIN", false);
-        var model = MetaArchRegistry.Build(cfg, classes);
+        var model = MetaArchRegistry.BuildForInference(cfg, classes);
         log(WeightLoading.Load(model, state, prefix: "", sourceName: weights));
         model.to(device);
         model.eval();

@@ -60,7 +60,7 @@ public sealed class TrainingSession : IDisposable
         TrainDecoder = new ImageDecoder(sizeTrain[0], sizeTrain[1]);
         var testDecoder = sizeTest.SequenceEqual(sizeTrain) ? TrainDecoder : new ImageDecoder(sizeTest[0], sizeTest[1]);
 
-        Model = MetaArchRegistry.Build(cfg, Train.NumClasses);
+        Model = MetaArchRegistry.Build(cfg, Train.NumClasses, run.Progress.Line);
         WeightLoading.LoadInitialWeights(cfg, Model, run.Progress);
         Model.to(run.Device);
         Distributed.DistributedState.BroadcastFromRankZero(Model, run.Collectives);

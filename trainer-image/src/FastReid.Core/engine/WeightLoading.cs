@@ -61,8 +61,12 @@ public static class WeightLoading
         }
     }
 
-    /// <summary>Copies matching entries into the model's saved module; returns a one-line report.</summary>
-    public static string Load(MetaArch model, Dictionary<string, Tensor> source, string prefix, string sourceName)
+    /// <summary>
+    /// Copies matching entries into the model's saved module; returns a one-line report. With
+    /// <paramref name="requireAll"/> (a frozen teacher, which must be exactly the trained model), a tensor the model
+    /// has and the file lacks, or has in another shape, is an error instead of a note.
+    /// </summary>
+    public static string Load(MetaArch model, Dictionary<string, Tensor> source, string prefix, string sourceName, bool requireAll = false)
     {
         var target = model.SavedModule.state_dict();
         int loaded = 0;
@@ -85,6 +89,10 @@ public static class WeightLoading
             throw new FastReidException($"'{sourceName}' matches the model's tensor names but none of their shapes ({Summarise(mismatched)}); is it for another depth, width or FEAT_DIM?");
         if (loaded == 0)
             throw new FastReidException($"'{sourceName}' shares no tensor names with the model (expected names like {target.Keys.First()}); is it the right file?");
+        if (requireAll && (missing.Count > 0 || mismatched.Count > 0))
+            throw new FastReidException($"'{sourceName}' does not fill the model its config describes (" +
+                string.Join("; ", new[] { missing.Count > 0 ? $"missing: {Summarise(missing)}" : null, mismatched.Count > 0 ? $"other shape: {Summarise(mismatched)}" : null }.OfType<string>()) +
+                "): is the config the one these weights were trained with?");
         var report = $"loaded {loaded} tensors from {sourceName}";
         if (missing.Count > 0) report += $"; not in the file: {Summarise(missing)}";
         if (unexpected.Count > 0) report += $"; not in the model: {Summarise(unexpected)}";

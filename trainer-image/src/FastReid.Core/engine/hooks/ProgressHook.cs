@@ -24,7 +24,7 @@ public sealed class ProgressHook(RunContext run, TrainStep step, int batchSize) 
         double perIter = _watch.Elapsed.TotalSeconds / (t.Iteration - _firstIteration);
         var eta = TimeSpan.FromSeconds(perIter * ((long)t.MaxEpoch * t.ItersPerEpoch - t.Iteration));
         run.Progress.Iteration(t.Epoch + 1, t.MaxEpoch, t.IterInEpoch, t.ItersPerEpoch, t.LastLosses, step.LearningRate, batchSize / perIter, eta);
-        run.Metrics.Iteration(t.LastLosses.Values.Sum(), step.LearningRate, batchSize / perIter, t.Epoch + 1);
+        run.Metrics.Iteration(t.LastLosses, step.LearningRate, batchSize / perIter, t.Epoch + 1);
     }
 
     public override void AfterEvaluation(int epoch, ReidMetrics metrics) => run.Metrics.Evaluated(metrics.MAP);

@@ -106,6 +106,36 @@ public sealed class ResNet : Backbone
         return x.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Overhaul distillation's view (Heo et al., 2019): the pre-ReLU output of each stage (its last block's sum
+    /// before the ReLU) and the backbone's output, the same tensor <see cref="forward"/> gives. Stages ending in
+    /// a non-local block have no pre-ReLU output, so a ResNet with them is refused.
+    /// </summary>
+    public (Tensor[] PreRelu, Tensor Output) ForwardStages(Tensor input)
+    {
+        if (_nlIndices.Any(i => i.Length > 0))
+            throw new FastReidException("overhaul distillation reads each stage's pre-ReLU output, which non-local blocks hide: set MODEL.BACKBONE.WITH_NL False");
+        using var scope = NewDisposeScope();
+        var x = maxpool.forward(nn.functional.relu(bn1.forward(conv1.forward(input))));
+        var pre = new Tensor[4];
+        int s = 0;
+        foreach (var layer in new[] { layer1, layer2, layer3, layer4 })
+        {
+            var blocks = layer.children().Cast<nn.Module<Tensor, Tensor>>().ToList();
+            foreach (var block in blocks.Take(blocks.Count - 1)) x = block.forward(x);
+            pre[s] = ((IPreActivation)blocks[^1]).PreActivation(x);
+            x = nn.functional.relu(pre[s]);
+            pre[s++].MoveToOuterDisposeScope();
+        }
+        return (pre, x.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Channels of each stage's output, in order (what overhaul connectors are sized from).</summary>
+    public long[] StageChannels => [.. new[] { layer1, layer2, layer3, layer4 }.Select(l => ((IPreActivation)l.children().Last()).NormBeforeRelu.num_features)];
+
+    /// <summary>The batch norm of each stage's last block whose output (plus the shortcut) meets the ReLU: overhaul's margins come from it.</summary>
+    public BatchNorm[] NormsBeforeRelu => [.. new[] { layer1, layer2, layer3, layer4 }.Select(l => ((IPreActivation)l.children().Last()).NormBeforeRelu)];
+
     private static Tensor Stage(Sequential layer, ModuleList<NonLocal>? nl, int[] nlIdx, Tensor x)
     {
         int counter = 0, i = 0;
@@ -119,8 +149,17 @@ public sealed class ResNet : Backbone
     }
 }
 
+/// <summary>A residual block whose output before its final ReLU can be read (overhaul distillation).</summary>
+internal interface IPreActivation
+{
+    /// <summary>The block's residual sum before the ReLU; <c>forward</c> is its ReLU.</summary>
+    Tensor PreActivation(Tensor x);
+
+    BatchNorm NormBeforeRelu { get; }
+}
+
 /// <summary>ResNet basic block (18/34).</summary>
-internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
+internal sealed class BasicBlock : nn.Module<Tensor, Tensor>, IPreActivation
 {
     private readonly Conv2d conv1, conv2;
     private readonly nn.Module<Tensor, Tensor> bn1;
@@ -137,18 +176,26 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    public BatchNorm NormBeforeRelu => bn2;
+
     public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.relu(PreActivation(x)).MoveToOuterDisposeScope();
+    }
+
+    public Tensor PreActivation(Tensor x)
     {
         using var scope = NewDisposeScope();
         var o = nn.functional.relu(bn1.forward(conv1.forward(x)));
         o = bn2.forward(conv2.forward(o));
         var identity = downsample is null ? x : downsample.forward(x);
-        return nn.functional.relu(o + identity).MoveToOuterDisposeScope();
+        return (o + identity).MoveToOuterDisposeScope();
     }
 }
 
 /// <summary>ResNet bottleneck block (50/101).</summary>
-internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
+internal sealed class Bottleneck : nn.Module<Tensor, Tensor>, IPreActivation
 {
     private readonly Conv2d conv1, conv2, conv3;
     private readonly nn.Module<Tensor, Tensor> bn1;
@@ -167,14 +214,22 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    public BatchNorm NormBeforeRelu => bn3;
+
     public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.relu(PreActivation(x)).MoveToOuterDisposeScope();
+    }
+
+    public Tensor PreActivation(Tensor x)
     {
         using var scope = NewDisposeScope();
         var o = nn.functional.relu(bn1.forward(conv1.forward(x)));
         o = nn.functional.relu(bn2.forward(conv2.forward(o)));
         o = bn3.forward(conv3.forward(o));
         var identity = downsample is null ? x : downsample.forward(x);
-        return nn.functional.relu(o + identity).MoveToOuterDisposeScope();
+        return (o + identity).MoveToOuterDisposeScope();
     }
 }
 

@@ -10,9 +10,10 @@ namespace FastReid.Modeling.MetaArch;
 /// <summary>
 /// FastReID's Baseline meta-architecture: normalise RGB 0–255 input with <c>MODEL.PIXEL_MEAN/STD</c>
 /// (non-persistent buffers, as in FastReID), backbone, embedding head; the configured losses in training.
-/// Backbone, head and losses come from their registries by the names in the config.
+/// Backbone, head and losses come from their registries by the names in the config. The Distillers extend it
+/// (as in FastReID), so a distilled student's weights have a Baseline's names.
 /// </summary>
-public sealed class Baseline : MetaArch
+public class Baseline : MetaArch
 {
     private readonly Backbone backbone;
     private readonly EmbeddingHead heads;
@@ -22,7 +23,9 @@ public sealed class Baseline : MetaArch
     public override long EmbeddingDim => heads.EmbeddingDim;
     public override int NumClasses { get; }
 
-    public Baseline(FastReidConfig cfg, int numClasses) : base(nameof(Baseline))
+    public Baseline(FastReidConfig cfg, int numClasses) : this(cfg, numClasses, nameof(Baseline)) { }
+
+    protected Baseline(FastReidConfig cfg, int numClasses, string name) : base(name)
     {
         backbone = BackboneRegistry.Build(cfg);
         long featDim = cfg.Long("MODEL.BACKBONE.FEAT_DIM");
@@ -42,7 +45,12 @@ public sealed class Baseline : MetaArch
         RegisterComponents();
     }
 
-    private Tensor Preprocess(Tensor images) => (images - pixel_mean) / pixel_std;
+    protected internal Backbone Backbone => backbone;
+
+    protected internal EmbeddingHead Heads => heads;
+
+    /// <summary>RGB 0–255 images normalised with this model's PIXEL_MEAN/STD.</summary>
+    protected internal Tensor Preprocess(Tensor images) => (images - pixel_mean) / pixel_std;
 
     /// <summary>Evaluation embedding of RGB 0–255 images [N, 3, H, W].</summary>
     public override Tensor forward(Tensor images)
@@ -56,12 +64,31 @@ public sealed class Baseline : MetaArch
     {
         using var scope = NewDisposeScope();
         var outputs = heads.ForwardTrain(backbone.forward(Preprocess(images)), targets);
+        var terms = BaselineLosses(outputs, targets);
+        foreach (var t in terms.Values) t.MoveToOuterDisposeScope();
+        return terms;
+    }
+
+    /// <summary>The configured loss terms (MODEL.LOSSES.NAME) of the head's training outputs, in registration order.</summary>
+    protected Dictionary<string, Tensor> BaselineLosses(HeadOutputs outputs, Tensor targets)
+    {
         var terms = new Dictionary<string, Tensor>();
         foreach (var loss in _losses) terms[loss.Name] = loss.Compute(outputs, targets, Group);
-        foreach (var t in terms.Values) t.MoveToOuterDisposeScope();
         return terms;
     }
 
     /// <summary>FastReID's FREEZE_LAYERS names top-level modules: backbone, heads.</summary>
     public override IReadOnlyList<(string Name, nn.Module Module)> TopLevel() => [("backbone", backbone), ("heads", heads)];
+
+    /// <summary>
+    /// The head's training outputs (class logits with and without margin, metric features) under no_grad, for a
+    /// frozen teacher: the caller puts it in eval mode, so its batch norms use their running statistics.
+    /// </summary>
+    internal HeadOutputs TeacherOutputs(Tensor images, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var o = heads.ForwardTrain(backbone.forward(Preprocess(images)), targets);
+        return new HeadOutputs(o.ClsOutputs.MoveToOuterDisposeScope(), o.Logits.MoveToOuterDisposeScope(), o.Features.MoveToOuterDisposeScope());
+    }
 }
