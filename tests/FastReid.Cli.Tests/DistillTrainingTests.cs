@@ -59,4 +59,18 @@ public sealed class DistillTrainingTests(TinyDataset data) : IClassFixture<TinyD
         Assert.False(File.Exists(Path.Combine(dir, "model_final.pth")));
         Assert.False(Directory.Exists(Path.Combine(dir, "checkpoints")));
     }
+
+    [Fact]
+    public void A_distilled_run_sigkilled_and_resumed_matches_the_uninterrupted_run()
+    {
+        var t = TrainTeacher();
+        string[] kd = ["MODEL.META_ARCHITECTURE", "DistillerOverhaul", "KD.MODEL_CONFIG", $"['{t.Config}']", "KD.MODEL_WEIGHTS", $"['{t.Weights}']"];
+        var reference = Path.Combine(_out, "reference");
+        var (code, stdout, stderr) = CliRunner.Run(data.Env, ResumeTests.Args(reference, resume: false, extra: kd));
+        Assert.True(code == 0, stderr + stdout);
+        var dir = Path.Combine(_out, "killed");
+        var resumed = ResumeTests.KillThreeTimesThenFinish(data.Env, dir, () => ResumeTests.Checkpoints(dir), extra: kd);
+        Assert.Contains("resumed from checkpoint", resumed);
+        Assert.Equal(ResumeTests.WeightsSha(reference), ResumeTests.WeightsSha(dir)); // connectors and optimizer state come back too
+    }
 }

@@ -14,14 +14,15 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
     public void Dispose() => Directory.Delete(_out, recursive: true);
 
     /// <param name="flag">resume with --resume instead of the config's RESUME auto</param>
-    internal static string[] Args(string dir, bool resume, bool flag = false) =>
+    /// <param name="extra">more overrides (e.g. a Distiller's keys)</param>
+    internal static string[] Args(string dir, bool resume, bool flag = false, string[]? extra = null) =>
     [
         "train", "--config", Path.Combine("trainer-image", "configs", "Synthetic", "bagtricks_R18-cpu.yml"), .. resume ? flag ? new[] { "--resume" } : ["RESUME", "auto"] : [],
         "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16", "MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128", "SOLVER.MAX_EPOCH", "8",
-        "TEST.EVAL_PERIOD", "2", "SOLVER.CHECKPOINT_PERIOD", "1", "SOLVER.WARMUP_ITERS", "3", "SEED", "11", "OUTPUT_DIR", dir,
+        "TEST.EVAL_PERIOD", "2", "SOLVER.CHECKPOINT_PERIOD", "1", "SOLVER.WARMUP_ITERS", "3", "SEED", "11", "OUTPUT_DIR", dir, .. extra ?? [],
     ];
 
-    private static string WeightsSha(string dir) =>
+    internal static string WeightsSha(string dir) =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "metrics.json"))).RootElement.GetProperty("weights_sha256").GetString()!;
 
     [Fact]
@@ -74,7 +75,7 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
     }
 
     /// <summary>Starts the run with --resume three times, SIGKILLing it at a random moment after a new checkpoint; then lets it finish.</summary>
-    internal static string KillThreeTimesThenFinish(IReadOnlyDictionary<string, string> env, string dir, Func<int> checkpoints, bool flag = false)
+    internal static string KillThreeTimesThenFinish(IReadOnlyDictionary<string, string> env, string dir, Func<int> checkpoints, bool flag = false, string[]? extra = null)
     {
         var rng = new Random(2024);
         int kills = 0;
@@ -84,7 +85,7 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = CliRunner.RepoRoot,
             };
-            foreach (var a in Args(dir, resume: true, flag)) start.ArgumentList.Add(a);
+            foreach (var a in Args(dir, resume: true, flag, extra)) start.ArgumentList.Add(a);
             foreach (var (k, v) in env) start.Environment[k] = v;
             using var p = Process.Start(start)!;
             _ = p.StandardOutput.ReadToEndAsync();
@@ -102,12 +103,12 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
             p.WaitForExit();
         }
         Assert.True(kills >= 2, $"only {kills} kills landed before the run finished");
-        var (c2, o2, e2) = CliRunner.Run(env, Args(dir, resume: true, flag));
+        var (c2, o2, e2) = CliRunner.Run(env, Args(dir, resume: true, flag, extra));
         Assert.True(c2 == 0, e2 + o2);
         return o2;
     }
 
-    private static int Checkpoints(string dir)
+    internal static int Checkpoints(string dir)
     {
         var root = Path.Combine(dir, "checkpoints");
         return Directory.Exists(root) ? Directory.GetFiles(root, "checkpoint.json", SearchOption.AllDirectories).Length : 0;
