@@ -107,6 +107,19 @@ public class CrdTests
     }
 
     [Fact]
+    public void Distill_columns_show_teacher_and_student_map_and_the_gain_in_points()
+    {
+        var columns = Crd("distilljobs").Spec.Versions[0].AdditionalPrinterColumns;
+        Assert.Equal(["Phase", "Teacher-mAP", "Student-mAP", "Gain", "Student", "Age"], columns.Select(c => c.Name));
+        Assert.Contains(columns, c => c is { Name: "Teacher-mAP", Type: "number", JsonPath: ".status.teacherMAP" });
+        Assert.Contains(columns, c => c is { Name: "Student-mAP", Type: "number", JsonPath: ".status.metrics.mAP" });
+        var gain = Assert.Single(columns, c => c.Name == "Gain");
+        Assert.Equal(("number", ".status.gain"), (gain.Type, gain.JsonPath));
+        Assert.Contains("student mAP minus the best teacher's mAP, in mAP points", gain.Description);
+        Assert.Equal("string", At(Crd("distilljobs"), "status.teachers.[].modelSha256").Type);
+    }
+
+    [Fact]
     public void Ranges_enums_defaults_and_quantities_reach_the_schema()
     {
         var crd = Crd("reidexperiments");

@@ -10,8 +10,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace FastReid.Operator.Tests;
 
 /// <summary>
-/// A parent kind that owns child ReidExperiments, as DistillJob and TuneSweep will: a test-only planner (not
-/// the DistillJob controller) registered like any other, applied through the real applier and cluster API.
+/// A parent kind that owns child ReidExperiments, as DistillJob and TuneSweep do: a test-only planner (not
+/// the DistillJob controller, which this test's host runs instead) registered like any other, applied through
+/// the real applier and cluster API.
 /// </summary>
 public sealed partial class EmulatorTests
 {
@@ -47,6 +48,9 @@ public sealed partial class EmulatorTests
     [Fact]
     public async Task A_parent_creates_a_child_reid_experiment_observes_it_and_is_woken_by_its_changes()
     {
+        // The class's operator would reconcile the same DistillJob with the real controller: only this host runs.
+        await _stop.CancelAsync();
+        Assert.Equal(0, await _running);
         var options = OperatorOptions.Parse(["--metrics-port", "0", "--leader-elect=false", "--identity", "op-parent"], _ => null);
         var host = new OperatorHost(options, _client, NullLoggerFactory.Instance, [TestParent]);
         using var stop = new CancellationTokenSource();

@@ -132,6 +132,21 @@ public sealed class ExamplesTests
         Report(distill.Metadata.Name! + " student", SpecConfig.Validate(distill.Spec.Student.Config ?? [], "spec.student.config"));
         PlannedJob(Experiment("student", distill.Spec.Student));
         Assert.Contains(distill.Spec.Teachers, t => t.ExperimentRef?.Name == "market1501-r50");
+        // Once its teacher (the example experiment) has succeeded, the operator makes the student and that trains.
+        var teacher = Experiment("market1501-r50", Typed<ReidExperiment>("ReidExperiment", "market1501-r50").Spec);
+        teacher.Status = new ReidExperimentStatus
+        {
+            Phase = Phases.Succeeded,
+            Artefacts = new ArtefactsStatus { Model = "s3://models/market1501-r50/model_final.pth", Config = "s3://models/market1501-r50/config.yaml" },
+        };
+        distill.Metadata.Namespace = "default";
+        distill.Metadata.Uid = "00000000-0000-0000-0000-000000000002";
+        var distillPlan = FastReid.Pipeline.Distill.DistillJobPlanner.Plan(distill, ObservedChildren.None(DateTimeOffset.UnixEpoch), name => name == teacher.Metadata.Name ? teacher : null);
+        Assert.True(Conditions.Find(distillPlan.Status.Conditions, ConditionTypes.InvalidSpec) is not { Status: "True" }, Conditions.Find(distillPlan.Status.Conditions, ConditionTypes.InvalidSpec)?.Message);
+        var student = Assert.Single(distillPlan.Actions.OfType<CreateChild>().Select(c => c.Object).OfType<ReidExperiment>());
+        Assert.Equal("market1501-r50-to-r18-student", student.Metadata.Name);
+        student.Metadata.Uid = "00000000-0000-0000-0000-000000000003";
+        PlannedJob(student);
 
         var sweep = Typed<TuneSweep>("TuneSweep", "synthetic-lr-sweep");
         Report(sweep.Metadata.Name!, Validation.Validate(sweep));

@@ -90,6 +90,20 @@ public class OptionsAndMetricsTests
     }
 
     [Fact]
+    public void A_changed_experiment_wakes_the_distill_jobs_it_teaches_and_the_one_whose_student_name_it_holds()
+    {
+        var jobs = new[]
+        {
+            System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"ns","name":"a"},"spec":{"teachers":[{"modelUri":"s3://m","configUri":"s3://c"},{"experimentRef":{"name":"exp"}}]}}""")!.AsObject(),
+            System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"other","name":"b"},"spec":{"teachers":[{"experimentRef":{"name":"exp"}}]}}""")!.AsObject(),
+            System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"ns","name":"c"},"spec":{"teachers":[{"experimentRef":{"name":"other"}}]}}""")!.AsObject(),
+            System.Text.Json.Nodes.JsonNode.Parse("""{"metadata":{"namespace":"ns","name":"exp"},"spec":{"teachers":[{"experimentRef":{"name":"x"}}]}}""")!.AsObject(),
+        };
+        Assert.Equal([new Runtime.ObjectKey("ns", "a")], Controllers.DistillJobController.JobsReading(new Runtime.ObjectKey("ns", "exp"), jobs));
+        Assert.Equal([new Runtime.ObjectKey("ns", "exp")], Controllers.DistillJobController.JobsReading(new Runtime.ObjectKey("ns", "exp-student"), jobs));
+    }
+
+    [Fact]
     public async Task Metrics_pass_promtool_check()
     {
         var metrics = new OperatorMetrics();

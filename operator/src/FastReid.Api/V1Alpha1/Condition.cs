@@ -31,6 +31,8 @@ public static class ConditionTypes
     public const string Failed = "Failed";
     /// <summary>An ExportJob's model and config are known (its experiment succeeded, or URIs were given).</summary>
     public const string SourceReady = "SourceReady";
+    /// <summary>Every teacher of a DistillJob has a model and config (its experiment succeeded, or URIs were given).</summary>
+    public const string TeachersReady = "TeachersReady";
     /// <summary>The spec asks for something this operator cannot do yet (ExportJob format tensorrt).</summary>
     public const string Unsupported = "Unsupported";
 }

@@ -51,7 +51,10 @@ public interface ICustomResource<TStatus> : ICustomResource where TStatus : Reso
     TStatus? Status { get; }
 }
 
-/// <summary>The status of a kind that runs one Job at a time (a run): the Job's name ties the status to it.</summary>
+/// <summary>
+/// The status of a kind that runs one thing at a time (a run): the run's name ties the status to it. For
+/// ReidExperiment and ExportJob that is their Job's name; a DistillJob's run is one generation's student.
+/// </summary>
 public interface IRunStatus
 {
     string? JobName { get; set; }

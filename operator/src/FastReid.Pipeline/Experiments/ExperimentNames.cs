@@ -60,6 +60,12 @@ public static class ExperimentNames
         [RunLabel] = runName,
     };
 
+    /// <summary>
+    /// The JSON of <paramref name="value"/> with object keys in ordinal order: equal for equal values, whichever
+    /// order a server wrote the keys in (the API server sorts them, a config tree keeps the user's order).
+    /// </summary>
+    public static string CanonicalJson<T>(T value) => Canonical(JsonNode.Parse(ApiJson.Serialize(value)))?.ToJsonString() ?? "null";
+
     private static JsonNode? Canonical(JsonNode? node) => node switch
     {
         JsonObject obj => new JsonObject(obj.OrderBy(p => p.Key, StringComparer.Ordinal)

@@ -91,27 +91,18 @@ public static class ExportJobPlanner
             }
             else
             {
-                var name = spec.ExperimentRef.Name;
-                var phase = source?.Status?.Phase;
-                var artefacts = source?.Status?.Artefacts;
-                if (source is null)
-                    return Wait("SourceNotFound", $"ReidExperiment {name} does not exist in namespace {job.Metadata.Namespace} (yet); the export starts when it has succeeded");
-                if (phase == Phases.Failed)
+                var look = ModelSources.Look(spec, source, job.Metadata.Namespace ?? "default");
+                if (look.Failed)
                 {
-                    var why = Conditions.Find(source.Status!.Conditions, ConditionTypes.Failed)?.Message
-                        ?? Conditions.Find(source.Status.Conditions, ConditionTypes.InvalidSpec)?.Message;
-                    var message = $"ReidExperiment {name} failed{(why is null ? "" : ": " + why)}";
-                    SetCondition(ConditionTypes.SourceReady, false, "SourceFailed", message);
-                    SetCondition(ConditionTypes.Failed, true, "SourceFailed", message);
+                    SetCondition(ConditionTypes.SourceReady, false, "SourceFailed", look.Message);
+                    SetCondition(ConditionTypes.Failed, true, "SourceFailed", look.Message);
                     Status.Phase = Phases.Failed;
                     return null;
                 }
-                if (phase != Phases.Succeeded)
-                    return Wait("SourceNotReady", $"ReidExperiment {name} is {phase ?? "not started"}; the export starts when it has succeeded");
-                if (artefacts?.Model is null || artefacts.Config is null)
-                    return Wait("SourceArtefactsMissing", $"ReidExperiment {name} succeeded but its status names no {(artefacts?.Model is null ? "artefacts.model" : "artefacts.config")}");
-                (model, config) = (artefacts.Model, artefacts.Config);
-                SetCondition(ConditionTypes.SourceReady, true, "SourceSucceeded", $"ReidExperiment {name} succeeded: {model}");
+                if (look.Model is null)
+                    return Wait("Source" + look.State, look.State == ModelSources.ArtefactsMissing ? look.Message : look.Message + "; the export starts when it has succeeded");
+                (model, config) = (look.Model.Model, look.Model.Config);
+                SetCondition(ConditionTypes.SourceReady, true, "Source" + look.State, look.Message);
             }
             if (Conditions.Find(Status.Conditions, ConditionTypes.Failed) is { Reason: "SourceFailed" })
                 Status.Conditions!.RemoveAll(c => c.Type == ConditionTypes.Failed);
