@@ -1,10 +1,7 @@
 using FastReid.Api.V1Alpha1;
-using FastReid.Core.Tests.Storage;
 using FastReid.Pipeline;
-using FastReid.Pipeline.Experiments;
 using FastReid.Pipeline.Exports;
 using FastReid.Storage;
-using k8s.Models;
 
 namespace FastReid.Cli.Tests;
 
@@ -32,47 +29,13 @@ public sealed partial class OnnxEvaluationTests
             },
         };
         var first = ExportJobPlanner.Plan(export, ObservedChildren.None(Now), sourceExperiment: null);
-        var job = (V1Job)Assert.Single(first.Actions.OfType<CreateChild>()).Object;
-        var container = Assert.Single(job.Spec.Template.Spec.Containers);
+        var pods = PlannedPods.Of(first.Actions, _tmp);
+        var run = pods.Run();
+        Assert.True(run.ExitCode == 0, $"fastreid {string.Join(" ", pods.Trainer.Args)}: exit {run.ExitCode}\n{run.Stderr}{run.Stdout}");
 
-        // the kubelet's part: plain env as given, Secret keys resolved, the termination-message file
-        var resultFile = Path.Combine(_tmp, "termination-log");
-        var env = new Dictionary<string, string>();
-        foreach (var e in container.Env)
-        {
-            env[e.Name] = e.ValueFrom?.SecretKeyRef is { } secret
-                ? secret.Key == "AWS_ACCESS_KEY_ID" ? S3rverFixture.AccessKey : S3rverFixture.SecretKey
-                : e.Value ?? throw new InvalidOperationException($"env {e.Name} has neither a value nor a Secret key");
-        }
-        Assert.Equal(container.TerminationMessagePath, env["FASTREID_RESULT_FILE"]);
-        env["FASTREID_RESULT_FILE"] = resultFile;
-        Assert.Equal("fastreid", Assert.Single(container.Command));
-        var (code, stdout, stderr) = CliRunner.Run(env, [.. container.Args]);
-        Assert.True(code == 0, $"fastreid {string.Join(" ", container.Args)}: exit {code}\n{stderr}{stdout}");
-
-        job.Status = new V1JobStatus
-        {
-            StartTime = Now.UtcDateTime, CompletionTime = Now.AddMinutes(1).UtcDateTime, Succeeded = 1,
-            Conditions = [new V1JobCondition { Type = "Complete", Status = "True", LastTransitionTime = Now.AddMinutes(1).UtcDateTime }],
-        };
-        var pod = new V1Pod
-        {
-            Metadata = new V1ObjectMeta { Name = job.Metadata.Name + "-x", NamespaceProperty = "team-a", Labels = job.Spec.Template.Metadata.Labels },
-            Status = new V1PodStatus
-            {
-                Phase = "Succeeded",
-                ContainerStatuses =
-                [
-                    new V1ContainerStatus
-                    {
-                        Name = container.Name, Image = container.Image, ImageID = "", Ready = false, RestartCount = 0,
-                        State = new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = 0, Message = File.ReadAllText(resultFile), FinishedAt = Now.AddMinutes(1).UtcDateTime } },
-                    },
-                ],
-            },
-        };
+        var pod = pods.Finish(run, Now, Now.AddMinutes(1));
         export.Status = first.Status;
-        var done = ExportJobPlanner.Plan(export, ObservedChildren.None(Now.AddMinutes(2)).With([job]).With([pod]), sourceExperiment: null);
+        var done = ExportJobPlanner.Plan(export, ObservedChildren.None(Now.AddMinutes(2)).With([pods.Job]).With([pod]), sourceExperiment: null);
 
         Assert.Equal(Phases.Succeeded, done.Status.Phase);
         Assert.Equal($"s3://{bucket}/exp1/export/model.onnx", done.Status.Artefacts?.Export);

@@ -208,74 +208,36 @@ public sealed class LauncherTests : IDisposable
             },
         };
         var first = FastReid.Pipeline.Experiments.ReidExperimentPlanner.Plan(experiment, FastReid.Pipeline.ObservedChildren.None(now));
-        var created = first.Actions.OfType<FastReid.Pipeline.CreateChild>().Select(c => c.Object).ToList();
-        var job = created.OfType<k8s.Models.V1Job>().Single();
-        var pod = job.Spec.Template.Spec;
-        var container = pod.Containers.Single(c => c.Name == FastReid.Pipeline.Experiments.ExperimentNames.TrainerContainer);
-        Assert.Equal(["train", "--nproc-per-node", "2"], container.Args.Take(3));
+        var planned = PlannedPods.Of(first.Actions, _dir);
+        Assert.Equal(["train", "--nproc-per-node", "2"], planned.Trainer.Args.Take(3));
 
-        // the kubelet's part: the init container writes the datasets, the ConfigMap is mounted
-        var datasets = Path.Combine(_dir, "datasets");
-        var synth = pod.InitContainers.Single();
-        string Local(string a) => a.StartsWith(FastReid.Pipeline.Experiments.ExperimentChildren.DatasetsPath, StringComparison.Ordinal) ? datasets : a;
-        var (synthCode, _, synthErr) = CliRunner.Run(null, [.. synth.Args.Select(Local)]);
-        Assert.True(synthCode == 0, synthErr);
-        var config = Path.Combine(_dir, "config.yaml");
-        File.WriteAllText(config, created.OfType<k8s.Models.V1ConfigMap>().Single().Data["config.yaml"]);
-        string[] args = [.. container.Args.Select(a => a.StartsWith("/etc/fastreid/", StringComparison.Ordinal) ? config : a)];
-        int port = DistributedTrainingTests.FreePort();
-        var pods = new List<(Process Launcher, Task<string> Stdout, Task<string> Stderr, string ResultFile)>();
+        // the kubelet's part: the init container writes the datasets, the ConfigMap is mounted; DNS's part: MASTER_ADDR is this host
+        planned.RunInitContainers();
+        var dns = new Dictionary<string, string>
+        {
+            ["MASTER_ADDR"] = "127.0.0.1", // the headless Service's DNS name of pod 0
+            ["MASTER_PORT"] = DistributedTrainingTests.FreePort().ToString(CultureInfo.InvariantCulture),
+        };
+        var pods = new List<(Process Launcher, Task<string> Stdout, Task<string> Stderr)>();
         foreach (var index in new[] { "0", "1" })
         {
-            var env = container.Env.ToDictionary(e => e.Name, e => e.Value ?? (e.ValueFrom?.FieldRef is not null ? index : "unused"));
-            env["FASTREID_RESULT_FILE"] = Path.Combine(_dir, $"termination-log-{index}");
-            env["FASTREID_DATASETS"] = datasets;
-            env["MASTER_ADDR"] = "127.0.0.1"; // the headless Service's DNS name of pod 0
-            env["MASTER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var launcher = CliRunner.Start(env, args);
+            var launcher = planned.Start(index, dns);
             _pidsToReap.Add(launcher.Id);
-            pods.Add((launcher, launcher.StandardOutput.ReadToEndAsync(), launcher.StandardError.ReadToEndAsync(), env["FASTREID_RESULT_FILE"]));
+            pods.Add((launcher, launcher.StandardOutput.ReadToEndAsync(), launcher.StandardError.ReadToEndAsync()));
         }
-        foreach (var (launcher, stdout, stderr, _) in pods)
+        foreach (var (launcher, stdout, stderr) in pods)
         {
             await launcher.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
             Assert.True(launcher.ExitCode == 0, $"exit {launcher.ExitCode}\n{await stderr}{await stdout}");
         }
         Assert.Contains("data-parallel: 4 ranks (2 node(s) x 2)", await pods[0].Stdout);
-        Assert.False(File.Exists(pods[1].ResultFile)); // ranks 2 and 3 write nothing
+        Assert.False(File.Exists(planned.TerminationFile("1"))); // ranks 2 and 3 write nothing
         Assert.True(File.Exists(Path.Combine(output, "model_final.pth")));
 
-        job.Status = new k8s.Models.V1JobStatus
-        {
-            StartTime = now.UtcDateTime, CompletionTime = now.AddMinutes(1).UtcDateTime, Succeeded = 2,
-            Conditions = [new k8s.Models.V1JobCondition { Type = "Complete", Status = "True", LastTransitionTime = now.AddMinutes(1).UtcDateTime }],
-        };
-        var rankZero = new k8s.Models.V1Pod
-        {
-            Metadata = new k8s.Models.V1ObjectMeta
-            {
-                Name = job.Metadata.Name + "-0-x", NamespaceProperty = "team-a", Labels = job.Spec.Template.Metadata.Labels,
-                Annotations = new Dictionary<string, string> { [FastReid.Pipeline.Experiments.ExperimentNames.CompletionIndexAnnotation] = "0" },
-            },
-            Status = new k8s.Models.V1PodStatus
-            {
-                Phase = "Succeeded",
-                ContainerStatuses =
-                [
-                    new k8s.Models.V1ContainerStatus
-                    {
-                        Name = container.Name, Image = container.Image, ImageID = "", Ready = false, RestartCount = 0,
-                        State = new k8s.Models.V1ContainerState
-                        {
-                            Terminated = new k8s.Models.V1ContainerStateTerminated { ExitCode = 0, Message = File.ReadAllText(pods[0].ResultFile), FinishedAt = now.AddMinutes(1).UtcDateTime },
-                        },
-                    },
-                ],
-            },
-        };
+        var rankZero = planned.Finish(planned.Ended("0", pods[0].Launcher.ExitCode, await pods[0].Stdout, await pods[0].Stderr), now, now.AddMinutes(1));
         experiment.Status = first.Status;
         var done = FastReid.Pipeline.Experiments.ReidExperimentPlanner.Plan(experiment,
-            FastReid.Pipeline.ObservedChildren.None(now.AddMinutes(2)).With([job]).With([rankZero]));
+            FastReid.Pipeline.ObservedChildren.None(now.AddMinutes(2)).With([planned.Job]).With([rankZero]));
         Assert.Equal(FastReid.Api.V1Alpha1.Phases.Succeeded, done.Status.Phase);
         var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json"))).RootElement;
         Assert.Equal(metrics.GetProperty("mAP").GetDouble(), done.Status.Metrics!.MAP!.Value, 6);
