@@ -59,7 +59,17 @@ public static class StatusUpdates
             yield return new(PlannedEvent.Warning, "Restarting", restarting.Message ?? "a pod failed");
     }
 
-    /// <summary>"; last pod said: …" for a pod's termination message, or nothing.</summary>
-    public static string PodDetail(string? podMessage) =>
-        string.IsNullOrWhiteSpace(podMessage) ? "" : $"; last pod said: {RunResult.Truncate(podMessage.Trim(), 300)}";
+    /// <summary>
+    /// "; last pod said: …" for a pod's termination message, or nothing. A failed pod's message is the tail of its
+    /// log (FallbackToLogsOnError), whose last lines are the error, so a long one keeps its end, not its start.
+    /// </summary>
+    public static string PodDetail(string? podMessage)
+    {
+        if (string.IsNullOrWhiteSpace(podMessage)) return "";
+        var text = podMessage.Trim();
+        return $"; last pod said: {(text.Length <= PodDetailLength ? text : "…" + text[^PodDetailLength..])}";
+    }
+
+    /// <summary>Room for one trainer error line with two sha256 digests and a URI.</summary>
+    public const int PodDetailLength = 600;
 }
