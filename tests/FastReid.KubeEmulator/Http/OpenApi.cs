@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using FastReid.KubeEmulator.Schema;
 using FastReid.KubeEmulator.Storage;
 using Microsoft.AspNetCore.Http;
 
@@ -13,13 +14,18 @@ namespace FastReid.KubeEmulator.Http;
 /// merge patch only, so for built-in kinds kubectl builds strategic merge patches from its compiled-in
 /// types, exactly as it does against any server that does not publish strategic-merge metadata.
 /// CRD schemas are published as components so <c>kubectl explain</c> works for custom resources.
-/// OpenAPI v2 is not served (404), which kubectl tolerates once v3 answers.
+/// OpenAPI v2, which kubectl still reads to validate the items of a List, is <see cref="OpenApiV2"/>.
 /// </summary>
 internal static class OpenApi
 {
     public static async Task Serve(HttpContext ctx, string path, ResourceCatalog catalog)
     {
         var rest = path["/openapi/".Length..].Trim('/');
+        if (rest == "v2")
+        {
+            await OpenApiV2.Serve(ctx, catalog);
+            return;
+        }
         if (rest == "v3")
         {
             var paths = new JsonObject();
@@ -141,7 +147,8 @@ internal static class OpenApi
 
     static string SchemaName(ResourceType t)
     {
+        if (t.IsCustom) return OpenApiV2Schemas.Name(t, t.Kind);
         var group = t.Group.Length == 0 ? "core" : string.Join('.', t.Group.Split('.').Reverse());
-        return t.IsCustom ? $"{group}.{t.Version}.{t.Kind}" : $"io.k8s.api.{group.Split('.')[0]}.{t.Version}.{t.Kind}";
+        return $"io.k8s.api.{group.Split('.')[0]}.{t.Version}.{t.Kind}";
     }
 }
