@@ -7,7 +7,7 @@ namespace FastReid.Pipeline;
 /// <summary>The trainer's exit codes that end a Job at once (podFailurePolicy FailJob): retrying cannot help.</summary>
 public static class TrainerExitCodes
 {
-    /// <summary>A usage error (a flag, a config key).</summary>
+    /// <summary>A usage error (a flag, a config key), also a resume refused because the checkpoint was trained with another config.</summary>
     public const int Usage = 2;
     /// <summary>An export that is not faithful to the model it came from.</summary>
     public const int VerificationFailed = 3;

@@ -108,6 +108,23 @@ public sealed class CheckpointStoreTests(S3rverFixture s3)
             k => k.Contains("model_0000300") || k.Contains("model_0000400") || k.Contains("model_0000500"));
     }
 
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Verified_checkpoints_the_caller_passes_over_are_skipped_with_its_reason(string backend)
+    {
+        using var t = await TestStorage.OpenAsync(backend, s3, "ckpt-skip");
+        var store = new CheckpointStore(t.Storage, keepLast: 10, log: t.Note);
+        await store.SaveAsync(Request(t, 10));
+        await store.SaveAsync(Request(t, 20));
+        await store.SaveAsync(Request(t, 30));
+
+        var loaded = await store.LoadLatestValidAsync(Path.Combine(t.Scratch, "load"), c => c.Info.Iteration > 10 ? "another run's" : null);
+        await AssertHoldsIteration(loaded, 10);
+        Assert.Contains(t.Log, line => line.Contains("model_0000030") && line.EndsWith("another run's", StringComparison.Ordinal));
+        Assert.Equal(["model_0000010"], Directory.GetDirectories(Path.Combine(t.Scratch, "load")).Select(Path.GetFileName));
+        Assert.Null(await store.LoadLatestValidAsync(Path.Combine(t.Scratch, "none"), _ => "not this run's"));
+    }
+
     /// <summary>
     /// A crash after any number of stored objects, or in the middle of any object's bytes: the store
     /// must then load the previous checkpoint, never a mix. A storage that dies mid-write and leaves a

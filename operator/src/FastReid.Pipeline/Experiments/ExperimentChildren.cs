@@ -24,6 +24,8 @@ public static class ExperimentChildren
     public const string ResultFile = TrainerPod.ResultFile;
     /// <summary>FASTREID_DATASETS in the pod when the dataset is made (Synthetic) or fetched (s3://) there.</summary>
     public const string DatasetsPath = "/var/lib/fastreid/datasets";
+    /// <summary>The trainer's run id (its checkpoints record it; a resume takes only its own run's).</summary>
+    public const string RunIdVariable = "FASTREID_RUN_ID";
 
     /// <summary>Exit codes that fail the run at once: a usage error, a setting this build cannot run.</summary>
     public static readonly int[] FailJobExitCodes = [TrainerExitCodes.Usage, TrainerExitCodes.Unsupported];
@@ -193,6 +195,9 @@ public static class ExperimentChildren
             new() { Name = "MASTER_PORT", Value = Invariant(options.MasterPort) },
             new() { Name = "FASTREID_RESULT_FILE", Value = ResultFile },
             new() { Name = "FASTREID_OUTPUT_URI", Value = run.Output.Uri },
+            // recorded in each checkpoint: with RESUME auto a retried pod resumes only this run's checkpoints, and a
+            // new generation (a new run name) starts afresh in the same output instead of resuming an older spec's
+            new() { Name = RunIdVariable, Value = run.RunName },
             new() { Name = "HOME", Value = "/tmp" },
         };
         switch (spec.Dataset.Uri)

@@ -7,8 +7,9 @@ namespace FastReid.Pipeline.Experiments;
 /// <summary>
 /// <c>spec.config</c> against the FastReID config schema the trainer reads, and the effective config a run
 /// trains with: FastReID's defaults, then <c>spec.config</c>, then what the operator owns — OUTPUT_DIR (from
-/// the output URI), DATASETS.NAMES/TESTS (from <c>spec.dataset</c>) and MODEL.DEVICE (from the GPU count)
-/// unless the config sets the latter two.
+/// the output URI), RESUME auto (a retried pod continues from its run's newest verified checkpoint; the pod's
+/// FASTREID_RUN_ID keeps it from resuming an older spec's), DATASETS.NAMES/TESTS (from <c>spec.dataset</c>)
+/// and MODEL.DEVICE (from the GPU count) unless the config sets the latter two.
 /// </summary>
 public static class SpecConfig
 {
@@ -58,6 +59,12 @@ public static class SpecConfig
             return null;
         }
         config.SetValue("OUTPUT_DIR", outputUri);
+        if (Sets(tree, "RESUME") && config.String("RESUME") != "auto")
+        {
+            errors.Add(new FieldError($"{specPath}.config.RESUME", "is set by the operator to 'auto' (a retried pod resumes from its run's newest checkpoint); remove it from the config"));
+            return null;
+        }
+        config.SetValue("RESUME", "auto");
         // A synthetic set is written in the Market-1501 layout.
         var dataset = spec.Dataset.Name == "Synthetic" ? "Market1501" : spec.Dataset.Name;
         if (!Sets(tree, "DATASETS.NAMES")) config.SetValue("DATASETS.NAMES", new[] { dataset });

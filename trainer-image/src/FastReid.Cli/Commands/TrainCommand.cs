@@ -23,7 +23,13 @@ internal static class TrainCommand
         Options:
           --config FILE        FastReID YAML config (required)
           --resume             continue from the newest valid checkpoint in OUTPUT_DIR (also: RESUME auto
-                               in the config); with none, start from scratch
+                               in the config); with none, start from scratch. A checkpoint trained with
+                               another config is refused (exit code 2) naming each key with both values,
+                               unless only keys safe to change differ: SOLVER.MAX_EPOCH (not below the
+                               epochs done), SOLVER.CHECKPOINT_PERIOD, TEST.EVAL_PERIOD, TEST.IMS_PER_BATCH,
+                               DATALOADER.NUM_WORKERS, MODEL.DEVICE, CUDNN_BENCHMARK, OUTPUT_DIR, RESUME.
+                               With $FASTREID_RUN_ID set (the operator sets its run's name), only
+                               checkpoints of that run are resumed (others are passed over)
           --metrics-port PORT  serve Prometheus training metrics on this port
           --nproc-per-node N   data-parallel: start N worker processes on this node (one per GPU; worker i
                                uses cuda:i), each running this command without this option, as torchrun

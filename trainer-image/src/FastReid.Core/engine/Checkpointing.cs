@@ -10,6 +10,12 @@ namespace FastReid.Engine;
 /// crash at any byte never leaves a checkpoint that looks valid. Rank 0 alone saves (on other ranks
 /// <see cref="Save"/> does nothing); on resume, rank 0 finds and verifies the checkpoint and hands its files to
 /// every rank, so all ranks resume from the same one even when only rank 0 can reach OUTPUT_DIR.
+/// <para>
+/// Resuming checks what the checkpoint was trained with (<see cref="ResumeCheck"/>, on every rank alike, before
+/// any weight is loaded). With a run id (<see cref="RunContext.RunId"/>), only checkpoints of that run are
+/// resumed: the others in the output are an earlier run's (the operator's run of an older spec), and the run
+/// starts from scratch, superseding them.
+/// </para>
 /// </summary>
 public sealed class Checkpointing(TrainingSession session, RunContext run, int keepLast = 3)
 {
@@ -49,13 +55,17 @@ public sealed class Checkpointing(TrainingSession session, RunContext run, int k
         var download = Directory.CreateTempSubdirectory("fastreid-resume-").FullName;
         try
         {
-            var loaded = run.IsMain ? _store.LoadLatestValidAsync(download).GetAwaiter().GetResult() : null;
+            var loaded = run.IsMain ? _store.LoadLatestValidAsync(download, OfAnotherRun).GetAwaiter().GetResult() : null;
             var (sharedName, files) = ShareWithRanks(loaded is null ? null : (loaded.Info.Name, loaded.Files), download);
             if (files is null || sharedName is not { } name) return null;
             var state = TrainerState.Read(files["trainer_state.json"]);
-            if (state.Seed != run.Seed && run.SeedWasPicked) run.AdoptSeed(state.Seed);
-            else if (state.Seed != run.Seed)
-                throw new FastReidException($"checkpoint {name} was made with SEED {state.Seed} but this run has SEED {run.Seed}; resume with the same config");
+            var comparison = ResumeCheck.Compare(state, session.Config, run.Seed, run.SeedWasPicked);
+            if (comparison.Refused.Count > 0) throw ResumeCheck.Refusal(name, comparison);
+            if (!comparison.Recorded)
+                run.Progress.Line($"checkpoint {name} records no config (written by an earlier version): only SEED was compared; resume it with the config it was trained with");
+            else if (ResumeCheck.AllowedLine(name, comparison, state.Iteration) is { } allowed)
+                run.Progress.Line(allowed);
+            if (state.Seed != run.Seed) run.AdoptSeed(state.Seed);
             WeightLoading.Load(session.Model, WeightLoading.ReadStateDict(files["model.pth"], "checkpoint"), "", name);
             session.Optimizer.load_state_dict(files["optimizer.pth"]);
             torch.set_rng_state(torch.tensor(Convert.FromBase64String(state.TorchRngState)));
@@ -67,6 +77,15 @@ public sealed class Checkpointing(TrainingSession session, RunContext run, int k
         {
             Directory.Delete(download, recursive: true);
         }
+    }
+
+    /// <summary>Why a verified checkpoint is not this run's (with a run id: it records another run, or none); null when it is.</summary>
+    private string? OfAnotherRun(LoadedCheckpoint checkpoint)
+    {
+        if (run.RunId is not { } id) return null;
+        var recorded = TrainerState.Read(checkpoint.Files["trainer_state.json"]).Run;
+        return recorded == id ? null
+            : $"it belongs to {(recorded is null ? "a run that recorded no id" : $"run {recorded}")}, not to this run ({id}): an earlier run of this output";
     }
 
     /// <summary>Rank 0's verified checkpoint files, written into <paramref name="folder"/> on the other ranks.</summary>

@@ -50,12 +50,13 @@ public sealed class DefaultTrainer : TrainerBase
         using var session = new TrainingSession(cfg, run);
         progress.Line($"training set: {session.Train.Records.Count} images, {session.Train.NumClasses} identities ({string.Join(", ", cfg.Strings("DATASETS.NAMES"))})");
         foreach (var t in session.Tests) progress.Line($"test set {t.Name}: {t.Query.Count} query, {t.Gallery.Count} gallery images");
-        if (run.IsMain) AtomicFile.WriteAllText(Path.Combine(run.OutputDir, "config.yaml"), cfg.ToYaml());
-
         int maxEpoch = session.Budget.Epochs, itersPerEpoch = session.ItersPerEpoch, batchSize = session.BatchSize;
         var checkpointing = new Checkpointing(session, run);
         var state = options.Resume ? checkpointing.RestoreLatest() : null;
-        if (options.Resume && state is null) progress.Line("--resume: no valid checkpoint in OUTPUT_DIR, starting from scratch");
+        if (options.Resume && state is null)
+            progress.Line($"--resume: no valid checkpoint {(run.RunId is { } id ? $"of run {id} " : "")}in OUTPUT_DIR, starting from scratch");
+        // only now: a refused resume leaves the output as it was
+        if (run.IsMain) AtomicFile.WriteAllText(Path.Combine(run.OutputDir, "config.yaml"), cfg.ToYaml());
 
         progress.Line($"training {maxEpoch} epochs x {itersPerEpoch} iterations, batch {batchSize}, on {run.Device.type.ToString().ToLowerInvariant()} " +
                       $"with {TorchSharp.torch.get_num_threads()} threads, seed {run.Seed}; output in {run.OutputUri}");
@@ -103,7 +104,8 @@ public sealed class DefaultTrainer : TrainerBase
     }
 
     private TrainerState CheckpointState() => new(TrainerState.CurrentFormat, EpochsDone, Iteration, _loader.Position, _session.Run.Seed,
-        Checkpointing.RngState(), double.IsFinite(BestScore) ? BestScore : null, BestEpoch, Best, LastMetrics);
+        Checkpointing.RngState(), double.IsFinite(BestScore) ? BestScore : null, BestEpoch, Best, LastMetrics,
+        Run: _session.Run.RunId, Config: ResumeCheck.Record(_session.Config));
 
     /// <summary>
     /// Publishes the run's folder with manifest.json last. The live log and the result file are not

@@ -30,6 +30,11 @@ public sealed class RunContext : IDisposable
     /// <summary>Where artefacts and checkpoints are kept (the local folder or the S3 prefix).</summary>
     public IStorage Storage { get; }
     public bool IsRemote => OutputUri.StartsWith("s3://", StringComparison.Ordinal);
+    /// <summary>
+    /// The run this process belongs to ($FASTREID_RUN_ID; the operator sets its run's name, which changes with the
+    /// spec), recorded in checkpoints: a resume takes only checkpoints of the same run. Null when unset.
+    /// </summary>
+    public string? RunId { get; private init; }
     public int Seed { get; private set; }
     /// <summary>True when SEED was -1 and the run picked one; a resumed run then adopts the checkpoint's.</summary>
     public bool SeedWasPicked { get; private init; }
@@ -60,6 +65,9 @@ public sealed class RunContext : IDisposable
 
     /// <summary>Environment variable that picks the collectives backend (default: nccl on CUDA, tcp on the CPU).</summary>
     public const string BackendVariable = "FASTREID_DIST_BACKEND";
+
+    /// <summary>Environment variable that names the run (<see cref="RunId"/>).</summary>
+    public const string RunIdVariable = "FASTREID_RUN_ID";
 
     public static RunContext Create(FastReidConfig cfg, TextWriter output, bool interactive, int? metricsPort)
     {
@@ -133,6 +141,7 @@ public sealed class RunContext : IDisposable
         return new RunContext(outputDir, remote ? outputUri : outputDir, storage, seed, device, log, progress, metrics, distributed, collectives)
         {
             SeedWasPicked = cfg.Int("SEED") < 0,
+            RunId = Environment.GetEnvironmentVariable(RunIdVariable) is { Length: > 0 } id ? id : null,
             _scratch = scratch,
         };
     }

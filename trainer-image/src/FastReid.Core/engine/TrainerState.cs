@@ -8,6 +8,12 @@ namespace FastReid.Engine;
 /// What a checkpoint records besides model and optimizer: where training stands (epochs done, iteration,
 /// batches drawn from the sampler), the seed and torch's RNG state, and the best evaluation so far. With
 /// these a resumed run continues exactly where the checkpoint was taken.
+/// <para>
+/// It also records what it was trained with, for <see cref="ResumeCheck"/>: <see cref="Config"/>, the effective
+/// config (every key, as config.yaml writes its value), and <see cref="Run"/>, the run it belongs to
+/// ($FASTREID_RUN_ID, set by the operator; null when unset). Both are null in checkpoints written before they
+/// were recorded; such checkpoints stay readable (same format: the fields are optional).
+/// </para>
 /// </summary>
 public sealed record TrainerState(
     [property: JsonPropertyName("format")] string Format,
@@ -19,7 +25,9 @@ public sealed record TrainerState(
     [property: JsonPropertyName("best_score")] double? BestScore,
     [property: JsonPropertyName("best_epoch")] int BestEpoch,
     [property: JsonPropertyName("best")] ReidMetrics? Best,
-    [property: JsonPropertyName("last")] ReidMetrics? Last)
+    [property: JsonPropertyName("last")] ReidMetrics? Last,
+    [property: JsonPropertyName("run")] string? Run = null,
+    [property: JsonPropertyName("config")] IReadOnlyDictionary<string, string>? Config = null)
 {
     public const string CurrentFormat = "fastreid.trainer_state/v1";
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };

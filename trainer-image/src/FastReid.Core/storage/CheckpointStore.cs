@@ -106,14 +106,19 @@ public sealed class CheckpointStore(IStorage storage, int keepLast = 3, Action<s
 
     /// <summary>
     /// The newest checkpoint whose every file verifies, downloaded into <paramref name="localDirectory"/>/&lt;name&gt;/;
-    /// null when there is none (a fresh start). Damaged or incomplete checkpoints are skipped with a note.
+    /// null when there is none (a fresh start). Damaged or incomplete checkpoints are skipped with a note, and so
+    /// are verified ones that <paramref name="skip"/> gives a reason for (e.g. another run's, in a shared output).
     /// </summary>
-    public async Task<LoadedCheckpoint?> LoadLatestValidAsync(string localDirectory, CancellationToken ct = default)
+    public async Task<LoadedCheckpoint?> LoadLatestValidAsync(string localDirectory, Func<LoadedCheckpoint, string?>? skip = null,
+        CancellationToken ct = default)
     {
         foreach (var candidate in await ListAsync(ct).ConfigureAwait(false))
         {
             var loaded = await TryLoadAsync(candidate, localDirectory, ct).ConfigureAwait(false);
-            if (loaded is not null) return loaded;
+            if (loaded is null) continue;
+            if (skip?.Invoke(loaded) is not { } reason) return loaded;
+            log?.Invoke($"checkpoint: not resuming {storage.UriOf($"{Folder}/{candidate.Name}")}: {reason}");
+            Directory.Delete(loaded.Directory, recursive: true);
         }
         return null;
     }
