@@ -40,10 +40,13 @@ public sealed class DistillTrainingTests(TinyDataset data) : IClassFixture<TinyD
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "metrics.json")));
         Assert.InRange(metrics.RootElement.GetProperty("mAP").GetDouble(), 0, 1);
 
-        // the student's published config and weights embed without the teachers (a Baseline)
+        // the student's published config and weights embed without the teachers (a Baseline), loaded strictly:
+        // its connectors (4 stages: conv weight, BN weight, bias, mean, var) are expected extras, left out
         var (ec, eo, ee) = CliRunner.Run(null, "embed", "--config", Path.Combine(dir, "config.yaml"), "--images", Path.Combine(data.Market, "query"),
             "--out", Path.Combine(_out, "q.npz"), "MODEL.WEIGHTS", Path.Combine(dir, "model_final.pth"));
         Assert.True(ec == 0, ee + eo);
+        Assert.Contains("left out 20 distillation connector tensors (connectors_*", ee);
+        Assert.DoesNotContain("not in the file", ee);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using FastReid.Config;
 using FastReid.Core.Tests.Modeling;
 using FastReid.Engine;
 using FastReid.Modeling.Backbones;
@@ -76,5 +77,67 @@ public sealed class WeightLoadingTests : IDisposable
         PyTorchPickler.PickleStateDict(other, new Dictionary<string, Tensor> { ["encoder.w"] = torch.zeros(3) });
         var cfg3 = ModelTests.TinyConfig("MODEL.WEIGHTS", other);
         Assert.Contains("shares no tensor names", Assert.Throws<FastReidException>(() => WeightLoading.LoadInitialWeights(cfg3, model, _quiet)).Message);
+    }
+
+    /// <summary>A tiny Baseline's weights on disk, and the config that describes them.</summary>
+    private (FastReidConfig Config, string Path) SavedTiny(params string[] more)
+    {
+        var cfg = ModelTests.TinyConfig(["MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128", .. more]);
+        using var model = new Baseline(cfg, numClasses: 4);
+        var path = Path.Combine(_dir, $"tiny-{more.Length}.pth");
+        WeightLoading.Save(model, path);
+        return (cfg, path);
+    }
+
+    private static FastReidConfig Inference(FastReidConfig cfg, string weights, params string[] more)
+    {
+        var c = cfg.Clone();
+        c.ApplyOverrides(["MODEL.WEIGHTS", weights, .. more]);
+        return c;
+    }
+
+    [Fact]
+    public void Inference_refuses_weights_of_another_depth_naming_the_keys_and_the_way_around()
+    {
+        var (cfg, path) = SavedTiny();
+        var e = Assert.Throws<FastReidException>(() => InferenceModel.Load(Inference(cfg, path, "MODEL.BACKBONE.DEPTH", "34x"), CPU, _ => { }).Dispose());
+        Assert.Contains($"MODEL.WEIGHTS '{path}' does not fill the model its config describes (missing: backbone.layer1.2.conv1.weight", e.Message);
+        Assert.Contains("is the config the one these weights were trained with?", e.Message);
+        Assert.Contains("--allow-partial-weights", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+
+        var lines = new List<string>();
+        using var partial = InferenceModel.Load(Inference(cfg, path, "MODEL.BACKBONE.DEPTH", "34x"), CPU, lines.Add, allowPartial: true);
+        Assert.Contains("--allow-partial-weights: loaded", Assert.Single(lines));
+        Assert.Contains("not in the file: backbone.layer1.2.conv1.weight", lines[0]);
+    }
+
+    [Fact]
+    public void Inference_refuses_weights_with_tensors_the_model_lacks()
+    {
+        var (cfg, path) = SavedTiny();
+        var e = Assert.Throws<FastReidException>(() => InferenceModel.Load(Inference(cfg, path, "MODEL.HEADS.WITH_BNNECK", "False"), CPU, _ => { }).Dispose());
+        Assert.True(e.Message.Contains("not in the model: heads.bottleneck.0.bias, heads.bottleneck.0.running_mean", StringComparison.Ordinal), e.Message); // the BNNeck the config leaves out
+    }
+
+    [Fact]
+    public void Inference_loads_weights_that_fill_the_model_exactly()
+    {
+        var (cfg, path) = SavedTiny();
+        var lines = new List<string>();
+        using var model = InferenceModel.Load(Inference(cfg, path), CPU, lines.Add);
+        Assert.StartsWith("loaded ", Assert.Single(lines));
+        Assert.DoesNotContain(";", lines[0]);
+    }
+
+    [Fact]
+    public void Training_from_model_weights_skips_a_classifier_for_other_identities_as_fastreid_does()
+    {
+        var (cfg, path) = SavedTiny();
+        var train = Inference(cfg, path);
+        using var model = new Baseline(train, numClasses: 7);
+        var report = new StringWriter();
+        WeightLoading.LoadInitialWeights(train, model, new ProgressReporter(report, interactive: false));
+        Assert.Contains("skipped for shape: heads.weight [4, 128] vs [7, 128]", report.ToString());
     }
 }

@@ -21,10 +21,11 @@ internal static class BenchExportCommand
         "CPU latency of the ONNX export in onnxruntime vs the TorchSharp model",
         """
         Usage: fastreid bench export --config FILE [--name NAME] [--batches 1,32] [--reps 20,5] [--warmup 3]
-                                     [--threads N] [--out FILE] [KEY VALUE ...]
+                                     [--threads N] [--out FILE] [--allow-partial-weights] [KEY VALUE ...]
 
         Builds the model the config describes (MODEL.WEIGHTS, or random initialisation when it is empty:
-        latency does not depend on the weight values), writes it as ONNX with the exporter of
+        latency does not depend on the weight values; weights that do not fill the model are an error, as in
+        'fastreid export'), writes it as ONNX with the exporter of
         'fastreid export', and times the same random RGB 0-255 batches at INPUT.SIZE_TEST through the
         TorchSharp model (eval mode, no_grad, CPU) and through onnxruntime (CPU execution provider),
         interleaved rep by rep in one process so that both see the same machine load. Prints and records
@@ -42,8 +43,10 @@ internal static class BenchExportCommand
           --warmup N         untimed runs per batch size and runtime first, at least 1 (default 3)
           --threads N        torch threads and onnxruntime intra-op threads (default: the cores, here PROCESSORS)
           --out FILE         JSON results (default bench/results/export.json)
+          --allow-partial-weights
+                             load MODEL.WEIGHTS even when it does not fill the model (reported)
         """.Replace("PROCESSORS", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
-        [], Run);
+        [InferenceModel.AllowPartialOption], Run);
 
     private sealed record Timing(double MedianMs, double P90Ms, double ImagesPerSecond);
 
@@ -55,6 +58,7 @@ internal static class BenchExportCommand
         var repsList = Ints(args.Option("reps") ?? "20,5", "--reps");
         int warmup = args.Int("warmup", 3), threads = args.Int("threads", Environment.ProcessorCount);
         var outFile = args.Option("out") ?? Path.Combine("bench", "results", "export.json");
+        bool allowPartial = args.Flag(InferenceModel.AllowPartialOption);
         args.EnsureAllUsed();
         if (repsList.Length != 1 && repsList.Length != batches.Length)
             throw new CliUsageException($"--reps gives {repsList.Length} numbers for {batches.Length} batch sizes: give one, or one per batch");
@@ -67,7 +71,7 @@ internal static class BenchExportCommand
         torch.set_num_threads(threads);
         var weights = cfg.String("MODEL.WEIGHTS");
         // compared with onnxruntime on the CPU, so the TorchSharp model runs there too, whatever MODEL.DEVICE says
-        using var model = weights.Length > 0 ? InferenceModel.Load(cfg, Devices.Choose("cpu", Console.Error.WriteLine), Console.Error.WriteLine) : RandomModel(cfg);
+        using var model = weights.Length > 0 ? InferenceModel.Load(cfg, Devices.Choose("cpu", Console.Error.WriteLine), Console.Error.WriteLine, allowPartial) : RandomModel(cfg);
         model.eval();
         var onnx = BaselineOnnxWriter.Write(model, size[0], size[1]).ToByteArray();
         using var sessionOptions = new SessionOptions

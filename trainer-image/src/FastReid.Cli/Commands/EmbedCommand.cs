@@ -15,7 +15,7 @@ internal static partial class EmbedCommand
     public static readonly CliCommand Definition = new("embed",
         "write the embeddings of a folder of images to an .npz file",
         """
-        Usage: fastreid embed --config FILE --images DIR --out FEATS.npz [KEY VALUE ...]
+        Usage: fastreid embed --config FILE --images DIR --out FEATS.npz [--allow-partial-weights] [KEY VALUE ...]
                fastreid embed --onnx MODEL.onnx --images DIR --out FEATS.npz [--size HxW] [--mean R,G,B --std R,G,B]
 
         Computes the evaluation embedding (what the trained model compares) of every PNG and JPEG file in
@@ -25,7 +25,9 @@ internal static partial class EmbedCommand
         Writes a numpy .npz with 'features' float32 [N, D] and 'names' (the file names, as uint8 UTF-8
         rows); when every name follows the Market-1501 rule (PID_cCAM...), also 'pids' and 'camids' int64
         [N], so the result can go straight to 'fastreid evaluate'. Images already at INPUT.SIZE_TEST are
-        not resampled. TEST.FLIP.ENABLED averages each image with its mirror.
+        not resampled. TEST.FLIP.ENABLED averages each image with its mirror. MODEL.WEIGHTS must fill the
+        model the config describes (tensors missing, of another shape, or of another architecture are an
+        error naming them; a distilled student's connectors are left out).
 
         With --onnx, an exported model (fastreid export) or an external ReID model with one input
         [N, 3, H, W] and one output [N, D] runs in onnxruntime instead. Pixels are RGB 0-255; --mean
@@ -41,8 +43,11 @@ internal static partial class EmbedCommand
           --mean R,G,B    subtract before the model (ONNX only; default 0,0,0)
           --std R,G,B     divide before the model (ONNX only; default 1,1,1)
           --batch N       images per forward pass (default TEST.IMS_PER_BATCH with --config, 32 with --onnx)
+          --allow-partial-weights
+                          embed even when MODEL.WEIGHTS does not fill the model: what fits is loaded,
+                          the rest keeps its initialisation, and the mismatch is reported
         """,
-        [], Run);
+        [InferenceModel.AllowPartialOption], Run);
 
     [GeneratedRegex(@"^([-\d]+)_c(\d+)")]
     private static partial Regex MarketName();
@@ -57,9 +62,11 @@ internal static partial class EmbedCommand
         var mean = args.Option("mean");
         var std = args.Option("std");
         int? batch = args.Option("batch") is null ? null : args.Int("batch", 0);
+        bool allowPartial = args.Flag(InferenceModel.AllowPartialOption);
         args.EnsureAllUsed();
         if (onnx is not null && configPath is not null) throw new CliUsageException("give either --config or --onnx, not both");
         if (onnx is null && (size ?? mean ?? std) is not null) throw new CliUsageException("--size, --mean and --std go with --onnx");
+        if (onnx is not null && allowPartial) throw new CliUsageException($"--{InferenceModel.AllowPartialOption} goes with --config (it concerns MODEL.WEIGHTS)");
         if (batch < 1) throw new CliUsageException("--batch must be at least 1");
         if (!Directory.Exists(imagesDir)) throw new FastReidException($"--images: folder '{imagesDir}' does not exist");
         var files = Directory.EnumerateFiles(imagesDir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal).ToList();
@@ -68,16 +75,16 @@ internal static partial class EmbedCommand
         if (!Directory.Exists(outDir)) throw new FastReidException($"--out: folder '{outDir}' does not exist");
         var records = files.Select(ToRecord).ToList();
         var features = onnx is null
-            ? EmbedWithModel(configPath!, args.Positionals, records, batch)
+            ? EmbedWithModel(configPath!, args.Positionals, records, batch, allowPartial)
             : EmbedWithOnnx(onnx, records, Size(size), Triple(mean, "--mean", 0), Triple(std, "--std", 1), batch ?? 32);
         return Write(outPath, files, records, features);
     }
 
-    private static FeatureSet EmbedWithModel(string configPath, IReadOnlyList<string> overrides, List<ImageRecord> records, int? batch)
+    private static FeatureSet EmbedWithModel(string configPath, IReadOnlyList<string> overrides, List<ImageRecord> records, int? batch, bool allowPartial)
     {
         var cfg = ConfigLoader.Load(configPath, overrides);
         var device = Devices.Choose(cfg, Console.Error.WriteLine);
-        using var model = InferenceModel.Load(cfg, device, Console.Error.WriteLine);
+        using var model = InferenceModel.Load(cfg, device, Console.Error.WriteLine, allowPartial);
         var size = cfg.Ints("INPUT.SIZE_TEST");
         var decoder = new ImageDecoder(size[0], size[1], cacheBytes: 0);
         var extractor = new FeatureExtractor(model, decoder, device, batch ?? cfg.Int("TEST.IMS_PER_BATCH"), cfg.Bool("TEST.FLIP.ENABLED"),

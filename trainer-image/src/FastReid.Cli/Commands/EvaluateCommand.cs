@@ -19,7 +19,7 @@ internal static class EvaluateCommand
 {
     private const string Usage = """
         Usage: fastreid evaluate --query Q.npz --gallery G.npz [options]
-               fastreid evaluate --config FILE [--onnx MODEL.onnx] [KEY VALUE ...]
+               fastreid evaluate --config FILE [--onnx MODEL.onnx | --allow-partial-weights] [KEY VALUE ...]
                fastreid evaluate --onnx MODEL.onnx --dataset NAME[,NAME] [--size HxW] [--mean R,G,B --std R,G,B]
                                  [--flip] [--batch N] [options]
 
@@ -35,6 +35,8 @@ internal static class EvaluateCommand
           INPUT.SIZE_TEST, TEST.IMS_PER_BATCH, TEST.FLIP, TEST.METRIC, TEST.RERANK and TEST.AQE, as
           FastReID's --eval-only does:
             fastreid evaluate --config output/demo/config.yaml MODEL.WEIGHTS output/demo/model_final.pth
+          MODEL.WEIGHTS must fill the model the config describes (tensors missing, of another shape, or
+          of another architecture are an error naming them; a distilled student's connectors are left out).
           With --onnx too, the ONNX model computes the embeddings instead (same data and settings), so
           an export can be checked against the numbers of training.
         - --onnx and --dataset: an ONNX model alone (ours, or an external ReID model with one input
@@ -47,6 +49,9 @@ internal static class EvaluateCommand
           --gallery PATH        gallery embeddings (.npz)
           --config FILE         evaluate on the config's DATASETS.TESTS
           --onnx FILE           an ONNX model computes the embeddings
+          --allow-partial-weights
+                                with --config alone: evaluate even when MODEL.WEIGHTS does not fill the
+                                model (what fits is loaded, the rest keeps its initialisation; reported)
           --dataset NAMES       datasets to evaluate on (with --onnx alone; comma-separated)
           --datasets DIR        dataset root (default $FASTREID_DATASETS, else ./datasets)
           --size HxW            input size of an ONNX model without a fixed one (with --dataset)
@@ -71,7 +76,7 @@ internal static class EvaluateCommand
 
     public static readonly CliCommand Definition = new(
         "evaluate", "FastReID metrics (mAP, CMC, mINP, TPR@FPR) of query/gallery embeddings in .npz files",
-        Usage, ["rerank", "aqe", "json", "flip"], Run);
+        Usage, ["rerank", "aqe", "json", "flip", InferenceModel.AllowPartialOption], Run);
 
     private static int Run(CliArgs args) =>
         args.Option("config") is not null || args.Option("onnx") is not null || args.Option("dataset") is not null
@@ -81,6 +86,7 @@ internal static class EvaluateCommand
     private static int RunOnFiles(CliArgs args)
     {
         args.EnsureNoPositionals();
+        PartialWeightsOption(args, loadsWeights: false);
         var queryPath = args.Require("query");
         var galleryPath = args.Require("gallery");
         bool json = args.Flag("json");
@@ -113,6 +119,7 @@ internal static class EvaluateCommand
         var onnxPath = args.Option("onnx");
         var datasetNames = args.Option("dataset");
         bool json = args.Flag("json");
+        bool allowPartial = PartialWeightsOption(args, loadsWeights: configPath is not null && onnxPath is null);
         if (args.Option("query") is not null || args.Option("gallery") is not null)
             throw new CliUsageException("--query/--gallery evaluate .npz files; they do not combine with --config, --onnx or --dataset");
         if (configPath is null && onnxPath is null)
@@ -185,7 +192,7 @@ internal static class EvaluateCommand
             else
             {
                 var device = Devices.Choose(cfg, Console.Error.WriteLine);
-                torchModel = InferenceModel.Load(cfg, device, Console.Error.WriteLine);
+                torchModel = InferenceModel.Load(cfg, device, Console.Error.WriteLine, allowPartial);
                 model = new TorchFeatureModel(torchModel, device);
                 batch = batchOption ?? cfg.Int("TEST.IMS_PER_BATCH");
                 source = $"{cfg.String("MODEL.WEIGHTS")} (TorchSharp, {device.type})";
@@ -214,6 +221,15 @@ internal static class EvaluateCommand
             embedder?.Dispose();
         }
         return 0;
+    }
+
+    /// <summary>--allow-partial-weights, refused where no MODEL.WEIGHTS is loaded (only --config without --onnx loads them).</summary>
+    private static bool PartialWeightsOption(CliArgs args, bool loadsWeights)
+    {
+        bool allow = args.Flag(InferenceModel.AllowPartialOption);
+        if (allow && !loadsWeights)
+            throw new CliUsageException($"--{InferenceModel.AllowPartialOption} goes with --config alone (the TorchSharp model of MODEL.WEIGHTS); an ONNX model or .npz files load no weights");
+        return allow;
     }
 
     private static Action<int, int> Progress(string what) => (done, total) =>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using FastReid.Config;
 using FastReid.Data;
+using FastReid.Engine;
 using FastReid.Export;
 
 namespace FastReid.Cli.Commands;
@@ -11,7 +12,7 @@ internal static class ExportCommand
         "export a trained model to ONNX, verified against onnxruntime",
         """
         Usage: fastreid export --config FILE --output DIR|s3://BUCKET/PREFIX [--format onnx] [--opset 17] [--batch dynamic|N]
-                               [--tolerance 1e-4] [--images DIR] [KEY VALUE ...]
+                               [--tolerance 1e-4] [--images DIR] [--allow-partial-weights] [KEY VALUE ...]
 
         Writes DIR/model.onnx: input 'images' float32 [batch, 3, H, W] RGB 0-255 (H, W from
         INPUT.SIZE_TEST; mean/std normalisation is inside the graph), output 'features' [batch, D], the
@@ -26,6 +27,9 @@ internal static class ExportCommand
         --config and MODEL.WEIGHTS may be s3:// URIs (a run's published config.yaml and
         model_final.pth); an s3:// --output receives model.onnx and verify.json once verified
         (credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL).
+        MODEL.WEIGHTS must fill the model the config describes: a tensor the model has and the file lacks
+        or holds in another shape, or one the file has for another architecture, is an error naming them
+        (exit 1, nothing written). A distilled student's connectors are not needed and are left out.
 
         Options:
           --config FILE|URI   FastReID YAML config (required; usually the run's config.yaml)
@@ -35,8 +39,11 @@ internal static class ExportCommand
           --batch dynamic|N   dynamic batch axis (default) or a static batch of N
           --tolerance X       largest accepted relative error (default 1e-4)
           --images DIR        also verify on these PNG/JPEG files (decoded as 'fastreid embed' does)
+          --allow-partial-weights
+                              export even when MODEL.WEIGHTS does not fill the model: what fits is
+                              loaded, the rest keeps its initialisation, and the mismatch is reported
         """,
-        [], Run);
+        [InferenceModel.AllowPartialOption], Run);
 
     private static int Run(CliArgs args)
     {
@@ -54,6 +61,7 @@ internal static class ExportCommand
         double tolerance = args.Double("tolerance", 1e-4);
         if (!(tolerance > 0) || !double.IsFinite(tolerance)) throw new CliUsageException($"--tolerance must be a positive number, got '{tolerance}'");
         var imagesDir = args.Option("images");
+        bool allowPartial = args.Flag(InferenceModel.AllowPartialOption);
         args.EnsureAllUsed();
         List<string>? images = null;
         if (imagesDir is not null)
@@ -65,7 +73,7 @@ internal static class ExportCommand
         var cfg = ConfigLoader.Load(configPath, args.Positionals);
         var size = cfg.Ints("INPUT.SIZE_TEST");
         var options = new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images);
-        var (report, modelUri, _) = ExportRun.Run(cfg, outputDir, options, Console.Error.WriteLine);
+        var (report, modelUri, _) = ExportRun.Run(cfg, outputDir, options, Console.Error.WriteLine, allowPartial);
         Console.WriteLine($"wrote {modelUri} (features [{batchText}, {report.OutputDim}], opset {opset}, sha256 {report.ModelSha256}); " +
             $"verified against onnxruntime {report.OnnxRuntime}: max relative error {report.MaxRelativeError:E2} <= {tolerance:G3}");
         return 0;

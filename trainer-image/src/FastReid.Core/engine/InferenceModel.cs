@@ -5,10 +5,18 @@ using static TorchSharp.torch;
 
 namespace FastReid.Engine;
 
-/// <summary>Builds a model for embedding or evaluation from a config and the weights in <c>MODEL.WEIGHTS</c>.</summary>
+/// <summary>
+/// Builds a model for embedding, evaluation or export from a config and the weights in <c>MODEL.WEIGHTS</c>. The
+/// file must fill the model the config describes (<see cref="WeightLoading.Load"/> with <c>requireAll</c>): a
+/// half-loaded model embeds and even exports "verified", but it is not the trained model. <c>allowPartial</c>
+/// (the commands' <c>--allow-partial-weights</c>) loads what fits and reports the rest, for doing it on purpose.
+/// </summary>
 public static class InferenceModel
 {
-    public static MetaArch Load(FastReidConfig cfg, Device device, Action<string> log)
+    /// <summary>The commands' option (without its dashes) that passes <c>allowPartial</c>.</summary>
+    public const string AllowPartialOption = "allow-partial-weights";
+
+    public static MetaArch Load(FastReidConfig cfg, Device device, Action<string> log, bool allowPartial = false)
     {
         var weights = cfg.String("MODEL.WEIGHTS");
         if (weights.Length == 0)
@@ -23,7 +31,18 @@ public static class InferenceModel
         }
         cfg.SetValue("MODEL.BACKBONE.PRETRAIN", false);
         var model = MetaArchRegistry.BuildForInference(cfg, classes);
-        log(WeightLoading.Load(model, state, prefix: "", sourceName: weights));
+        try
+        {
+            var report = WeightLoading.Load(model, state, prefix: "", sourceName: weights, requireAll: !allowPartial);
+            log(allowPartial ? $"--{AllowPartialOption}: {report}" : report);
+        }
+        catch (Exception e)
+        {
+            model.Dispose();
+            if (e is WeightsMismatchException)
+                throw new FastReidException($"MODEL.WEIGHTS {e.Message} To use them anyway (what does not fit keeps its initialisation), pass --{AllowPartialOption}", e);
+            throw;
+        }
         model.to(device);
         model.eval();
         return model;

@@ -11,8 +11,9 @@ namespace FastReid.Engine;
 /// Reads and writes PyTorch-compatible weights. <c>MODEL.WEIGHTS</c> is a whole-model state dict (ours,
 /// or a FastReID checkpoint's <c>model</c> entry); <c>MODEL.BACKBONE.PRETRAIN_PATH</c> holds torchvision
 /// backbone names (<c>conv1.weight</c>, <c>layer1.0...</c>; <c>fc.*</c> is ignored). Both accept
-/// <c>.pth</c> and <c>.safetensors</c>. Entries whose shape differs (e.g. a classifier for another number
-/// of identities) are skipped and reported, as FastReID's checkpointer does. Only the meta-architecture's
+/// <c>.pth</c> and <c>.safetensors</c>. For training, entries whose shape differs (e.g. a classifier for another
+/// number of identities) are skipped and reported, as FastReID's checkpointer does; a model that embeds,
+/// evaluates, exports or teaches must be filled exactly (<see cref="Load"/>). Only the meta-architecture's
 /// <see cref="MetaArch.SavedModule"/> is read and written: modules outside it (frozen teachers) never are.
 /// </summary>
 public static class WeightLoading
@@ -62,46 +63,35 @@ public static class WeightLoading
     }
 
     /// <summary>
-    /// Copies matching entries into the model's saved module; returns a one-line report. With
-    /// <paramref name="requireAll"/> (a frozen teacher, which must be exactly the trained model), a tensor the model
-    /// has and the file lacks, or has in another shape, is an error instead of a note.
+    /// Copies matching entries into the model's saved module; returns a one-line report. A file none of whose tensors
+    /// fit is always an error. With <paramref name="requireAll"/> the file must be exactly the model its config
+    /// describes (a frozen teacher; the model that embeds, evaluates or exports): a tensor the model has and the
+    /// file lacks or holds in another shape, or one the file has for another architecture, is a
+    /// <see cref="WeightsMismatchException"/> naming them instead of a note (<see cref="WeightsMatch"/> says which
+    /// extras are accepted and why). Without it, as in training's MODEL.WEIGHTS and PRETRAIN_PATH, they are skipped
+    /// and reported, as FastReID's checkpointer does.
     /// </summary>
     public static string Load(MetaArch model, Dictionary<string, Tensor> source, string prefix, string sourceName, bool requireAll = false)
     {
         var target = model.SavedModule.state_dict();
-        int loaded = 0;
-        var mismatched = new List<string>();
-        var unexpected = new List<string>();
+        var match = WeightsMatch.Of(target.ToDictionary(kv => kv.Key, kv => kv.Value.shape), source.ToDictionary(kv => kv.Key, kv => kv.Value.shape), prefix);
+        if (match.LoadedValues == 0 && match.OtherShape.Count > 0)
+            throw new FastReidException($"'{sourceName}' matches the model's tensor names but none of their shapes ({WeightsMatch.Summarise(match.OtherShape)}); is it for another depth, width or FEAT_DIM?");
+        if (match.LoadedValues == 0)
+            throw new FastReidException($"'{sourceName}' shares no tensor names with the model (expected names like {target.Keys.First()}); is it the right file?");
+        if (requireAll && !match.FillsModel)
+            throw new WeightsMismatchException($"'{sourceName}' does not fill the model its config describes ({match.Problems()}): is the config the one these weights were trained with?");
         using (no_grad())
         {
-            foreach (var (name, tensor) in source)
+            foreach (var name in match.Loadable)
             {
-                var full = prefix + name;
-                if (!target.TryGetValue(full, out var dest)) { unexpected.Add(name); continue; }
-                if (!dest.shape.SequenceEqual(tensor.shape)) { mismatched.Add($"{full} {Shape(tensor)} vs {Shape(dest)}"); continue; }
-                dest.copy_(tensor.to(dest.dtype).to(dest.device));
-                loaded++;
+                var dest = target[prefix + name];
+                dest.copy_(source[name].to(dest.dtype).to(dest.device));
             }
         }
-        var missing = target.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && !source.ContainsKey(k[prefix.Length..]))
-            .Where(k => !k.EndsWith("num_batches_tracked", StringComparison.Ordinal)).ToList();
-        if (loaded == 0 && mismatched.Count > 0)
-            throw new FastReidException($"'{sourceName}' matches the model's tensor names but none of their shapes ({Summarise(mismatched)}); is it for another depth, width or FEAT_DIM?");
-        if (loaded == 0)
-            throw new FastReidException($"'{sourceName}' shares no tensor names with the model (expected names like {target.Keys.First()}); is it the right file?");
-        if (requireAll && (missing.Count > 0 || mismatched.Count > 0))
-            throw new FastReidException($"'{sourceName}' does not fill the model its config describes (" +
-                string.Join("; ", new[] { missing.Count > 0 ? $"missing: {Summarise(missing)}" : null, mismatched.Count > 0 ? $"other shape: {Summarise(mismatched)}" : null }.OfType<string>()) +
-                "): is the config the one these weights were trained with?");
-        var report = $"loaded {loaded} tensors from {sourceName}";
-        if (missing.Count > 0) report += $"; not in the file: {Summarise(missing)}";
-        if (unexpected.Count > 0) report += $"; not in the model: {Summarise(unexpected)}";
-        if (mismatched.Count > 0) report += $"; skipped for shape: {Summarise(mismatched)}";
-        return report;
+        return match.Report(sourceName);
     }
-
-    private static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
-
-    private static string Summarise(List<string> names) =>
-        names.Count <= 4 ? string.Join(", ", names) : string.Join(", ", names.Take(4)) + $" and {names.Count - 4} more";
 }
+
+/// <summary>A weights file that does not fill the model its config describes, where it must (<see cref="WeightLoading.Load"/>).</summary>
+public sealed class WeightsMismatchException(string message) : FastReidException(message);

@@ -15,13 +15,15 @@ public sealed record ExportOutcome(VerifyReport Report, string ModelUri, string 
 /// temporary folder, and model.onnx is uploaded only once onnxruntime has verified it;</item>
 /// <item>a failed verification keeps verify.json and removes a model.onnx an earlier export left at the
 /// output, so the figures never sit beside a model they do not describe;</item>
+/// <item>MODEL.WEIGHTS must fill the model the config describes (<see cref="InferenceModel"/>), unless
+/// <c>allowPartialWeights</c> says a partial model is meant;</item>
 /// <item>with <c>$FASTREID_RESULT_FILE</c> set, the <see cref="Contracts.RunResult"/> goes there (the pod's
 /// termination message, read by the operator).</item>
 /// </list>
 /// </summary>
 public static class ExportRun
 {
-    public static ExportOutcome Run(FastReidConfig cfg, string output, OnnxExportOptions options, Action<string> log)
+    public static ExportOutcome Run(FastReidConfig cfg, string output, OnnxExportOptions options, Action<string> log, bool allowPartialWeights = false)
     {
         bool remote = output.StartsWith("s3://", StringComparison.Ordinal);
         if (!remote && File.Exists(output)) throw new FastReidException($"--output: '{output}' is a file, not a folder");
@@ -31,7 +33,7 @@ public static class ExportRun
         try
         {
             // onnxruntime verifies on the CPU, so the reference model runs there too, whatever MODEL.DEVICE says
-            using var model = InferenceModel.Load(cfg, Devices.Choose("cpu", log), log);
+            using var model = InferenceModel.Load(cfg, Devices.Choose("cpu", log), log, allowPartialWeights);
             VerifyReport report;
             try
             {

@@ -18,6 +18,9 @@ namespace FastReid.Modeling.MetaArch;
 /// </summary>
 public sealed class DistillerOverhaul : Distiller
 {
+    /// <summary>Names of the connectors' modules in the state dict: <c>connectors_i</c> for teacher i (FastReID's).</summary>
+    public const string ConnectorPrefix = "connectors_";
+
     private readonly ModuleList<Sequential>[] _connectors;
     private readonly Tensor[][] _margins; // an array, not a Tensor field: never registered, so never saved
     private readonly double _weight;
@@ -38,7 +41,7 @@ public sealed class DistillerOverhaul : Distiller
             var tChannels = teacher.StageChannels;
             _connectors[i] = nn.ModuleList(sChannels.Zip(tChannels, Connector).ToArray());
             _margins[i] = [.. teacher.NormsBeforeRelu.Select(DistillLosses.OverhaulMargins)];
-            register_module($"connectors_{i}", _connectors[i]);
+            register_module($"{ConnectorPrefix}{i}", _connectors[i]);
         }
     }
 
@@ -54,7 +57,7 @@ public sealed class DistillerOverhaul : Distiller
     }
 
     public override IReadOnlyList<(string Name, nn.Module Module)> TopLevel() =>
-        [.. base.TopLevel(), .. _connectors.Select((c, i) => ($"connectors_{i}", (nn.Module)c))];
+        [.. base.TopLevel(), .. _connectors.Select((c, i) => ($"{ConnectorPrefix}{i}", (nn.Module)c))];
 
     protected override bool WantsStages => true;
 
