@@ -171,8 +171,8 @@ public sealed class DistillJobContractTests(PlannedTeacher teacher) : IClassFixt
     public async Task A_teacher_overwritten_after_its_status_was_taken_fails_the_student_pod_and_the_distill_job_in_the_trainers_words()
     {
         var bucket = await S3.CreateBucketAsync("student");
-        // one failure fails the Job, as backoffLimit 0 says (a digest that does not match would only fail again)
-        var job = DistillJob("kd-changed", Output(S3, $"s3://{bucket}/student"), backoffLimit: 0);
+        // the default backoffLimit: the mismatch's exit code (2) fails the Job on its first pod, by its podFailurePolicy
+        var job = DistillJob("kd-changed", Output(S3, $"s3://{bucket}/student"));
         var first = DistillJobPlanner.Plan(job, ObservedChildren.None(T0.AddMinutes(3)), World(Teacher));
         var student = CreatedStudent(first);
         var pinned = KdDigest(student, "MODEL_WEIGHTS_SHA256");
@@ -198,7 +198,7 @@ public sealed class DistillJobContractTests(PlannedTeacher teacher) : IClassFixt
         }
 
         var run = trained.Run;
-        Assert.True(run.ExitCode == 1, $"the student's pod: exit {run.ExitCode}\n{run.Stderr}{run.Stdout}");
+        Assert.True(run.ExitCode == 2, $"the student's pod: exit {run.ExitCode} (2: a retry cannot help)\n{run.Stderr}{run.Stdout}");
         var said = $"KD.MODEL_WEIGHTS[0] '{model}' has sha256 {Sha256(changed)} but KD.MODEL_WEIGHTS_SHA256[0] expects {pinned}";
         Assert.Contains(said, run.Stderr);
         using (var studentRun = new S3Storage(StorageUri.Parse($"s3://{bucket}/student"), S3.Settings))

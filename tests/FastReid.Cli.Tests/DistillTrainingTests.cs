@@ -57,7 +57,7 @@ public sealed class DistillTrainingTests(TinyDataset data) : IClassFixture<TinyD
         var wrong = new string('a', 64);
         var (code, stdout, stderr) = CliRunner.Run(data.Env, Tiny(dir, "MODEL.META_ARCHITECTURE", "Distiller",
             "KD.MODEL_CONFIG", $"['{t.Config}']", "KD.MODEL_WEIGHTS", $"['{t.Weights}']", "KD.MODEL_WEIGHTS_SHA256", $"['{wrong}']"));
-        Assert.True(code == 1, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.True(code == 2, $"exit {code} (2: a retry cannot help)\n{stdout}\n{stderr}");
         Assert.Contains($"KD.MODEL_WEIGHTS[0] '{t.Weights}' has sha256 {t.WeightsSha} but KD.MODEL_WEIGHTS_SHA256[0] expects {wrong}", stderr);
         Assert.False(File.Exists(Path.Combine(dir, "model_final.pth")));
         Assert.False(Directory.Exists(Path.Combine(dir, "checkpoints")));

@@ -126,18 +126,32 @@ internal sealed class PlannedPods
                 StartTime = started.UtcDateTime, CompletionTime = finished.UtcDateTime, Succeeded = Job.Spec.Completions ?? 1,
                 Conditions = [new V1JobCondition { Type = "Complete", Status = "True", LastTransitionTime = finished.UtcDateTime }],
             }
-            : new V1JobStatus
-            {
-                StartTime = started.UtcDateTime, Failed = (Job.Spec.BackoffLimit ?? 6) + 1,
-                Conditions =
-                [
-                    new V1JobCondition
-                    {
-                        Type = "Failed", Status = "True", Reason = "BackoffLimitExceeded", Message = "Job has reached the specified backoff limit",
-                        LastTransitionTime = finished.UtcDateTime,
-                    },
-                ],
-            };
+            : FailJobRule(run) is { } rule
+                ? new V1JobStatus // the Job controller fails the Job on the first such pod, without retries
+                {
+                    StartTime = started.UtcDateTime, Failed = 1,
+                    Conditions =
+                    [
+                        new V1JobCondition
+                        {
+                            Type = "Failed", Status = "True", Reason = "PodFailurePolicy",
+                            Message = $"Container {rule.OnExitCodes.ContainerName} for pod {Job.Metadata.NamespaceProperty}/{Job.Metadata.Name}-x failed with exit code {run.ExitCode} matching FailJob rule at index {Job.Spec.PodFailurePolicy!.Rules.IndexOf(rule)}",
+                            LastTransitionTime = finished.UtcDateTime,
+                        },
+                    ],
+                }
+                : new V1JobStatus
+                {
+                    StartTime = started.UtcDateTime, Failed = (Job.Spec.BackoffLimit ?? 6) + 1,
+                    Conditions =
+                    [
+                        new V1JobCondition
+                        {
+                            Type = "Failed", Status = "True", Reason = "BackoffLimitExceeded", Message = "Job has reached the specified backoff limit",
+                            LastTransitionTime = finished.UtcDateTime,
+                        },
+                    ],
+                };
         return new V1Pod
         {
             Metadata = new V1ObjectMeta
@@ -198,4 +212,8 @@ internal sealed class PlannedPods
         var bytes = Encoding.UTF8.GetBytes(tail);
         return bytes.Length <= LogTailBytes ? tail : Encoding.UTF8.GetString(bytes[^LogTailBytes..]);
     }
+
+    /// <summary>The Job's podFailurePolicy FailJob rule this pod's exit code matches, as the Job controller reads it, or null.</summary>
+    private V1PodFailurePolicyRule? FailJobRule(PodRun run) =>
+        Job.Spec.PodFailurePolicy?.Rules?.FirstOrDefault(r => r.Action == "FailJob" && r.OnExitCodes is { OperatorProperty: "In" } codes && codes.Values.Contains(run.ExitCode));
 }

@@ -15,3 +15,13 @@ public sealed class UnsupportedSettingException(string message) : FastReidExcept
     /// <summary>The trainer's exit code for it (0 ok, 1 bad input, 2 usage, 3 export not faithful, 4 unsupported, 5 a peer rank lost).</summary>
     public const int ExitCode = 4;
 }
+
+/// <summary>
+/// Inputs that contradict what they name, which no retry can fix: a resume of a checkpoint trained with another
+/// config, a distillation teacher whose file no longer has the digest the config gives. The trainer exits with
+/// <see cref="ExitCode"/>, the usage code, which the operator's Jobs fail at once on.
+/// </summary>
+public sealed class InputRefusedException(string message) : FastReidException(message)
+{
+    public const int ExitCode = 2;
+}

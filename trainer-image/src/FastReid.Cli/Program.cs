@@ -67,12 +67,13 @@ int Dispatch(string[] argv)
     catch (FastReidException e)
     {
         Console.Error.WriteLine($"fastreid {command.Name}: error: {e.Message}");
-        // 2: a resume refused (the checkpoint was trained with another config), 3: the export is not faithful, 4: this build cannot
+        // 2: inputs that contradict what they name (a resume of a checkpoint trained with another config, a teacher file whose
+        // digest changed), 3: the export is not faithful, 4: this build cannot
         // run the setting; a retry (e.g. by a Job's backoff) would only repeat them. 5: a peer rank was lost; the Job's retry
         // resumes every rank from the checkpoint.
         return e switch
         {
-            FastReid.Engine.ResumeRefusedException => FastReid.Engine.ResumeRefusedException.ExitCode,
+            InputRefusedException => InputRefusedException.ExitCode,
             FastReid.Export.ExportVerificationException => 3,
             UnsupportedSettingException => UnsupportedSettingException.ExitCode,
             FastReid.Distributed.CollectiveException => FastReid.Distributed.CollectiveException.ExitCode,

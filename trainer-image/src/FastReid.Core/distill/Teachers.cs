@@ -117,7 +117,7 @@ public static class Teachers
     private static T Verified<T>(string local, string expected, string key, Func<string, T> read, string uri)
     {
         if (expected.Length > 0 && ArtefactFiles.Sha256File(local) is var actual && actual != expected)
-            throw new FastReidException(
+            throw new InputRefusedException(
                 $"{key} '{uri}' has sha256 {actual} but {key.Replace("[", "_SHA256[", StringComparison.Ordinal)} expects {expected}: " +
                 "the teacher's file changed after its digest was taken (retrained or overwritten); refusing to distil from it");
         return read(local);

@@ -16,15 +16,6 @@ public sealed record ConfigChange(string Key, string Checkpoint, string Current,
 public sealed record ResumeComparison(IReadOnlyList<ConfigChange> Refused, IReadOnlyList<ConfigChange> Allowed, bool Recorded);
 
 /// <summary>
-/// A resume refused because the checkpoint was trained with another config. Retrying cannot help, so the
-/// trainer exits with <see cref="ExitCode"/> (a usage error: the operator's Jobs fail at once on it).
-/// </summary>
-public sealed class ResumeRefusedException(string message) : FastReidException(message)
-{
-    public const int ExitCode = 2;
-}
-
-/// <summary>
 /// Whether a run may resume a checkpoint. The checkpoint records its effective config (<see cref="Record"/>);
 /// the resuming run's effective config is compared with it key by key. A key that changes what is trained
 /// (model, initial weights, data, sampler stream, augmentation, loss, optimizer, schedule, evaluation that
@@ -91,7 +82,7 @@ public static class ResumeCheck
     }
 
     /// <summary>The refusal: one line naming every key with the checkpoint's and this run's values.</summary>
-    public static ResumeRefusedException Refusal(string checkpoint, ResumeComparison comparison) => new(
+    public static InputRefusedException Refusal(string checkpoint, ResumeComparison comparison) => new(
         $"cannot resume from checkpoint {checkpoint}: it was trained with a different config " +
         $"({string.Join("; ", comparison.Refused.Select(c => $"{c.Key}: {c.Checkpoint} in the checkpoint, {c.Current} now{(c.Note is null ? "" : $" ({c.Note})")}"))}). " +
         "These keys change what is trained: resume with the same config, or use a new OUTPUT_DIR");
