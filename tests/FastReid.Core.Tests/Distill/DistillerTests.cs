@@ -110,7 +110,7 @@ public sealed class DistillerTests : IDisposable
     {
         var t = Teacher(1);
         var wrong = new string('0', 64);
-        var e = Assert.Throws<FastReidException>(() => MetaArchRegistry.Build(DistillConfig("Distiller", [t], "KD.MODEL_WEIGHTS_SHA256", $"['{wrong}']"), 4).Dispose());
+        var e = Assert.Throws<InputRefusedException>(() => MetaArchRegistry.Build(DistillConfig("Distiller", [t], "KD.MODEL_WEIGHTS_SHA256", $"['{wrong}']"), 4).Dispose());
         Assert.Contains("KD.MODEL_WEIGHTS[0]", e.Message);
         Assert.Contains(ArtefactFiles.Sha256File(t.Weights), e.Message);
         Assert.Contains("KD.MODEL_WEIGHTS_SHA256[0] expects " + wrong, e.Message);
