@@ -63,8 +63,11 @@ out = {"benchmark": "knowledge distillation on the synthetic Market-layout set (
        "student_alone": alone, "student_kd": kd, "student_kd_overhaul": overhaul,
        "gain_over_student_alone": {"kd": gain(kd), "kd_overhaul": gain(overhaul)},
        "fastreid_reference": fastreid,
-       "goal": "a relative mAP gain at least FastReID's (+6 % for KD)",
-       "goal_met": gain(kd)["mAP_relative_percent"] >= fastreid["gain"]["kd_mAP_relative_percent"]}
+       "goal": "a relative mAP gain at least as large as FastReID's (KD +6.17 %, KD + overhaul +6.78 % on Duke)",
+       "goal_met": {"kd": gain(kd)["mAP_relative_percent"] >= fastreid["gain"]["kd_mAP_relative_percent"],
+                    "kd_overhaul": gain(overhaul)["mAP_relative_percent"] >= fastreid["gain"]["overhaul_mAP_relative_percent"]},
+       "note": "3 seeds per variant; the student's seed spread (stdev of mAP) is as large as the KD gain, so the KD figure "
+               "is within noise of FastReID's, while KD + overhaul's gain is larger than the spread"}
 json.dump(out, open("bench/results/distill.json", "w"), indent=2)
 print(json.dumps(out, indent=2))
 PY

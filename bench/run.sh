@@ -33,3 +33,6 @@ mv bench/results/export.json.tmp bench/results/export.json
 
 # Data-parallel training (issue 12): CPU recipe throughput at 1 process vs 2 ranks on this host.
 bash bench/distributed-training.sh "$FASTREID" 3
+
+# Knowledge distillation (issue 13): teacher, then a student alone / + KD / + KD + overhaul over 3 seeds (~45 min).
+bash bench/distill.sh "$FASTREID"
