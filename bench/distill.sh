@@ -20,7 +20,7 @@ student=(MODEL.BACKBONE.DEPTH 18x MODEL.BACKBONE.WIDTH_MULT 0.25 MODEL.BACKBONE.
 run() { # name, overrides...
   local name=$1; shift
   if [ -f "$WORK/$name/metrics.json" ]; then echo "  $name: done before"; return; fi
-  rm -rf "$WORK/$name"
+  rm -rf "${WORK:?}/${name:?}"
   echo "  $name ..."
   FASTREID_DATASETS="$WORK/data" "$FASTREID" train --config "$recipe" "${common[@]}" "$@" OUTPUT_DIR "$WORK/$name" >"$WORK/$name.log" 2>&1 \
     || { tail -20 "$WORK/$name.log" >&2; exit 1; }
