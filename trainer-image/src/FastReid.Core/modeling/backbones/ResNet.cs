@@ -119,7 +119,7 @@ public sealed class ResNet : Backbone
         var x = maxpool.forward(nn.functional.relu(bn1.forward(conv1.forward(input))));
         var pre = new Tensor[4];
         int s = 0;
-        foreach (var layer in new[] { layer1, layer2, layer3, layer4 })
+        foreach (var layer in Stages)
         {
             var blocks = layer.children().Cast<nn.Module<Tensor, Tensor>>().ToList();
             foreach (var block in blocks.Take(blocks.Count - 1)) x = block.forward(x);
@@ -130,11 +130,13 @@ public sealed class ResNet : Backbone
         return (pre, x.MoveToOuterDisposeScope());
     }
 
+    private Sequential[] Stages => [layer1, layer2, layer3, layer4];
+
     /// <summary>Channels of each stage's output, in order (what overhaul connectors are sized from).</summary>
-    public long[] StageChannels => [.. new[] { layer1, layer2, layer3, layer4 }.Select(l => ((IPreActivation)l.children().Last()).NormBeforeRelu.num_features)];
+    public long[] StageChannels => [.. NormsBeforeRelu.Select(n => n.num_features)];
 
     /// <summary>The batch norm of each stage's last block whose output (plus the shortcut) meets the ReLU: overhaul's margins come from it.</summary>
-    public BatchNorm[] NormsBeforeRelu => [.. new[] { layer1, layer2, layer3, layer4 }.Select(l => ((IPreActivation)l.children().Last()).NormBeforeRelu)];
+    public BatchNorm[] NormsBeforeRelu => [.. Stages.Select(l => ((IPreActivation)l.children().Last()).NormBeforeRelu)];
 
     private static Tensor Stage(Sequential layer, ModuleList<NonLocal>? nl, int[] nlIdx, Tensor x)
     {
