@@ -11,14 +11,16 @@ namespace FastReid.Core.Tests.Distributed;
 /// triplet) on two tcp ranks with 4 images each equals the same model on the 8 images alone.
 /// Rank r's loss is CE over its 4 images (a local mean) + the triplet of the gathered 8; the ranks' average is
 /// the single-process loss, and DDP's average of the parameter gradients is its gradient.
-/// Tolerance 1e-4 of each tensor's largest value: the errors of the layer-level tests (≈ 2e-7) pass through
+/// Tolerance 3e-4 of each tensor's largest value: the errors of the layer-level tests (≈ 2e-7) pass through
 /// about twenty layers, and a convolution over 4 images may round differently from one over 8. Measured here:
-/// at most 9e-6 (the IBN instance-norm gradients of layer 2); the same ranks without <see cref="DistributedModel.Attach"/>
-/// (BN over 4 images, triplet over 4) are off by more than 100 %.
+/// at most 9e-6 alone (the IBN instance-norm gradients of layer 2), but up to 1.1e-4 (layer 1's IBN batch-norm
+/// weight gradient) in the full suite on 2 busy cores, where other tests run libtorch with other thread counts
+/// and so other reduction orders; the same ranks without <see cref="DistributedModel.Attach"/> (BN over 4
+/// images, triplet over 4) are off by more than 100 %.
 /// </summary>
 public sealed class DataParallelBaselineTests
 {
-    private const double Tolerance = 1e-4;
+    private const double Tolerance = 3e-4;
 
     private sealed record Outcome(float[] Losses, Dictionary<string, float[]> Grads, Dictionary<string, float[]> Buffers);
 
