@@ -20,7 +20,12 @@ public sealed class TrainingSession : IDisposable
     public FastReidConfig Config { get; }
     public RunContext Run { get; }
     public TrainingSet Train { get; }
-    public IReadOnlyList<ReidDataset> Tests { get; }
+    /// <summary>What the run is evaluated on: the test sets of DATASETS.TESTS, or the validation split alone.</summary>
+    public IReadOnlyList<ReidDataset> EvaluationSets { get; }
+    /// <summary>The held-out identities when DATASETS.VALIDATION.IDENTITY_FRACTION is above 0 (then no test set is read).</summary>
+    public ValidationSplit? Validation { get; }
+    /// <summary>"validation" or "test": what the metrics are of.</summary>
+    public string EvaluatedOn { get; }
     public MetaArch Model { get; }
     public TorchSharp.Modules.OptimizerHelper Optimizer { get; }
     public IReadOnlyList<ParameterGroup> Groups { get; }
@@ -41,8 +46,8 @@ public sealed class TrainingSession : IDisposable
         Config = cfg;
         Run = run;
         var datasets = DatasetRegistry.Root(run.Progress.Line);
-        Train = DataBuilder.BuildTrain(cfg, datasets);
-        Tests = DataBuilder.BuildTests(cfg, datasets);
+        var data = DataBuilder.BuildForTraining(cfg, datasets);
+        (Train, EvaluationSets, Validation, EvaluatedOn) = (data.Train, data.Evaluation, data.Validation, data.EvaluatedOn);
         int numClasses = cfg.Int("MODEL.HEADS.NUM_CLASSES");
         if (numClasses == 0) cfg.SetValue("MODEL.HEADS.NUM_CLASSES", (long)Train.NumClasses);
         else if (numClasses != Train.NumClasses)
