@@ -94,6 +94,10 @@ public sealed record ValidationSplit(IReadOnlyList<ImageRecord> Train, ReidDatas
         }
     }
 
+    /// <summary>sha256 of the held-out identities: equal on every rank of a data-parallel run that read the same training set.</summary>
+    public string Digest() =>
+        Storage.Sha256.Of(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", HeldOut.Select(h => $"{h.Dataset}:{h.Pid.ToString(CultureInfo.InvariantCulture)}"))));
+
     /// <summary>The log line of a run that evaluates on this split.</summary>
     public string Describe() =>
         $"evaluating on {HeldOut.Count} validation identities ({Validation.Query.Count} query, {Validation.Gallery.Count} gallery images), not the test set: " +

@@ -48,6 +48,7 @@ public sealed class TrainingSession : IDisposable
         var datasets = DatasetRegistry.Root(run.Progress.Line);
         var data = DataBuilder.BuildForTraining(cfg, datasets);
         (Train, EvaluationSets, Validation, EvaluatedOn) = (data.Train, data.Evaluation, data.Validation, data.EvaluatedOn);
+        if (Validation is not null) CheckSameHeldOutOnEveryRank(Validation, run.Collectives);
         int numClasses = cfg.Int("MODEL.HEADS.NUM_CLASSES");
         if (numClasses == 0) cfg.SetValue("MODEL.HEADS.NUM_CLASSES", (long)Train.NumClasses);
         else if (numClasses != Train.NumClasses)
@@ -102,6 +103,20 @@ public sealed class TrainingSession : IDisposable
         if (cfg.String("DATALOADER.SAMPLER_TRAIN") == "NaiveIdentitySampler" && k > 0 && batch / worldSize % k != 0)
             throw new FastReidException($"SOLVER.IMS_PER_BATCH ({batch}) over WORLD_SIZE {worldSize} gives {batch / worldSize} images per rank, " +
                 $"not a multiple of DATALOADER.NUM_INSTANCE ({k}): an identity's images would be split across ranks");
+    }
+
+    /// <summary>
+    /// Every rank computes the split from its own copy of the data (one per node); a rank that held out other
+    /// identities (a node whose dataset differs) would train and evaluate on another split, so all ranks stop.
+    /// </summary>
+    private static void CheckSameHeldOutOnEveryRank(ValidationSplit split, Distributed.ICollectives group)
+    {
+        if (group.WorldSize == 1) return;
+        var digests = group.AllGatherBytes(System.Text.Encoding.UTF8.GetBytes(split.Digest())).Select(System.Text.Encoding.UTF8.GetString).ToArray();
+        var differing = Enumerable.Range(1, digests.Length - 1).Where(r => digests[r] != digests[0]).ToList();
+        if (differing.Count > 0)
+            throw new FastReidException($"rank(s) {string.Join(", ", differing)} held out other validation identities than rank 0 " +
+                $"({ValidationSplit.FractionKey}, {ValidationSplit.SeedKey}): every rank must read the same training set and the same config");
     }
 
     private static int[] CheckSize(int[] size, string key) =>
