@@ -179,6 +179,27 @@ public sealed class ValidationSplitTests
     }
 
     [Fact]
+    public void A_generic_folder_dataset_needs_only_its_train_folder()
+    {
+        var root = Directory.CreateTempSubdirectory("valsplit-folder-").FullName;
+        try
+        {
+            // MySet/train/PID/CAMID_n.jpg, no query/ or gallery/ (the split reads names, not pixels)
+            for (int pid = 1; pid <= 6; pid++)
+                foreach (var name in new[] { "0_0001.jpg", "0_0002.jpg", "1_0003.jpg", "1_0004.jpg" })
+                    File.WriteAllBytes(Path.Combine(Directory.CreateDirectory(Path.Combine(root, "MySet", "train", $"{pid}")).FullName, name), []);
+            var cfg = Config("DATASETS.NAMES", "('MySet',)", "DATASETS.TESTS", "('MySet',)", "DATASETS.VALIDATION.IDENTITY_FRACTION", "0.34");
+            var data = DataBuilder.BuildForTraining(cfg, root);
+            Assert.Equal(2, data.Validation!.HeldOut.Count);
+            Assert.Equal(4, data.Train.NumClasses);
+            Assert.Equal(4, data.Validation.Validation.Query.Count);   // cameras 0 and 1 of each held-out identity
+            Assert.All(data.Validation.Validation.Query, q => Assert.Contains(Path.GetFileName(q.Path), new[] { "0_0001.jpg", "1_0003.jpg" }));
+            Assert.Equal(4, data.Validation.Validation.Gallery.Count);
+        }
+        finally { Directory.Delete(root, recursive: true); }
+    }
+
+    [Fact]
     public void A_resume_with_another_fraction_or_validation_seed_is_refused()
     {
         var trained = Config("SEED", "1", "DATASETS.VALIDATION.IDENTITY_FRACTION", "0.2", "DATASETS.VALIDATION.SEED", "3");
