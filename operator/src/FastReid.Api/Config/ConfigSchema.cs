@@ -110,7 +110,7 @@ public static class ConfigSchema
         SL("DATASETS.NAMES", ["Market1501"], "training datasets"),
         SL("DATASETS.TESTS", ["Market1501"], "test datasets"),
         Bo("DATASETS.COMBINEALL", false, "train on train+query+gallery", supported: false),
-        F("DATASETS.VALIDATION.IDENTITY_FRACTION", 0.0, "FastReid.K8s extension: hold out this fraction of the training identities (whole identities, seeded by DATASETS.VALIDATION.SEED) as a validation query/gallery split, and evaluate on it instead of the test set; 0 = off. A TuneSweep sets it so trials are never scored on the test set"),
+        F("DATASETS.VALIDATION.IDENTITY_FRACTION", 0.0, "FastReid.K8s extension: hold out round(fraction x training identities) whole identities (seeded by DATASETS.VALIDATION.SEED, among those seen by 2+ cameras) as a validation split, per identity and camera the first image by file name a query and the rest gallery, and evaluate on it instead of the test set, which is then not read; 0 = off, else below 1. A TuneSweep sets it so trials are never scored on the test set"),
         I("DATASETS.VALIDATION.SEED", 0, "FastReid.K8s extension: seed of the held-out identities of DATASETS.VALIDATION.IDENTITY_FRACTION (the same seed holds out the same identities whatever SEED is)"),
 
         S("DATALOADER.SAMPLER_TRAIN", "TrainingSampler", "training sampler", "TrainingSampler", "NaiveIdentitySampler"),

@@ -24,6 +24,10 @@ public sealed class RunResult
     public const int CurrentVersion = 1;
     public const int MaxBytes = 4096;
     public const string Succeeded = "Succeeded";
+    /// <summary><see cref="EvaluatedOn"/> of a run scored on held-out training identities (DATASETS.VALIDATION.IDENTITY_FRACTION above 0).</summary>
+    public const string EvaluatedOnValidation = "validation";
+    /// <summary><see cref="EvaluatedOn"/> of a run scored on the test sets of DATASETS.TESTS.</summary>
+    public const string EvaluatedOnTest = "test";
 
     [JsonPropertyName("version")] public int Version { get; set; } = CurrentVersion;
     [JsonPropertyName("status")] public string Status { get; set; } = Succeeded;
@@ -31,6 +35,11 @@ public sealed class RunResult
     [JsonPropertyName("format")] public string? Format { get; set; }
     /// <summary>The final evaluation (fractions), as FastReID's evaluator names them.</summary>
     [JsonPropertyName("metrics")] public ReidMetrics? Metrics { get; set; }
+    /// <summary>
+    /// Which split <see cref="Metrics"/> come from: <see cref="EvaluatedOnValidation"/> or <see cref="EvaluatedOnTest"/>; set with
+    /// the metrics. Absent in results written before the field existed, which were all of the test set.
+    /// </summary>
+    [JsonPropertyName("evaluatedOn")] public string? EvaluatedOn { get; set; }
     [JsonPropertyName("artefacts")] public ResultArtefacts Artefacts { get; set; } = new();
     /// <summary>sha256 of artefact files by name (config.yaml, model_final.pth, model.onnx, ...).</summary>
     [JsonPropertyName("sha256")] public SortedDictionary<string, string>? Sha256 { get; set; }

@@ -13,7 +13,9 @@ internal static class TrainCommand
 
         Trains the model the config describes (FastReID keys; _BASE_ inheritance) on the datasets in
         DATASETS.NAMES under $FASTREID_DATASETS, evaluating on DATASETS.TESTS every TEST.EVAL_PERIOD
-        epochs and at the end. Trailing KEY VALUE pairs override the config, as in FastReID:
+        epochs and at the end (with DATASETS.VALIDATION.IDENTITY_FRACTION above 0: on that fraction of the
+        training identities, held out, and the test set is not read). Trailing KEY VALUE pairs override the
+        config, as in FastReID:
           fastreid train --config configs/Synthetic/bagtricks_R18-cpu.yml SOLVER.MAX_EPOCH 5 OUTPUT_DIR out/r18
 
         Writes to OUTPUT_DIR: config.yaml (the effective config), log.txt, model_best.pth and

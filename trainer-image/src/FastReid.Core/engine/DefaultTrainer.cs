@@ -49,7 +49,8 @@ public sealed class DefaultTrainer : TrainerBase
         var progress = run.Progress;
         using var session = new TrainingSession(cfg, run);
         progress.Line($"training set: {session.Train.Records.Count} images, {session.Train.NumClasses} identities ({string.Join(", ", cfg.Strings("DATASETS.NAMES"))})");
-        foreach (var t in session.Tests) progress.Line($"test set {t.Name}: {t.Query.Count} query, {t.Gallery.Count} gallery images");
+        if (session.Validation is { } validation) progress.Line(validation.Describe());
+        else foreach (var t in session.EvaluationSets) progress.Line($"test set {t.Name}: {t.Query.Count} query, {t.Gallery.Count} gallery images");
         int maxEpoch = session.Budget.Epochs, itersPerEpoch = session.ItersPerEpoch, batchSize = session.BatchSize;
         var checkpointing = new Checkpointing(session, run);
         var state = options.Resume ? checkpointing.RestoreLatest() : null;
@@ -76,7 +77,7 @@ public sealed class DefaultTrainer : TrainerBase
         }
         var checkpointer = new PeriodicCheckpointer(cfg.Int("SOLVER.CHECKPOINT_PERIOD"), checkpointing, trainer.CheckpointState);
         trainer.Register(new LRScheduler(session.Step), new ProgressHook(run, session.Step, batchSize),
-            new EvalHook(cfg.Int("TEST.EVAL_PERIOD"), epoch => Evaluate(session.Extractor, session.Tests, session.EvaluationOptions, progress, epoch, run.Collectives)),
+            new EvalHook(cfg.Int("TEST.EVAL_PERIOD"), epoch => Evaluate(session.Extractor, session.EvaluationSets, session.EvaluationOptions, progress, epoch, run.Collectives)),
             new BestCheckpointer(SaveWeights));
         trainer.Register(extra);
         trainer.Register(checkpointer, new PublishHook(run, checkpointing, checkpointer));
@@ -91,7 +92,7 @@ public sealed class DefaultTrainer : TrainerBase
             return new TrainOutcome(run.OutputDir, trainer.LastMetrics, trainer.Best, trainer.BestEpoch, weightsSha, used, watch.Elapsed,
                 new Dictionary<string, string>(), trainer.StopReason, IsMain: false);
         var outcome = Results.Write(run, checkpointing.KeptEntries, trainer.LastMetrics, trainer.Best, trainer.BestEpoch, weightsSha, used, session.Budget.Key.Key,
-            watch.Elapsed, options.ResultFile);
+            watch.Elapsed, options.ResultFile, session.EvaluatedOn, session.Validation);
         return outcome with { StopReason = trainer.StopReason };
     }
 

@@ -8,19 +8,27 @@ using FastReid.Storage;
 namespace FastReid.Engine;
 
 /// <summary>
-/// Writes the run's record: <c>metrics.json</c>, <c>manifest.json</c> (size and sha256 of every artefact)
+/// Writes the run's record: <c>metrics.json</c> (with <c>evaluatedOn</c>, "validation" or "test", and the validation
+/// split's figures and held-out identities when there is one), <c>manifest.json</c> (size and sha256 of every artefact)
 /// and the result JSON of the operator contract (≤ 4 KB) to <c>$FASTREID_RESULT_FILE</c> or the given path.
 /// </summary>
 public static class Results
 {
     internal static TrainOutcome Write(RunContext run, IReadOnlyList<Storage.ManifestEntry> checkpoints, ReidMetrics? final, ReidMetrics? best, int bestEpoch,
-        string weightsSha, int epochs, string budgetKey, TimeSpan duration, string? resultFile)
+        string weightsSha, int epochs, string budgetKey, TimeSpan duration, string? resultFile, string evaluatedOn, Data.ValidationSplit? validation)
     {
         var dir = run.OutputDir;
         var metrics = new JsonObject
         {
             ["mAP"] = final?.MAP, ["rank1"] = final?.Rank1, ["rank5"] = final?.Rank5, ["rank10"] = final?.Rank10, ["mINP"] = final?.MINP,
             ["epoch"] = epochs,
+            ["evaluatedOn"] = evaluatedOn,
+            ["validation"] = validation is null ? null : new JsonObject
+            {
+                ["identity_fraction"] = validation.Fraction, ["seed"] = validation.Seed,
+                ["identities"] = validation.HeldOut.Count, ["query"] = validation.Validation.Query.Count, ["gallery"] = validation.Validation.Gallery.Count,
+                ["held_out"] = new JsonArray([.. validation.HeldOut.Select(h => (JsonNode?)$"{h.Dataset}:{h.Pid}")]),
+            },
             ["best"] = best is null ? null : new JsonObject
             {
                 ["epoch"] = bestEpoch, ["mAP"] = best.MAP, ["rank1"] = best.Rank1, ["rank5"] = best.Rank5, ["rank10"] = best.Rank10, ["mINP"] = best.MINP,
@@ -41,6 +49,7 @@ public static class Results
         var result = new RunResult
         {
             Metrics = final is null ? null : new ReidMetricsStatus { MAP = final.MAP, Rank1 = final.Rank1, Rank5 = final.Rank5, Rank10 = final.Rank10, MINP = final.MINP },
+            EvaluatedOn = final is null ? null : evaluatedOn,
             Artefacts = new ResultArtefacts
             {
                 Model = run.Storage.UriOf("model_final.pth"), Config = run.Storage.UriOf("config.yaml"),

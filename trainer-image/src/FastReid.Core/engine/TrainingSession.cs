@@ -20,7 +20,12 @@ public sealed class TrainingSession : IDisposable
     public FastReidConfig Config { get; }
     public RunContext Run { get; }
     public TrainingSet Train { get; }
-    public IReadOnlyList<ReidDataset> Tests { get; }
+    /// <summary>What the run is evaluated on: the test sets of DATASETS.TESTS, or the validation split alone.</summary>
+    public IReadOnlyList<ReidDataset> EvaluationSets { get; }
+    /// <summary>The held-out identities when DATASETS.VALIDATION.IDENTITY_FRACTION is above 0 (then no test set is read).</summary>
+    public ValidationSplit? Validation { get; }
+    /// <summary>"validation" or "test": what the metrics are of.</summary>
+    public string EvaluatedOn { get; }
     public MetaArch Model { get; }
     public TorchSharp.Modules.OptimizerHelper Optimizer { get; }
     public IReadOnlyList<ParameterGroup> Groups { get; }
@@ -41,8 +46,9 @@ public sealed class TrainingSession : IDisposable
         Config = cfg;
         Run = run;
         var datasets = DatasetRegistry.Root(run.Progress.Line);
-        Train = DataBuilder.BuildTrain(cfg, datasets);
-        Tests = DataBuilder.BuildTests(cfg, datasets);
+        var data = DataBuilder.BuildForTraining(cfg, datasets);
+        (Train, EvaluationSets, Validation, EvaluatedOn) = (data.Train, data.Evaluation, data.Validation, data.EvaluatedOn);
+        if (Validation is not null) CheckSameHeldOutOnEveryRank(Validation, run.Collectives);
         int numClasses = cfg.Int("MODEL.HEADS.NUM_CLASSES");
         if (numClasses == 0) cfg.SetValue("MODEL.HEADS.NUM_CLASSES", (long)Train.NumClasses);
         else if (numClasses != Train.NumClasses)
@@ -97,6 +103,20 @@ public sealed class TrainingSession : IDisposable
         if (cfg.String("DATALOADER.SAMPLER_TRAIN") == "NaiveIdentitySampler" && k > 0 && batch / worldSize % k != 0)
             throw new FastReidException($"SOLVER.IMS_PER_BATCH ({batch}) over WORLD_SIZE {worldSize} gives {batch / worldSize} images per rank, " +
                 $"not a multiple of DATALOADER.NUM_INSTANCE ({k}): an identity's images would be split across ranks");
+    }
+
+    /// <summary>
+    /// Every rank computes the split from its own copy of the data (one per node); a rank that held out other
+    /// identities (a node whose dataset differs) would train and evaluate on another split, so all ranks stop.
+    /// </summary>
+    private static void CheckSameHeldOutOnEveryRank(ValidationSplit split, Distributed.ICollectives group)
+    {
+        if (group.WorldSize == 1) return;
+        var digests = group.AllGatherBytes(System.Text.Encoding.UTF8.GetBytes(split.Digest())).Select(System.Text.Encoding.UTF8.GetString).ToArray();
+        var differing = Enumerable.Range(1, digests.Length - 1).Where(r => digests[r] != digests[0]).ToList();
+        if (differing.Count > 0)
+            throw new FastReidException($"rank(s) {string.Join(", ", differing)} held out other validation identities than rank 0 " +
+                $"({ValidationSplit.FractionKey}, {ValidationSplit.SeedKey}): every rank must read the same training set and the same config");
     }
 
     private static int[] CheckSize(int[] size, string key) =>

@@ -7,7 +7,7 @@ namespace FastReid.Data.Datasets;
 /// </summary>
 public static class DatasetRegistry
 {
-    private static readonly Dictionary<string, Func<string, ReidDataset>> Known = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, Func<string, bool, ReidDataset>> Known = new(StringComparer.Ordinal)
     {
         ["Market1501"] = Market1501.Load,
         ["DukeMTMC"] = DukeMtmc.Load,
@@ -40,14 +40,16 @@ public static class DatasetRegistry
             .GetAwaiter().GetResult();
     }
 
-    public static ReidDataset Load(string name, string? root = null)
+    /// <param name="withTest">false: read the training split only (query and gallery come back empty and are not
+    /// read at all: a run that evaluates on a validation split never touches the test set)</param>
+    public static ReidDataset Load(string name, string? root = null, bool withTest = true)
     {
         root ??= Root();
         if (!Directory.Exists(root))
             throw new FastReidException($"dataset root '{Path.GetFullPath(root)}' does not exist (set FASTREID_DATASETS to the folder holding your datasets)");
-        if (Known.TryGetValue(name, out var load)) return load(root);
+        if (Known.TryGetValue(name, out var load)) return load(root, withTest);
         var folder = Path.Combine(root, name);
-        if (Directory.Exists(folder)) return GenericFolder.Load(folder, name);
+        if (Directory.Exists(folder)) return GenericFolder.Load(folder, name, withTest);
         throw new FastReidException(
             $"unknown dataset '{name}': not one of {string.Join(", ", Known.Keys)} and no folder '{folder}' with train/ query/ gallery/ exists");
     }

@@ -33,6 +33,17 @@ internal static class FileNameDataset
         return records;
     }
 
+    /// <summary>
+    /// The three split folders of <paramref name="dir"/>; without <paramref name="withTest"/> only the training
+    /// folder is read (query and gallery are empty, their folders not even looked at).
+    /// </summary>
+    public static ReidDataset ReadSplits(string dataset, string dir, (string Train, string Query, string Gallery) folders, Regex pattern,
+        int maxCamera, int maxPid, bool withTest) =>
+        new(dataset,
+            ReadSplit(Path.Combine(dir, folders.Train), pattern, dataset, maxCamera, maxPid),
+            withTest ? ReadSplit(Path.Combine(dir, folders.Query), pattern, dataset, maxCamera, maxPid) : [],
+            withTest ? ReadSplit(Path.Combine(dir, folders.Gallery), pattern, dataset, maxCamera, maxPid) : []);
+
     /// <summary>The first candidate folder that exists (FastReID accepts old and new layouts).</summary>
     public static string FirstExisting(string dataset, params string[] candidates) =>
         candidates.FirstOrDefault(Directory.Exists)

@@ -9,8 +9,9 @@ namespace FastReid.Data.Datasets;
 /// </summary>
 public static class GenericFolder
 {
-    public static ReidDataset Load(string folder, string name) =>
-        new(name, ReadSplit(folder, "train", name), ReadSplit(folder, "query", name), ReadSplit(folder, "gallery", name));
+    /// <param name="withTest">false: read train/ only (query and gallery are empty, their folders not looked at)</param>
+    public static ReidDataset Load(string folder, string name, bool withTest = true) =>
+        new(name, ReadSplit(folder, "train", name), withTest ? ReadSplit(folder, "query", name) : [], withTest ? ReadSplit(folder, "gallery", name) : []);
 
     private static List<ImageRecord> ReadSplit(string folder, string split, string name)
     {

@@ -12,14 +12,11 @@ public static partial class Market1501
     [GeneratedRegex(@"^([-\d]+)_c(\d)")]
     private static partial Regex Pattern();
 
-    public static ReidDataset Load(string root)
+    public static ReidDataset Load(string root, bool withTest = true)
     {
         var dir = FileNameDataset.FirstExisting("Market1501",
             Path.Combine(root, "Market-1501-v15.09.15"), Path.Combine(root, "Market-1501"), Path.Combine(root, "market1501"));
-        return new ReidDataset("Market1501",
-            FileNameDataset.ReadSplit(Path.Combine(dir, "bounding_box_train"), Pattern(), "Market1501", 6, 1501),
-            FileNameDataset.ReadSplit(Path.Combine(dir, "query"), Pattern(), "Market1501", 6, 1501),
-            FileNameDataset.ReadSplit(Path.Combine(dir, "bounding_box_test"), Pattern(), "Market1501", 6, 1501));
+        return FileNameDataset.ReadSplits("Market1501", dir, ("bounding_box_train", "query", "bounding_box_test"), Pattern(), 6, 1501, withTest);
     }
 }
 
@@ -29,13 +26,10 @@ public static partial class DukeMtmc
     [GeneratedRegex(@"^([-\d]+)_c(\d)")]
     private static partial Regex Pattern();
 
-    public static ReidDataset Load(string root)
+    public static ReidDataset Load(string root, bool withTest = true)
     {
         var dir = FileNameDataset.FirstExisting("DukeMTMC", Path.Combine(root, "DukeMTMC-reID"));
-        return new ReidDataset("DukeMTMC",
-            FileNameDataset.ReadSplit(Path.Combine(dir, "bounding_box_train"), Pattern(), "DukeMTMC", 8, int.MaxValue),
-            FileNameDataset.ReadSplit(Path.Combine(dir, "query"), Pattern(), "DukeMTMC", 8, int.MaxValue),
-            FileNameDataset.ReadSplit(Path.Combine(dir, "bounding_box_test"), Pattern(), "DukeMTMC", 8, int.MaxValue));
+        return FileNameDataset.ReadSplits("DukeMTMC", dir, ("bounding_box_train", "query", "bounding_box_test"), Pattern(), 8, int.MaxValue, withTest);
     }
 }
 
@@ -45,12 +39,9 @@ public static partial class VeRi
     [GeneratedRegex(@"^([-\d]+)_c(\d\d\d)")]
     private static partial Regex Pattern();
 
-    public static ReidDataset Load(string root)
+    public static ReidDataset Load(string root, bool withTest = true)
     {
         var dir = FileNameDataset.FirstExisting("VeRi", Path.Combine(root, "VeRi"));
-        return new ReidDataset("VeRi",
-            FileNameDataset.ReadSplit(Path.Combine(dir, "image_train"), Pattern(), "VeRi", 20, int.MaxValue),
-            FileNameDataset.ReadSplit(Path.Combine(dir, "image_query"), Pattern(), "VeRi", 20, int.MaxValue),
-            FileNameDataset.ReadSplit(Path.Combine(dir, "image_test"), Pattern(), "VeRi", 20, int.MaxValue));
+        return FileNameDataset.ReadSplits("VeRi", dir, ("image_train", "image_query", "image_test"), Pattern(), 20, int.MaxValue, withTest);
     }
 }

@@ -9,7 +9,7 @@ namespace FastReid.Data.Datasets;
 /// </summary>
 public static class Msmt17
 {
-    public static ReidDataset Load(string root)
+    public static ReidDataset Load(string root, bool withTest = true)
     {
         var v2 = Path.Combine(root, "MSMT17_V2");
         var v1 = Path.Combine(root, "MSMT17_V1");
@@ -20,8 +20,8 @@ public static class Msmt17
         var train = ReadList(trainDir, Path.Combine(dir, "list_train.txt"));
         train.AddRange(ReadList(trainDir, Path.Combine(dir, "list_val.txt")));
         return new ReidDataset("MSMT17", train,
-            ReadList(testDir, Path.Combine(dir, "list_query.txt")),
-            ReadList(testDir, Path.Combine(dir, "list_gallery.txt")));
+            withTest ? ReadList(testDir, Path.Combine(dir, "list_query.txt")) : [],
+            withTest ? ReadList(testDir, Path.Combine(dir, "list_gallery.txt")) : []);
     }
 
     private static List<ImageRecord> ReadList(string imageDir, string listFile)

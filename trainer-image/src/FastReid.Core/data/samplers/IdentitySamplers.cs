@@ -76,7 +76,7 @@ public static class IdentitySamplers
         return globalBatch.AsSpan(rank * per, per).ToArray();
     }
 
-    private static void Shuffle<T>(IList<T> list, Random rng)
+    internal static void Shuffle<T>(IList<T> list, Random rng)
     {
         for (int i = list.Count - 1; i > 0; i--)
         {
