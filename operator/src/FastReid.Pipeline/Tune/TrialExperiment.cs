@@ -39,12 +39,12 @@ public static class TrialExperiment
     /// owns, and whatever a trial's own controller would refuse of the template (config keys, output, rendered
     /// size), named under <c>spec.template</c>. The search space and algorithm are returned when valid.
     /// </summary>
-    public static List<FieldError> Validate(TuneSweep sweep, PlannerOptions options, out SearchSpace? space, out ISearchAlgorithm? algorithm)
+    public static List<FieldError> Validate(TuneSweep sweep, PlannerOptions options, TuneSweepPlanner.AlgorithmFactory algorithms, out SearchSpace? space, out ISearchAlgorithm? algorithm)
     {
         var spec = sweep.Spec;
         var errors = new List<FieldError>(Validation.Validate(sweep));
         space = SearchSpace.Parse(spec.SearchSpace, errors);
-        algorithm = space is null ? null : SearchAlgorithms.Create(spec, space, errors);
+        algorithm = space is null ? null : algorithms(spec, space, errors);
         var budgetKey = BudgetKey(spec);
         if (BudgetKeys.Find(budgetKey) is null)
             errors.Add(new("spec.budget.key", $"'{budgetKey}' cannot carry a training budget (known: {string.Join(", ", BudgetKeys.All.Select(b => b.Key))})"));

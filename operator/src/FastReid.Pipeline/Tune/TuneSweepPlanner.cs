@@ -31,13 +31,18 @@ namespace FastReid.Pipeline.Tune;
 /// </summary>
 public static class TuneSweepPlanner
 {
-    public static Plan<TuneSweepStatus> Plan(TuneSweep sweep, ObservedChildren observed, Func<string, ReidExperiment?> experiments, PlannerOptions? options = null)
+    /// <summary>The algorithm of a sweep, from its spec and space (problems added under <c>spec.algorithm</c>): <see cref="SearchAlgorithms.Create"/>.</summary>
+    public delegate ISearchAlgorithm? AlgorithmFactory(TuneSweepSpec spec, SearchSpace space, List<FieldError> errors);
+
+    /// <param name="algorithms">how the algorithm is made; <see cref="SearchAlgorithms.Create"/> unless given (tests script one).</param>
+    public static Plan<TuneSweepStatus> Plan(TuneSweep sweep, ObservedChildren observed, Func<string, ReidExperiment?> experiments, PlannerOptions? options = null,
+        AlgorithmFactory? algorithms = null)
     {
         options ??= new PlannerOptions();
         if (sweep.Metadata.DeletionTimestamp is not null)
             return RunLifecycle.Deleting(sweep.Status ?? new TuneSweepStatus()); // the garbage collector removes the trials
 
-        var errors = TrialExperiment.Validate(sweep, options, out var space, out var algorithm);
+        var errors = TrialExperiment.Validate(sweep, options, algorithms ?? SearchAlgorithms.Create, out var space, out var algorithm);
         if (errors.Count > 0 || space is null || algorithm is null)
             return Reject(sweep, errors, observed.Now);
         return new PlanContext(sweep, observed, experiments, space, algorithm).Plan();
