@@ -85,19 +85,49 @@ public sealed class TuneSweepSpec
     public int MaxFailedTrials { get; set; } = 3;
 }
 
+/// <summary>One budget a trial finished, before a promotion gave it a larger one (or its current one, last).</summary>
+public sealed class TrialResult
+{
+    [Description("The budget (in units of spec.budget.key) the trial had finished.")] public double Budget { get; set; }
+    [Description("The objective it reached there, on the validation split.")] public double Objective { get; set; }
+}
+
 public sealed class TrialStatus
 {
     [Description("Child ReidExperiment name.")] public string Name { get; set; } = "";
+    [Description("Trial number in start order (0, 1, ...), within this generation's search.")] public int? Id { get; set; }
     [PreserveUnknownFields, Description("Sampled parameters by config key.")] public JsonObject? Params { get; set; }
-    [Description("Phase of the trial.")] public string? Phase { get; set; }
-    [Description("Budget given to the trial.")] public double? Budget { get; set; }
-    [Description("Objective value.")] public double? Objective { get; set; }
-    [Description("Metrics of the trial.")] public ReidMetrics? Metrics { get; set; }
+    [Description("Pending, Running, Succeeded, Failed or Stopped (ended early by the search, the sweep's end, or a new generation).")] public string? Phase { get; set; }
+    [Description("Budget given to the trial (the value of spec.budget.key it trains to).")] public double? Budget { get; set; }
+    [Description("Hyperband bracket of the trial (0 for algorithms without brackets).")] public int? Bracket { get; set; }
+    [Description("Objective value at the trial's budget, on the validation split.")] public double? Objective { get; set; }
+    [Description("Validation metrics of the trial at its budget.")] public ReidMetrics? Metrics { get; set; }
+    [Description("The objective at every budget it finished, in order (a promoted trial resumes its checkpoint).")] public List<TrialResult>? Results { get; set; }
+    [Description("Why the trial failed or stopped.")] public string? Message { get; set; }
 }
 
-public sealed class TuneSweepStatus : ResourceStatus
+/// <summary>The incumbent, and its one evaluation on the real test set once the search has ended.</summary>
+public sealed class BestTrialStatus
 {
-    [Description("Every trial started.")] public List<TrialStatus>? Trials { get; set; }
-    [Description("Trials finished.")] public int? TrialsCompleted { get; set; }
-    [Description("The best finished trial.")] public TrialStatus? BestTrial { get; set; }
+    [Description("Child ReidExperiment name of the best trial.")] public string Name { get; set; } = "";
+    [Description("Trial number.")] public int? Id { get; set; }
+    [PreserveUnknownFields, Description("Its parameters by config key.")] public JsonObject? Params { get; set; }
+    [Description("The budget it was scored at.")] public double? Budget { get; set; }
+    [Description("Its objective on the validation split (what the search optimised).")] public double? Objective { get; set; }
+    [Description("Its validation metrics.")] public ReidMetrics? Metrics { get; set; }
+    [Description("The ReidExperiment that trains the best configuration on every training identity and scores it on the test set.")] public string? TestExperiment { get; set; }
+    [Description("The same objective on the test set, from the test experiment; reported apart from the validation objective.")] public double? TestObjective { get; set; }
+    [Description("Test-set metrics of the test experiment.")] public ReidMetrics? TestMetrics { get; set; }
+}
+
+public sealed class TuneSweepStatus : ResourceStatus, IRunStatus
+{
+    [Description("This generation's search: the sweep's name and a digest of its uid and of what is searched (template, space, objective, algorithm, budget, validation). Trials of another search are history, never mixed in.")]
+    public string? Search { get; set; }
+    [Description("Every trial of this generation's search, by id.")] public List<TrialStatus>? Trials { get; set; }
+    [Description("Trials finished (succeeded, failed or stopped).")] public int? TrialsCompleted { get; set; }
+    [Description("The best finished trial, and its test-set score once the search has ended.")] public BestTrialStatus? BestTrial { get; set; }
+
+    /// <summary>The run a status belongs to is this generation's search (a sweep runs no Job of its own).</summary>
+    string? IRunStatus.JobName { get => Search; set => Search = value; }
 }

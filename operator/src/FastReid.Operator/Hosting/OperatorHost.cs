@@ -23,7 +23,7 @@ namespace FastReid.Operator.Hosting;
 public sealed class OperatorHost(OperatorOptions options, IKubernetes client, ILoggerFactory loggers, IReadOnlyList<IControllerDefinition>? controllers = null)
 {
     /// <summary>The controllers the operator runs, one line per kind (the chart's RBAC follows them).</summary>
-    public static readonly IReadOnlyList<IControllerDefinition> Controllers = [ReidExperimentController.Definition, DistillJobController.Definition, ExportJobController.Definition];
+    public static readonly IReadOnlyList<IControllerDefinition> Controllers = [ReidExperimentController.Definition, DistillJobController.Definition, TuneSweepController.Definition, ExportJobController.Definition];
 
     public OperatorMetrics Metrics { get; } = new();
 

@@ -91,19 +91,5 @@ public static class DistillStudent
 
     private static JsonArray Strings(IEnumerable<string?> values) => new([.. values.Select(v => (JsonNode)JsonValue.Create(v ?? ""))]);
 
-    private static void Set(JsonObject tree, string key, JsonNode value)
-    {
-        var parts = key.Split('.');
-        var node = tree;
-        foreach (var part in parts[..^1])
-        {
-            if (node[part] is not JsonObject group)
-            {
-                group = new JsonObject();
-                node[part] = group;
-            }
-            node = group;
-        }
-        node[parts[^1]] = value;
-    }
+    private static void Set(JsonObject tree, string key, JsonNode value) => SpecConfig.Set(tree, key, value);
 }

@@ -11,7 +11,11 @@ public sealed record ResolvedRun(
     string Namespace,
     string ConfigYaml,
     OutputSpec Output,
-    string Image);
+    string Image)
+{
+    /// <summary>The trainer's run id (<see cref="ExperimentNames.RunId"/>): the run name, or one that outlives a budget change.</summary>
+    public string RunId { get; init; } = RunName;
+}
 
 /// <summary>
 /// Builds the desired children of a run: the ConfigMap with the effective config, the headless Service that
@@ -196,8 +200,9 @@ public static class ExperimentChildren
             new() { Name = "FASTREID_RESULT_FILE", Value = ResultFile },
             new() { Name = "FASTREID_OUTPUT_URI", Value = run.Output.Uri },
             // recorded in each checkpoint: with RESUME auto a retried pod resumes only this run's checkpoints, and a
-            // new generation (a new run name) starts afresh in the same output instead of resuming an older spec's
-            new() { Name = RunIdVariable, Value = run.RunName },
+            // new generation (a new run name) starts afresh in the same output instead of resuming an older spec's;
+            // a sweep trial promoted to a larger budget keeps its run id, so it resumes
+            new() { Name = RunIdVariable, Value = run.RunId },
             new() { Name = "HOME", Value = "/tmp" },
         };
         switch (spec.Dataset.Uri)

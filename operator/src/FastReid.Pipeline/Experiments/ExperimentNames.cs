@@ -20,8 +20,34 @@ public static class ExperimentNames
 
     private const int NamePrefixLength = 40;
 
+    /// <summary>
+    /// The config key that carries this experiment's training budget, when it is given one from outside (a
+    /// TuneSweep's trial): a change of that key alone keeps <see cref="RunId"/>, so a promotion resumes the run's
+    /// own checkpoint with the larger budget instead of training afresh.
+    /// </summary>
+    public const string BudgetKeyAnnotation = "fastreid.io/budget-key";
+
     /// <summary>Name of the ConfigMap, headless Service and Job of the experiment's current run.</summary>
     public static string RunName(ReidExperiment experiment) => ChildName(experiment.Metadata.Name, SpecDigest(experiment));
+
+    /// <summary>
+    /// The trainer's run id (FASTREID_RUN_ID, recorded in every checkpoint; RESUME auto takes only its own run's):
+    /// the <see cref="RunName"/>, except for an experiment with a <see cref="BudgetKeyAnnotation"/>, whose digest
+    /// leaves that config key out. Its Job is still new when the budget changes (the run name follows the whole
+    /// spec), but the new Job resumes the old one's checkpoints, which the trainer allows for a budget key.
+    /// </summary>
+    public static string RunId(ReidExperiment experiment)
+    {
+        if (BudgetKey(experiment) is not { } key) return RunName(experiment);
+        var spec = JsonNode.Parse(ApiJson.Serialize(experiment.Spec))!.AsObject();
+        if (spec["config"] is JsonObject config) SpecConfig.Remove(config, key);
+        return ChildName(experiment.Metadata.Name, SpecDigest(experiment.Metadata.Uid, spec));
+    }
+
+    /// <summary>The <see cref="BudgetKeyAnnotation"/>, or null when the experiment has none.</summary>
+    public static string? BudgetKey(ReidExperiment experiment) =>
+        experiment.Metadata.Annotations?.GetValueOrDefault(BudgetKeyAnnotation) is { Length: > 0 } key ? key : null;
+
 
     /// <summary>
     /// A child's name: the owner's name (at most 40 characters, dots as dashes) and a digest. A Service name is

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FastReid.Api.V1Alpha1;
+using FastReid.Config;
 using k8s.Models;
 
 namespace FastReid.Pipeline.Experiments;
@@ -44,8 +45,11 @@ public static class ReidExperimentPlanner
         var yaml = config.ToYaml();
         if (yaml.Length > MaxConfigBytes)
             errors.Add(new FieldError("spec.config", $"renders to {yaml.Length} bytes; a ConfigMap holds at most {MaxConfigBytes}"));
+        if (ExperimentNames.BudgetKey(experiment) is { } budgetKey && BudgetKeys.Find(budgetKey) is null)
+            errors.Add(new FieldError($"metadata.annotations[{ExperimentNames.BudgetKeyAnnotation}]",
+                $"'{budgetKey}' cannot carry a training budget (known: {string.Join(", ", BudgetKeys.All.Select(b => b.Key))})"));
         var image = string.IsNullOrWhiteSpace(spec.Resources.Image) ? options.TrainerImage : spec.Resources.Image;
-        return new ResolvedRun(experiment, ExperimentNames.RunName(experiment), ns, yaml, output, image);
+        return new ResolvedRun(experiment, ExperimentNames.RunName(experiment), ns, yaml, output, image) { RunId = ExperimentNames.RunId(experiment) };
     }
 
     /// <summary>

@@ -82,6 +82,35 @@ public static class SpecConfig
         return false;
     }
 
+    /// <summary>
+    /// Sets a key in a config tree, nested inside the groups the tree already has (<c>KD: {TEMPERATURE: ..}</c>);
+    /// any other spelling of it (dotted, <c>KD.TEMPERATURE: ..</c>) is removed first, so one value remains.
+    /// </summary>
+    public static void Set(JsonObject tree, string key, JsonNode? value)
+    {
+        Remove(tree, key);
+        var parts = key.Split('.');
+        var node = tree;
+        foreach (var part in parts[..^1])
+        {
+            if (node[part] is not JsonObject group)
+            {
+                group = new JsonObject();
+                node[part] = group;
+            }
+            node = group;
+        }
+        node[parts[^1]] = value;
+    }
+
+    /// <summary>Removes a key from a config tree, however it is spelled there (nested, dotted, or both).</summary>
+    public static void Remove(JsonObject tree, string key)
+    {
+        tree.Remove(key);
+        for (int dot = key.IndexOf('.'); dot > 0; dot = key.IndexOf('.', dot + 1))
+            if (tree[key[..dot]] is JsonObject child) Remove(child, key[(dot + 1)..]);
+    }
+
     /// <summary>Each value in the tree with its dotted key; empty mappings count as values so unknown groups are named.</summary>
     private static IEnumerable<(string Key, JsonNode? Value)> Leaves(JsonObject tree, string prefix)
     {
