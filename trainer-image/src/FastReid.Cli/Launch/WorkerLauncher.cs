@@ -134,7 +134,7 @@ internal static class WorkerLauncher
     };
 
     /// <summary>This binary, as it was started: the apphost, or <c>dotnet fastreid.dll</c>.</summary>
-    private static (string File, string[] Prefix) SelfCommand()
+    internal static (string File, string[] Prefix) SelfCommand()
     {
         var path = System.Environment.ProcessPath ?? throw new FastReidException("cannot tell which executable this process is, to start its workers");
         return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [typeof(WorkerLauncher).Assembly.Location]) : (path, []);
