@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using FastReid.Cli.Launch;
 using FastReid.Cli.Tune;
 
 namespace FastReid.Cli.Commands;
@@ -67,17 +67,8 @@ internal static class TuneCommand
             throw new FastReidException($"{file}: metadata.name is required to name the sweep's folder (or give --out DIR)");
         var dir = Path.GetFullPath(outDir ?? name!);
 
-        using var stop = new CancellationTokenSource();
-        int signalCode = 0;
-        void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = true; // the trials are stopped first, then this process returns
-            Interlocked.CompareExchange(ref signalCode, context.Signal == PosixSignal.SIGINT ? 130 : 143, 0);
-            stop.Cancel();
-        }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var signals = new StopSignals(); // the trials are stopped first, then this process returns
         var sweep = new LocalSweep(manifest, new LocalSweepOptions(dir, parallelism, command), Console.Out, terminal: !Console.IsOutputRedirected);
-        return sweep.RunAsync(stop.Token, () => signalCode).GetAwaiter().GetResult();
+        return sweep.RunAsync(signals.Token, () => signals.ExitCode).GetAwaiter().GetResult();
     }
 }
