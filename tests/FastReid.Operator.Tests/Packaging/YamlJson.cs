@@ -1,56 +1,12 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
-using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
+using FastReid.Api.V1Alpha1;
 
 namespace FastReid.Operator.Tests.Packaging;
 
-/// <summary>
-/// YAML documents as JSON trees, with plain scalars typed by YAML 1.2's core schema (what Helm's and
-/// kubectl's YAML readers do): null, booleans, integers and floats; quoted scalars stay strings.
-/// </summary>
-internal static partial class YamlJson
+/// <summary>YAML documents as JSON trees, read as <c>fastreid tune</c> reads manifests (<see cref="ManifestYaml"/>).</summary>
+internal static class YamlJson
 {
-    [GeneratedRegex(@"^[-+]?[0-9]+$")]
-    private static partial Regex Integer();
+    public static List<JsonNode?> Documents(string yaml, string source) => ManifestYaml.Documents(yaml, source);
 
-    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")]
-    private static partial Regex Float();
-
-    public static List<JsonNode?> Documents(string yaml, string source)
-    {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException e)
-        {
-            throw new FormatException($"{source}: not valid YAML ({e.Message})", e);
-        }
-        return stream.Documents.Select(d => Convert(d.RootNode)).Where(d => d is not null).ToList();
-    }
-
-    public static JsonObject Object(string yaml, string source) =>
-        Documents(yaml, source) is [JsonObject obj] ? obj : throw new FormatException($"{source}: expected one YAML mapping");
-
-    private static JsonNode? Convert(YamlNode node) => node switch
-    {
-        YamlMappingNode map => new JsonObject(map.Children.Select(p => KeyValuePair.Create(((YamlScalarNode)p.Key).Value ?? "", Convert(p.Value)))),
-        YamlSequenceNode seq => new JsonArray(seq.Children.Select(Convert).ToArray()),
-        YamlScalarNode { Style: ScalarStyle.Plain } scalar => Plain(scalar.Value ?? ""),
-        YamlScalarNode scalar => JsonValue.Create(scalar.Value ?? ""),
-        _ => throw new FormatException($"unsupported YAML node {node.NodeType}"),
-    };
-
-    private static JsonNode? Plain(string text) => text switch
-    {
-        "" or "~" or "null" or "Null" or "NULL" => null,
-        "true" or "True" or "TRUE" => JsonValue.Create(true),
-        "false" or "False" or "FALSE" => JsonValue.Create(false),
-        _ when Integer().IsMatch(text) => JsonValue.Create(long.Parse(text, CultureInfo.InvariantCulture)),
-        _ when Float().IsMatch(text) => JsonValue.Create(double.Parse(text, CultureInfo.InvariantCulture)),
-        _ => JsonValue.Create(text),
-    };
+    public static JsonObject Object(string yaml, string source) => ManifestYaml.Object(yaml, source);
 }

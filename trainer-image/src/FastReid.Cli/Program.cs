@@ -12,6 +12,7 @@ CliCommand[] commands =
     EmbedCommand.Definition,
     ExportCommand.Definition,
     DataSynthCommand.Definition,
+    TuneCommand.Definition,
     BenchTrainCommand.Definition,
     BenchExportCommand.Definition,
     BenchCollectivesCommand.Definition,

@@ -39,18 +39,9 @@ internal static class WorkerLauncher
         var (file, prefix) = SelfCommand();
         var workers = envs.Select(env => new Worker(int.Parse(env["RANK"], System.Globalization.CultureInfo.InvariantCulture), file, [.. prefix, .. args], env)).ToList();
 
-        using var stop = new CancellationTokenSource();
-        int signalExitCode = 0;
-        void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = true; // the workers are stopped first, then this process returns
-            Interlocked.CompareExchange(ref signalExitCode, context.Signal == PosixSignal.SIGINT ? 130 : 143, 0);
-            stop.Cancel();
-        }
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        var outcome = Run(workers, Console.Out, Console.Error, DefaultGrace, stop.Token);
-        return outcome.Stopped && outcome.FailedRank is null ? signalExitCode : outcome.ExitCode;
+        using var signals = new StopSignals(); // the workers are stopped first, then this process returns
+        var outcome = Run(workers, Console.Out, Console.Error, DefaultGrace, signals.Token);
+        return outcome.Stopped && outcome.FailedRank is null ? signals.ExitCode : outcome.ExitCode;
     }
 
     /// <param name="started">told the workers' pids once all are running.</param>
@@ -134,7 +125,7 @@ internal static class WorkerLauncher
     };
 
     /// <summary>This binary, as it was started: the apphost, or <c>dotnet fastreid.dll</c>.</summary>
-    private static (string File, string[] Prefix) SelfCommand()
+    internal static (string File, string[] Prefix) SelfCommand()
     {
         var path = System.Environment.ProcessPath ?? throw new FastReidException("cannot tell which executable this process is, to start its workers");
         return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [typeof(WorkerLauncher).Assembly.Location]) : (path, []);
