@@ -15,6 +15,7 @@ CliCommand[] commands =
     BenchTrainCommand.Definition,
     BenchExportCommand.Definition,
     BenchCollectivesCommand.Definition,
+    BenchTuneCommand.Definition,
 ];
 
 return Dispatch(args);

@@ -128,7 +128,7 @@ public sealed class ParzenEstimator
 }
 
 /// <summary>The standard normal distribution, for the kernels.</summary>
-internal static class Gaussian
+public static class Gaussian
 {
     public static double Pdf(double z) => Math.Exp(-0.5 * z * z) / Math.Sqrt(2 * Math.PI);
 

@@ -39,7 +39,8 @@ public static class SimulatedSweep
                 trials.Add(new Trial(id, s.Params, s.Bracket, s.Budget > 0 ? s.Budget : templateBudget));
             var running = trials.Where(t => t.State == TrialState.Running).ToList();
             if (decision.Outcome is not null) return new(progress, spent, decision.Outcome);
-            if (running.Count == 0 || spent >= budgetCap) break;
+            if (spent >= budgetCap) break;
+            if (running.Count == 0) continue; // trials were stopped: their slots are free at the next decision
 
             double dt = running.Min(t => t.Budget - t.Ran);
             if (readingEvery > 0) dt = Math.Min(dt, running.Min(t => readingEvery - t.Ran % readingEvery));

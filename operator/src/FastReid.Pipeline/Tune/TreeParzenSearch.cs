@@ -3,13 +3,16 @@ namespace FastReid.Pipeline.Tune;
 /// <summary>
 /// The tree-structured Parzen estimator (Bergstra et al. 2011), in its multivariate form: the first
 /// <c>startupTrials</c> trials (by id) are uniform draws; later ones split the trials with a result into the best
-/// <c>gamma</c> fraction (the good density l) and the rest (g), failed and stopped trials counted among the worst,
+/// <c>gamma</c> fraction, at most 25 (the good density l) and the rest (g), failed and stopped trials counted among the worst,
 /// fit a <see cref="ParzenEstimator"/> with a uniform prior to each (Scott's bandwidths, at least 1/min(100, n+1)
 /// as hyperopt's neighbour rule floors them), draw <c>candidates</c> points from l and try the one with the largest
 /// l(x)/g(x). Running trials are not observations. Not multi-fidelity: trials run at the template's budget.
 /// </summary>
 public sealed class TreeParzenSearch(SearchSpace space, int seed, int startupTrials, double gamma, int candidates) : ISearchAlgorithm
 {
+    /// <summary>The most trials the good density is fitted to.</summary>
+    public const int MaxGood = 25;
+
     public string Name => "tpe";
     public bool UsesBudget => false;
 
@@ -46,7 +49,8 @@ public sealed class TreeParzenSearch(SearchSpace space, int seed, int startupTri
     {
         var ranked = Observations.Ranked(space, trials);
         if (ranked.Count < 2) return null;
-        int good = Math.Clamp((int)Math.Ceiling(gamma * ranked.Count), 1, ranked.Count - 1);
+        // Optuna's cap: past 25 good points the good density stops narrowing onto the best region.
+        int good = Math.Clamp(Math.Min((int)Math.Ceiling(gamma * ranked.Count), MaxGood), 1, ranked.Count - 1);
         return (Density(ranked.Take(good).ToList()), Density(ranked.Skip(good).ToList()));
     }
 
