@@ -83,7 +83,7 @@ public static class SearchAlgorithms
             "asha" => new AshaSearch(space, seed, settings.MinBudget ?? 1, settings.MaxBudget ?? 9, settings.Eta ?? 3, integerBudget),
             _ => new RandomSearch(space, seed),
         };
-        if (settings.MedianStopping is { } median || algorithm.Name == "median")
+        if (settings.MedianStopping is not null || algorithm.Name == "median")
         {
             var m = settings.MedianStopping ?? new MedianStoppingSettings();
             search = new MedianStopping(search, m.GracePeriod ?? 1, m.MinTrials ?? 3, algorithm.Name == "median" ? "median" : null);

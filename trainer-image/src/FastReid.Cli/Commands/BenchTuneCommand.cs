@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
@@ -117,7 +118,7 @@ internal static class BenchTuneCommand
             ["machine"] = $"{Environment.ProcessorCount} cores",
             ["date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };
-        AtomicFile.WriteAllText(outFile, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(outFile, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
         Console.WriteLine($"wrote {outFile}");
         return 0;
     }
@@ -158,12 +159,26 @@ internal static class BenchTuneCommand
                 double mine = Median(r.RegretAt[c]), theirs = Median(random.RegretAt[c]);
                 regretRatios[Key(Checkpoints[c] * MaxBudget)] = theirs > 0 ? Round(mine / theirs) : null;
             }
-            comparison[name] = new JsonObject
+            double? ratio = double.IsFinite(randomBudget) && double.IsFinite(budget) ? Round(budget / randomBudget) : null;
+            var entry = new JsonObject
             {
-                // Infinite when the algorithm's median seed never reached 1 %; null when random's did not either.
-                ["budget_to_1pct_ratio"] = double.IsFinite(randomBudget) && double.IsFinite(budget) ? Round(budget / randomBudget) : null,
+                // Null when the median seed of either never reached 1 % within the cap.
+                ["budget_to_1pct_ratio"] = ratio,
                 ["regret_ratio_at_budget"] = regretRatios,
             };
+            if (name is "tpe" or "bohb")
+            {
+                entry["goal"] = "budget_to_1pct_ratio <= 1/3";
+                entry["met"] = ratio is { } q ? q <= 1.0 / 3 : null;
+                if (ratio is null)
+                    entry["note"] = double.IsFinite(randomBudget) ? $"{name}'s median seed did not reach 1 % within the cap" : "random search's median seed did not reach 1 % within the cap: not measurable";
+            }
+            else if (name is "asha" or "hyperband")
+            {
+                entry["goal"] = "regret below random's at every equal budget";
+                entry["met"] = regretRatios.All(kv => kv.Value is null || kv.Value.GetValue<double>() < 1);
+            }
+            comparison[name] = entry;
         }
         return comparison;
     }
