@@ -34,5 +34,8 @@ mv bench/results/export.json.tmp bench/results/export.json
 # Data-parallel training (issue 12): CPU recipe throughput at 1 process vs 2 ranks on this host.
 bash bench/distributed-training.sh "$FASTREID" 3
 
+# Search algorithms (issue 14): budget to 1 % regret on Branin / Hartmann-6 with a fidelity, 20 seeds (in-process).
+bash bench/tune.sh "$FASTREID"
+
 # Knowledge distillation (issue 13): teacher, then a student alone / + KD / + KD + overhaul over 3 seeds (~45 min).
 bash bench/distill.sh "$FASTREID"

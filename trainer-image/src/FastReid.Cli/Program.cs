@@ -16,6 +16,7 @@ CliCommand[] commands =
     BenchTrainCommand.Definition,
     BenchExportCommand.Definition,
     BenchCollectivesCommand.Definition,
+    BenchTuneCommand.Definition,
 ];
 
 return Dispatch(args);

@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace FastReid.Api.V1Alpha1;
 
@@ -46,8 +48,64 @@ public sealed class AlgorithmSpec
     public string Name { get; set; } = "random";
     [Description("Random seed.")]
     public int Seed { get; set; } = 1;
-    [PreserveUnknownFields, Description("Algorithm settings (eta, minBudget, maxBudget, ...).")]
-    public JsonObject? Settings { get; set; }
+    [Description("Settings of the algorithm; each applies to the algorithms its description names, and the operator refuses one that does not apply.")]
+    public AlgorithmSettings? Settings { get; set; }
+}
+
+/// <summary>
+/// The algorithms' settings, all optional (the default of each is in its description, and depends on nothing but
+/// the algorithm). Unknown fields are kept by the API server (not pruned) so that the operator can name a
+/// misspelled setting instead of silently ignoring it: they land in <see cref="Unknown"/>.
+/// </summary>
+[PreserveUnknownFields]
+public sealed class AlgorithmSettings
+{
+    [Range(2, 100), Description("hyperband, bohb, asha: reduction factor; each rung keeps the best 1/eta of its trials and gives them eta times the budget. Default 3.")]
+    public int? Eta { get; set; }
+    [Range(0.0, 1.0e9, MinimumIsExclusive = true), Description("hyperband, bohb, asha: the smallest budget a trial gets (ASHA's grace period). Default 1.")]
+    public double? MinBudget { get; set; }
+    [Range(0.0, 1.0e9, MinimumIsExclusive = true), Description("hyperband, bohb, asha: the largest budget a trial gets; more than minBudget. Default 9.")]
+    public double? MaxBudget { get; set; }
+    [Range(2, 1000), Description("grid: values per continuous dimension (uniform, loguniform), evenly spaced from min to max. Default 3.")]
+    public int? GridPoints { get; set; }
+    [Range(1, 10000), Description("tpe: trials drawn at random before the model is used. Default 10.")]
+    public int? StartupTrials { get; set; }
+    [Range(0.0, 1.0, MinimumIsExclusive = true, MaximumIsExclusive = true), Description("tpe: fraction of the finished trials that form the good density l(x). Default 0.25.")]
+    public double? Gamma { get; set; }
+    [Range(1, 10000), Description("tpe: candidates drawn from l(x) per suggestion; the one with the largest l(x)/g(x) is tried. Default 24.")]
+    public int? Candidates { get; set; }
+    [Range(0.0, 1.0), Description("bohb: fraction of new configurations drawn at random instead of from the model. Default 0.333.")]
+    public double? RandomFraction { get; set; }
+    [Range(1.0, 99.0), Description("bohb: percent of the results at a budget that form the good density. Default 15.")]
+    public double? TopNPercent { get; set; }
+    [Range(1.0, 100.0), Description("bohb: factor widening the good density's bandwidth when drawing candidates. Default 3.")]
+    public double? BandwidthFactor { get; set; }
+    [Range(0.0, 1.0, MinimumIsExclusive = true), Description("bohb: smallest kernel bandwidth (in the unit cube), which keeps exploring. Default 0.001.")]
+    public double? MinBandwidth { get; set; }
+    [Range(1, 10000), Description("bohb: candidates drawn per model-based suggestion. Default 64.")]
+    public int? NumSamples { get; set; }
+    [Range(2, 10000), Description("bohb: results a budget needs in each of the good and bad sets before it has a model; at least dimensions + 1. Default dimensions + 1.")]
+    public int? MinPointsInModel { get; set; }
+    [Description("any algorithm (and the default of median): stop a running trial whose best reading is worse than the median of the other trials' running averages at the same step.")]
+    public MedianStoppingSettings? MedianStopping { get; set; }
+
+    /// <summary>Fields that are none of the above (the operator names them as errors).</summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Unknown { get; set; }
+}
+
+/// <summary>The median stopping rule (Golovin et al. 2017, Google Vizier).</summary>
+[PreserveUnknownFields]
+public sealed class MedianStoppingSettings
+{
+    [Range(0.0, 1.0e9), Description("Readings before this step (in budget units, e.g. epochs) never stop a trial. Default 1.")]
+    public double? GracePeriod { get; set; }
+    [Range(1, 10000), Description("Other trials that must have reached the step before the median is trusted. Default 3.")]
+    public int? MinTrials { get; set; }
+
+    /// <summary>Fields that are neither of the above (the operator names them as errors).</summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Unknown { get; set; }
 }
 
 public sealed class BudgetSpec

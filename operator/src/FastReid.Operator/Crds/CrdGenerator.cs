@@ -92,6 +92,8 @@ public static class CrdGenerator
         {
             var name = ApiJson.NameOf(property);
             if (path == "" && name is "apiVersion" or "kind" or "metadata") continue;
+            // Extension data is where the fields the type does not declare go: no property of its own in the schema.
+            if (property.GetCustomAttribute<System.Text.Json.Serialization.JsonExtensionDataAttribute>() is not null) continue;
             bool status = forStatus || (path == "" && name == "status");
             var schema = PropertySchema(property, $"{path}.{name}", status);
             if (!status && defaults is not null) schema.DefaultProperty = DefaultOf(property, defaults);
@@ -106,6 +108,8 @@ public static class CrdGenerator
             Properties = properties,
             Required = required.Count > 0 ? required : null,
             XKubernetesValidations = rules.Count > 0 ? rules : null,
+            // Declared fields are checked, undeclared ones kept for the operator to name (a misspelled setting).
+            XKubernetesPreserveUnknownFields = type.GetCustomAttribute<PreserveUnknownFieldsAttribute>() is not null ? true : null,
         };
     }
 
