@@ -357,7 +357,7 @@ public sealed class TuneSweepPlannerTests
     {
         var sweep = Sweep();
         sweep.Spec.SearchSpace["SOLVER.BASE_LRR"] = new SearchParameter { Type = "uniform", Min = 0, Max = 1 };
-        sweep.Spec.Algorithm.Settings = new JsonObject { ["maxBudgt"] = 9 };
+        sweep.Spec.Algorithm.Settings = ApiJson.Deserialize<AlgorithmSettings>("{\"maxBudgt\": 9}");
         sweep.Spec.Template.Config!["DATASETS"] = new JsonObject { ["VALIDATION"] = new JsonObject { ["IDENTITY_FRACTION"] = 0.5 } };
         var plan = TuneSweepPlanner.Plan(sweep, ObservedChildren.None(T0), _ => null);
         Assert.Empty(plan.Actions);
