@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using FastReid.Api.V1Alpha1;
 using FastReid.Operator.Controllers;
 using FastReid.Operator.Hosting;
-using FastReid.Pipeline.Tests;
 using FastReid.Pipeline.Tune;
 using k8s;
 using k8s.Models;
@@ -71,25 +70,19 @@ public sealed partial class EmulatorTests
         host.Stop.Dispose();
     }
 
-    /// <summary>The sweep controller with a scripted multi-fidelity search: three trials at 1 epoch, the best promoted to 3.</summary>
-    private static readonly ControllerDefinition<TuneSweep, TuneSweepStatus> PromotingSweeps = TuneSweepController.Definition with
-    {
-        Plan = (sweep, observed, context) => TuneSweepPlanner.Plan(sweep, observed, context.Referenced<ReidExperiment>, context.Options,
-            (spec, space, _) => new PromoteBestSearch(space, spec.Algorithm.Seed, first: 3, low: 1, high: 3)),
-    };
-
     [Fact]
-    public async Task A_sweep_runs_three_trials_at_once_survives_a_restart_promotes_the_best_with_resume_and_scores_it_on_the_test_set()
+    public async Task A_bohb_sweep_runs_three_trials_at_once_survives_a_restart_promotes_the_best_with_resume_and_scores_it_on_the_test_set()
     {
         const string sweep = "lr-sweep";
         await _stop.CancelAsync();
         Assert.Equal(0, await _running);
-        var host = StartOperator("op-sweep", ReidExperimentController.Definition, PromotingSweeps);
+        var host = StartOperator("op-sweep", ReidExperimentController.Definition, TuneSweepController.Definition);
         try
         {
             await WithKubectl(async (kubectl, dir) =>
             {
-                await KubectlApply(kubectl, dir, SweepManifest(sweep, maxTrials: 3));
+                // BOHB with eta 3 over budgets 1..3: one bracket of three trials at 1 epoch, the best third promoted to 3.
+                await KubectlApply(kubectl, dir, SweepManifest(sweep, maxTrials: 3, algorithm: "{name: bohb, seed: 3, settings: {eta: 3, minBudget: 1, maxBudget: 3}}"));
                 var trials = await TrialsOf(sweep, 3);
                 var jobs = new List<V1Job>();
                 foreach (var trial in trials) jobs.Add(await ActiveJobOf(trial));
@@ -98,7 +91,7 @@ public sealed partial class EmulatorTests
 
                 // An operator restart mid-sweep plans from the children and the same names: no trial is made twice.
                 await StopOperator(host);
-                host = StartOperator("op-sweep-2", ReidExperimentController.Definition, PromotingSweeps);
+                host = StartOperator("op-sweep-2", ReidExperimentController.Definition, TuneSweepController.Definition);
                 await Eventually(async () => (await ReadSweep(sweep)).Status?.Trials?.Count == 3 ? "" : null, "the sweep status after the restart");
                 await _kube.WaitForControllersAsync();
                 Assert.Equal(trials, await TrialsOf(sweep, 3));
