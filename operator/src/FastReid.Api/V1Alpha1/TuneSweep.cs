@@ -20,9 +20,10 @@ public sealed class TuneSweep : CustomResource<TuneSweepSpec, TuneSweepStatus>
 /// <summary>One dimension of the search space, keyed by its FastReID config key.</summary>
 [CelRule("!(self.type in ['uniform', 'loguniform', 'quniform', 'randint']) || (has(self.min) && has(self.max) && self.min < self.max)", "min and max are required and min < max")]
 [CelRule("self.type != 'choice' || (has(self.values) && size(self.values) > 0)", "choice needs a non-empty values list")]
+[CelRule("self.type != 'fixed' || (has(self.values) && size(self.values) == 1)", "fixed needs exactly one value in values")]
 public sealed class SearchParameter
 {
-    [Required, MaxLength(16), AllowedValues("uniform", "loguniform", "quniform", "randint", "choice"), Description("Distribution.")]
+    [Required, MaxLength(16), AllowedValues("uniform", "loguniform", "quniform", "randint", "choice", "fixed"), Description("Distribution; fixed sets one value (values: [X]) in every trial.")]
     public string Type { get; set; } = "";
     [Description("Lower bound (uniform, loguniform, quniform, randint).")]
     public double? Min { get; set; }
@@ -30,7 +31,7 @@ public sealed class SearchParameter
     public double? Max { get; set; }
     [Range(0.0, 1.0e9, MinimumIsExclusive = true), Description("Quantisation step (quniform).")]
     public double? Step { get; set; }
-    [PreserveUnknownFields, MaxLength(1000), Description("Candidates (choice).")]
+    [PreserveUnknownFields, MaxLength(1000), Description("Candidates (choice), or the one value (fixed).")]
     public List<JsonNode?>? Values { get; set; }
 }
 

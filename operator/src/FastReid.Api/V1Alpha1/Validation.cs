@@ -122,6 +122,12 @@ public static partial class Validation
 
     private static void CheckSearchParameter(SearchParameter parameter, string path, List<FieldError> errors)
     {
+        if (parameter.Type == "fixed")
+        {
+            if (parameter.Values is not { Count: 1 })
+                errors.Add(new($"{path}.values", "fixed takes exactly one value (values: [X])"));
+            return;
+        }
         if (parameter.Type == "choice")
         {
             if (parameter.Values is not { Count: > 0 })

@@ -54,7 +54,10 @@ public sealed record Dimension(string Key, DimensionKind Kind, double Min, doubl
                     if (JsonNode.DeepEquals(Values[i], value)) return (i + 0.5) / Values.Count;
                 throw new ArgumentException($"{Key}: {value?.ToJsonString()} is not one of the choices");
         }
-        double x = value!.GetValue<double>();
+        // A number as written (an in-memory long or double, or parsed JSON): its JSON text reads as a double either way.
+        if (value is not JsonValue number || number.GetValueKind() != System.Text.Json.JsonValueKind.Number)
+            throw new ArgumentException($"{Key}: {value?.ToJsonString() ?? "null"} is not a number");
+        double x = double.Parse(number.ToJsonString(), CultureInfo.InvariantCulture);
         switch (Kind)
         {
             case DimensionKind.RandInt: return (x - Math.Ceiling(Min) + 0.5) / Cardinality!.Value;
