@@ -55,8 +55,14 @@ public sealed class TuneCommandTests : IDisposable
             with open(os.path.join(d, "attempted"), "w") as f:
                 f.write(str(os.getpid()))
             time.sleep(600)
+        bias = 0.0
+        if mode == "fidelity":
+            # the folder is the trial's across promotions: it keeps every budget the trial was given
+            with open(os.path.join(d, "budgets.txt"), "a") as f:
+                f.write(os.environ["FASTREID_TRIAL_BUDGET"] + "\n")
+            bias = 1.0 / float(os.environ["FASTREID_TRIAL_BUDGET"])
         print(json.dumps({"budget": os.environ["FASTREID_TRIAL_BUDGET"]}))
-        print(json.dumps({"objective": (p["SOLVER.BASE_LR"] - 0.3) ** 2 + (p["SOLVER.MOMENTUM"] - 0.7) ** 2}))
+        print(json.dumps({"objective": (p["SOLVER.BASE_LR"] - 0.3) ** 2 + (p["SOLVER.MOMENTUM"] - 0.7) ** 2 + bias}))
         """;
 
     private string Manifest(int maxTrials, int parallelism, int maxFailedTrials = 2, int seed = 7, string name = "quadratic", string extra = "")
@@ -127,6 +133,39 @@ public sealed class TuneCommandTests : IDisposable
         Assert.Contains($"best trial {(int)best["id"]!}: objective", stdout);
         Assert.Equal(40, stdout.Split('\n').Count(l => l.StartsWith("trial ", StringComparison.Ordinal) && l.Contains(" Succeeded budget 9 objective ", StringComparison.Ordinal)));
     }
+
+    [Fact]
+    public void Hyperband_promotes_the_best_third_of_each_rung_in_the_same_trial_folder()
+    {
+        var manifest = Manifest(maxTrials: 9, parallelism: 3, name: "bracket");
+        var multiFidelity = File.ReadAllText(manifest).Replace("algorithm: {name: random, seed: 7}",
+            "algorithm: {name: hyperband, seed: 7, settings: {eta: 3, minBudget: 1, maxBudget: 9}}\n  budget: {key: SOLVER.MAX_EPOCH}", StringComparison.Ordinal);
+        Assert.Contains("hyperband", multiFidelity);
+        File.WriteAllText(manifest, multiFidelity);
+        var (code, stdout, stderr) = CliRunner.Run(Env("fidelity"), Tune(manifest));
+        Assert.True(code == 0, stderr + stdout);
+
+        // One bracket of eta 3 over 1..9: nine trials at 1, the best three go on to 3, the best of those to 9.
+        var trials = Trials(SweepJson());
+        Assert.Equal(9, trials.Count);
+        double F(JsonObject t) => Math.Pow((double)t["params"]!["SOLVER.BASE_LR"]! - 0.3, 2) + Math.Pow((double)t["params"]!["SOLVER.MOMENTUM"]! - 0.7, 2);
+        var ranked = trials.OrderBy(F).Select(t => (int)t["id"]!).ToList();
+        var budgets = trials.ToDictionary(t => (int)t["id"]!, t => File.ReadAllLines(Path.Combine(_dir, "sweep", "trials", TrialFolder((int)t["id"]!), "budgets.txt")));
+        Assert.Equal(["1", "3", "9"], budgets[ranked[0]]);
+        Assert.All(ranked.Skip(1).Take(2), id => Assert.Equal(["1", "3"], budgets[id]));
+        Assert.All(ranked.Skip(3), id => Assert.Equal(["1"], budgets[id]));
+
+        // each promotion kept the result of the budget before it; the best is the one trial at 9 epochs
+        var record = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "sweep", "trials", TrialFolder(ranked[0]), "trial.json")))!;
+        Assert.Equal([1.0, 3.0, 9.0], record["results"]!.AsArray().Select(r => (double)r!["budget"]!));
+        var sweep = SweepJson();
+        Assert.Equal(ranked[0], (int)sweep["best"]!["id"]!);
+        Assert.Equal(9.0, (double)sweep["best"]!["budget"]!);
+        Assert.Equal(F(trials[ranked[0]]) + 1.0 / 9, Objective(sweep["best"]!.AsObject()), 9);
+        Assert.Equal(6 * 1 + 2 * 3 + 9, (double)sweep["budgetSpent"]!);
+    }
+
+    private static string TrialFolder(int id) => id.ToString("D4", CultureInfo.InvariantCulture);
 
     [Fact]
     public void A_failing_or_garbage_printing_command_is_a_failed_trial_and_too_many_fail_the_sweep()
