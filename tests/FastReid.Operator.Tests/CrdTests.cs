@@ -140,7 +140,7 @@ public class CrdTests
         Assert.Contains("bohb", At(sweep, "spec.algorithm.name").EnumProperty.Cast<string>());
         Assert.Equal(64, At(sweep, "spec.searchSpace").MaxProperties);
         Assert.Contains(At(sweep, "spec").XKubernetesValidations, r => r.Rule == "self.maxFailedTrials <= self.maxTrials");
-        Assert.Equal(2, At(sweep, "spec.searchSpace.*").XKubernetesValidations.Count);
+        Assert.Equal(3, At(sweep, "spec.searchSpace.*").XKubernetesValidations.Count); // bounds, choice values, fixed value
     }
 
     [Fact]

@@ -108,7 +108,8 @@ public sealed partial class EmulatorTests
                 Assert.Contains("MAX_EPOCH: 3", config);
                 Assert.Contains("RESUME: 'auto'", config);
                 Assert.Contains("IDENTITY_FRACTION: 0.25", config);
-                var running = await ReadSweep(sweep);
+                // The sweep writes its status after the child it promoted: wait for it rather than race it.
+                var running = await Eventually(async () => await ReadSweep(sweep) is { Status.Trials: [_, { Budget: 3.0 }, _] } s ? s : null, "the sweep status showing the promotion");
                 Assert.Equal(3.0, running.Status!.Trials![1].Budget);
                 Assert.Equal(Phases.Running, running.Status.Phase);
 

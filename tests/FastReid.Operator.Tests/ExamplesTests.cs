@@ -43,6 +43,7 @@ public sealed class ExamplesTests
             "ReidExperiment/synthetic-r18-cpu",
             "Secret/s3-credentials",
             "TuneSweep/synthetic-lr-sweep",
+            "TuneSweep/synthetic-quick-sweep",
         ], kinds);
     }
 
