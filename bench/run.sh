@@ -37,5 +37,8 @@ bash bench/distributed-training.sh "$FASTREID" 3
 # Search algorithms (issue 14): budget to 1 % regret on Branin / Hartmann-6 with a fidelity, 20 seeds (in-process).
 bash bench/tune.sh "$FASTREID"
 
+# A real sweep (issue 14): examples/tune-synthetic.yaml against the template's own values, validation and test (~15 min).
+bash bench/tune-synthetic.sh "$FASTREID"
+
 # Knowledge distillation (issue 13): teacher, then a student alone / + KD / + KD + overhaul over 3 seeds (~45 min).
 bash bench/distill.sh "$FASTREID"
