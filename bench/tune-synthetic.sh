@@ -19,8 +19,9 @@ sed -e 's/^  name: synthetic-quick-sweep$/  name: synthetic-defaults/' \
     -e 's/^    SOLVER.WEIGHT_DECAY: {type: loguniform.*/    SOLVER.WEIGHT_DECAY: {type: fixed, values: [5.0e-4]}/' \
     -e 's/^    name: bohb$/    name: random/' -e '/^    settings: {eta/d' -e '/^  budget: {key/d' \
     -e 's/^  maxTrials: 9$/  maxTrials: 1/' -e 's/^  maxFailedTrials: 2$/  maxFailedTrials: 0/' "$manifest" > "$WORK/defaults.yaml"
-grep -q 'type: fixed, values: \[3.0e-4\]' "$WORK/defaults.yaml" && grep -q 'maxTrials: 1$' "$WORK/defaults.yaml" \
-  || { echo "bench/tune-synthetic.sh: $manifest no longer has the lines this script rewrites" >&2; exit 1; }
+if ! grep -q 'type: fixed, values: \[3.0e-4\]' "$WORK/defaults.yaml" || ! grep -q 'maxTrials: 1$' "$WORK/defaults.yaml"; then
+  echo "bench/tune-synthetic.sh: $manifest no longer has the lines this script rewrites" >&2; exit 1
+fi
 start=$(date +%s)
 "$FASTREID" tune -f "$manifest" --out "$WORK/sweep"
 tuned=$(( $(date +%s) - start ))
