@@ -33,6 +33,6 @@ public sealed class BenchTuneCommandTests : IDisposable
     {
         var (code, stdout, stderr) = CliRunner.Run(null, ["bench", "tune", "--algorithms", "bohbb", "--out", Path.Combine(_out, "x.json")]);
         Assert.NotEqual(0, code);
-        Assert.Contains("'bohbb' is not one of random, tpe, hyperband, bohb, asha, median", stderr + stdout);
+        Assert.Contains("'bohbb' is not one of random, tpe, hyperband, bohb, asha, dehb, median", stderr + stdout);
     }
 }
