@@ -73,7 +73,7 @@ public sealed class ModelBasedTests
         trials.Add(Done(9, 3, 0.05, p: Momentum(0.95)));
         var model = bohb.Fit(trials)!.Value;
         Assert.Equal(3.0, model.Budget);
-        // good: trials 9 (0.95) and 6 (0.6); bad: the worst three, 6, 7, 8 (0.6 to 0.8).
+        // good: trials 9 (0.95) and 6 (0.6); bad: the next two, 7 and 8 (0.7, 0.8), never a good one again.
         Assert.True(model.Good.Density([0.95]) > 2 * model.Bad.Density([0.95]));
         Assert.True(model.Good.Density([0.75]) < model.Bad.Density([0.75]));
     }
