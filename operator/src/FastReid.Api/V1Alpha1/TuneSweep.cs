@@ -71,7 +71,7 @@ public sealed class AlgorithmSettings
     public int? GridPoints { get; set; }
     [Range(1, 10000), Description("tpe: trials drawn at random before the model is used. Default 10.")]
     public int? StartupTrials { get; set; }
-    [Range(0.0, 1.0, MinimumIsExclusive = true, MaximumIsExclusive = true), Description("tpe: fraction of the finished trials that form the good density l(x). Default 0.25.")]
+    [Range(0.0, 1.0, MinimumIsExclusive = true, MaximumIsExclusive = true), Description("tpe: fraction of the finished trials (rounded up, at most 25) that form the good density l(x). Default 0.1, as Optuna's default_gamma.")]
     public double? Gamma { get; set; }
     [Range(1, 10000), Description("tpe: candidates drawn from l(x) per suggestion; the one with the largest l(x)/g(x) is tried. Default 24.")]
     public int? Candidates { get; set; }

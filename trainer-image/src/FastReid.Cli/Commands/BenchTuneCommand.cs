@@ -112,7 +112,7 @@ internal static class BenchTuneCommand
             ["fidelity"] = "at budget b, z = b/27: Kandasamy et al. (2017) multi-fidelity bias times (1 - z), plus Gaussian noise with sigma 2 % of the range times (1 - z); exact at b = 27",
             ["regret"] = "true (noise-free, full-fidelity) normalised regret (f(incumbent) - f_min) / (f_max - f_min) of SweepSearch.Best; f_max from 100000 uniform samples",
             ["budget"] = "sum of trial budgets (a promoted trial at its final budget, a stopped one at what it ran); random and tpe trials run at 27",
-            ["settings"] = "defaults of every algorithm (tpe startupTrials 10, gamma 0.25, candidates 24; bohb randomFraction 1/3, topNPercent 15, bandwidthFactor 3, minBandwidth 1e-3, numSamples 64; dehb mutationFactor 0.5, crossoverProb 0.5; median gracePeriod 1, minTrials 3, readings every 3 budget units)",
+            ["settings"] = "defaults of every algorithm (tpe startupTrials 10, gamma 0.1, candidates 24; bohb randomFraction 1/3, topNPercent 15, bandwidthFactor 3, minBandwidth 1e-3, numSamples 64; dehb mutationFactor 0.5, crossoverProb 0.5; median gracePeriod 1, minTrials 3, readings every 3 budget units)",
             ["goals"] = "tpe, bohb and dehb: budget_to_1pct_median <= 1/3 of random's; asha and hyperband: median regret below random's at equal budgets",
             ["functions"] = functions,
             ["machine"] = $"{Environment.ProcessorCount} cores",
