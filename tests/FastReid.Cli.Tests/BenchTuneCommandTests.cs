@@ -13,7 +13,7 @@ public sealed class BenchTuneCommandTests : IDisposable
     public void Reports_each_algorithm_per_function_next_to_random_search()
     {
         var outFile = Path.Combine(_out, "tune.json");
-        var (code, stdout, stderr) = CliRunner.Run(null, ["bench", "tune", "--seeds", "2", "--cap", "10", "--algorithms", "asha,tpe", "--out", outFile]);
+        var (code, stdout, stderr) = CliRunner.Run(null, ["bench", "tune", "--seeds", "2", "--cap", "10", "--algorithms", "asha,dehb,tpe", "--out", outFile]);
         Assert.True(code == 0, stderr + stdout);
         Assert.Contains("hartmann6 asha: 1 % regret after", stdout);
 
@@ -21,11 +21,12 @@ public sealed class BenchTuneCommandTests : IDisposable
         var functions = json.RootElement.GetProperty("functions");
         Assert.Equal(["branin", "hartmann6"], functions.EnumerateObject().Select(p => p.Name));
         var branin = functions.GetProperty("branin");
-        Assert.Equal(["random", "asha", "tpe"], branin.GetProperty("algorithms").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["random", "asha", "dehb", "tpe"], branin.GetProperty("algorithms").EnumerateObject().Select(p => p.Name));
         var asha = branin.GetProperty("algorithms").GetProperty("asha");
         Assert.Equal(2, asha.GetProperty("budget_to_1pct").GetArrayLength());
         Assert.InRange(asha.GetProperty("median_regret_at_budget").GetProperty("270").GetDouble(), 0, 1);
-        Assert.Equal(["asha", "tpe"], branin.GetProperty("vs_random").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["asha", "dehb", "tpe"], branin.GetProperty("vs_random").EnumerateObject().Select(p => p.Name));
+        Assert.Equal("budget_to_1pct_ratio <= 1/3", branin.GetProperty("vs_random").GetProperty("dehb").GetProperty("goal").GetString());
     }
 
     [Fact]
@@ -33,6 +34,6 @@ public sealed class BenchTuneCommandTests : IDisposable
     {
         var (code, stdout, stderr) = CliRunner.Run(null, ["bench", "tune", "--algorithms", "bohbb", "--out", Path.Combine(_out, "x.json")]);
         Assert.NotEqual(0, code);
-        Assert.Contains("'bohbb' is not one of random, tpe, hyperband, bohb, asha, median", stderr + stdout);
+        Assert.Contains("'bohbb' is not one of random, tpe, hyperband, bohb, asha, dehb, median", stderr + stdout);
     }
 }

@@ -5,7 +5,7 @@ namespace FastReid.Pipeline.Tests.Tune;
 
 public sealed class DeterminismTests
 {
-    public static TheoryData<string> Algorithms => ["random", "grid", "tpe", "hyperband", "bohb", "asha", "median"];
+    public static TheoryData<string> Algorithms => ["random", "grid", "tpe", "hyperband", "bohb", "asha", "dehb", "median"];
 
     private static SimulatedRun Sweep(string name, int seed, int parallelism = 3) =>
         SimulatedSweep.Run(Spec(name, parallelism: parallelism, maxTrials: 40, seed: seed), Create(Spec(name, parallelism: parallelism, maxTrials: 40, seed: seed)),

@@ -41,7 +41,7 @@ public sealed class ModelBasedTests
     [Fact]
     public void Tpe_good_density_sits_where_the_losses_are_low_and_its_suggestions_go_there()
     {
-        var spec = Spec("tpe", new() { StartupTrials = 20 }, OneD, budget: false);
+        var spec = Spec("tpe", new() { StartupTrials = 20, Gamma = 0.25 }, OneD, budget: false); // five good points
         var tpe = (TreeParzenSearch)Create(spec);
         // 20 evenly spread trials on a 1-d toy whose best region is around 0.8.
         var trials = Enumerable.Range(0, 20).Select(i => Done(i, 0, Math.Abs((i + 0.5) / 20 - 0.8), p: Momentum((i + 0.5) / 20))).ToList();
@@ -73,7 +73,7 @@ public sealed class ModelBasedTests
         trials.Add(Done(9, 3, 0.05, p: Momentum(0.95)));
         var model = bohb.Fit(trials)!.Value;
         Assert.Equal(3.0, model.Budget);
-        // good: trials 9 (0.95) and 6 (0.6); bad: the worst three, 6, 7, 8 (0.6 to 0.8).
+        // good: trials 9 (0.95) and 6 (0.6); bad: the next two, 7 and 8 (0.7, 0.8), never a good one again.
         Assert.True(model.Good.Density([0.95]) > 2 * model.Bad.Density([0.95]));
         Assert.True(model.Good.Density([0.75]) < model.Bad.Density([0.75]));
     }

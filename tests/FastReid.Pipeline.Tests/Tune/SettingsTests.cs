@@ -23,7 +23,7 @@ public sealed class SettingsTests
     {
         var error = Assert.Single(Errors(Spec("tpe", new() { Eta = 3 }, budget: false)));
         Assert.Equal("spec.algorithm.settings.eta", error.Path);
-        Assert.StartsWith("eta is a setting of hyperband, bohb, asha, not of tpe; its settings are startupTrials, gamma, candidates", error.Message);
+        Assert.StartsWith("eta is a setting of hyperband, bohb, asha, dehb, not of tpe; its settings are startupTrials, gamma, candidates", error.Message);
         Assert.Single(Errors(Spec("random", Parse("""{"gridPoints": 4}"""), budget: false)), e => e.Path == "spec.algorithm.settings.gridPoints");
     }
 
@@ -64,6 +64,7 @@ public sealed class SettingsTests
     [InlineData("hyperband")]
     [InlineData("bohb")]
     [InlineData("asha")]
+    [InlineData("dehb")]
     public void Multi_fidelity_algorithms_need_a_budget_key(string name)
     {
         var error = Assert.Single(Errors(Spec(name, budget: false)));

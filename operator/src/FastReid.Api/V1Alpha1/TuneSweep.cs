@@ -45,7 +45,7 @@ public sealed class ObjectiveSpec
 
 public sealed class AlgorithmSpec
 {
-    [AllowedValues("random", "grid", "tpe", "hyperband", "bohb", "asha", "median"), Description("Search algorithm.")]
+    [AllowedValues("random", "grid", "tpe", "hyperband", "bohb", "asha", "dehb", "median"), Description("Search algorithm.")]
     public string Name { get; set; } = "random";
     [Description("Random seed.")]
     public int Seed { get; set; } = 1;
@@ -61,17 +61,17 @@ public sealed class AlgorithmSpec
 [PreserveUnknownFields]
 public sealed class AlgorithmSettings
 {
-    [Range(2, 100), Description("hyperband, bohb, asha: reduction factor; each rung keeps the best 1/eta of its trials and gives them eta times the budget. Default 3.")]
+    [Range(2, 100), Description("hyperband, bohb, asha, dehb: reduction factor; each rung keeps the best 1/eta of its trials and gives them eta times the budget. Default 3.")]
     public int? Eta { get; set; }
-    [Range(0.0, 1.0e9, MinimumIsExclusive = true), Description("hyperband, bohb, asha: the smallest budget a trial gets (ASHA's grace period). Default 1.")]
+    [Range(0.0, 1.0e9, MinimumIsExclusive = true), Description("hyperband, bohb, asha, dehb: the smallest budget a trial gets (ASHA's grace period). Default 1.")]
     public double? MinBudget { get; set; }
-    [Range(0.0, 1.0e9, MinimumIsExclusive = true), Description("hyperband, bohb, asha: the largest budget a trial gets; more than minBudget. Default 9.")]
+    [Range(0.0, 1.0e9, MinimumIsExclusive = true), Description("hyperband, bohb, asha, dehb: the largest budget a trial gets; more than minBudget. Default 9.")]
     public double? MaxBudget { get; set; }
     [Range(2, 1000), Description("grid: values per continuous dimension (uniform, loguniform), evenly spaced from min to max. Default 3.")]
     public int? GridPoints { get; set; }
     [Range(1, 10000), Description("tpe: trials drawn at random before the model is used. Default 10.")]
     public int? StartupTrials { get; set; }
-    [Range(0.0, 1.0, MinimumIsExclusive = true, MaximumIsExclusive = true), Description("tpe: fraction of the finished trials that form the good density l(x). Default 0.25.")]
+    [Range(0.0, 1.0, MinimumIsExclusive = true, MaximumIsExclusive = true), Description("tpe: fraction of the finished trials (rounded up, at most 25) that form the good density l(x). Default 0.1, as Optuna's default_gamma.")]
     public double? Gamma { get; set; }
     [Range(1, 10000), Description("tpe: candidates drawn from l(x) per suggestion; the one with the largest l(x)/g(x) is tried. Default 24.")]
     public int? Candidates { get; set; }
@@ -87,6 +87,10 @@ public sealed class AlgorithmSettings
     public int? NumSamples { get; set; }
     [Range(2, 10000), Description("bohb: results a budget needs in each of the good and bad sets before it has a model; at least dimensions + 1. Default dimensions + 1.")]
     public int? MinPointsInModel { get; set; }
+    [Range(0.0, 2.0, MinimumIsExclusive = true), Description("dehb: differential evolution's mutation factor F in the rand/1 mutant a + F (b - c). Default 0.5.")]
+    public double? MutationFactor { get; set; }
+    [Range(0.0, 1.0), Description("dehb: binomial crossover probability; each coordinate comes from the mutant with this probability (one always does), else from the target. Default 0.5.")]
+    public double? CrossoverProb { get; set; }
     [Description("any algorithm (and the default of median): stop a running trial whose best reading is worse than the median of the other trials' running averages at the same step.")]
     public MedianStoppingSettings? MedianStopping { get; set; }
 

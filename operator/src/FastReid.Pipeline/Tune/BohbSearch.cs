@@ -7,9 +7,10 @@ public sealed record BohbSettings(double RandomFraction, double TopNPercent, dou
 /// BOHB (Falkner et al. 2018): Hyperband's schedule, with new configurations from a model. A
 /// <c>randomFraction</c> of them (decided per trial id) are uniform draws; the rest come from kernel densities
 /// fitted at the largest budget with at least <c>minPointsInModel</c> + 2 results (failed and stopped trials at
-/// that budget are the worst): the best max(minPointsInModel, topNPercent % of them) form l(x), the worst
-/// max(minPointsInModel, the rest) g(x) (the two may share points while results are few, as in the paper), both
-/// with the normal reference bandwidths floored at <c>minBandwidth</c>. Of <c>numSamples</c> draws from l with
+/// that budget are the worst): the best max(minPointsInModel, topNPercent % of them) form l(x), the next
+/// max(minPointsInModel, the rest) g(x) (HpBandSter's split: the two never share a point, and a budget where
+/// either has no more points than dimensions is skipped for a lower one), both with the normal reference
+/// bandwidths floored at <c>minBandwidth</c>. Of <c>numSamples</c> draws from l with
 /// bandwidths widened by <c>bandwidthFactor</c>, the one with the largest l(x)/g(x) is tried. No model yet: a
 /// uniform draw.
 /// </summary>
@@ -43,8 +44,11 @@ public sealed class BohbSearch(SearchSpace space, int seed, HyperbandSchedule sc
             if (ranked.Count < settings.MinPointsInModel + 2) continue;
             int good = Math.Max(settings.MinPointsInModel, (int)(settings.TopNPercent * ranked.Count / 100));
             int bad = Math.Max(settings.MinPointsInModel, (int)((100 - settings.TopNPercent) * ranked.Count / 100));
+            // HpBandSter's split: g(x) is the results ranked just after the good ones, never the good ones again,
+            // and a budget whose either set has no more points than dimensions has no model (a lower one is used).
             var goodPoints = ranked.Take(good).ToList();
-            var badPoints = ranked.Skip(ranked.Count - bad).ToList();
+            var badPoints = ranked.Skip(good).Take(bad).ToList();
+            if (goodPoints.Count <= Space.Dimensions.Count || badPoints.Count <= Space.Dimensions.Count) continue;
             return (Density(goodPoints), Density(badPoints), budget);
         }
         return null;

@@ -25,10 +25,11 @@ public static class SearchAlgorithms
         ["hyperband"] = ["eta", "minBudget", "maxBudget", "medianStopping"],
         ["bohb"] = ["eta", "minBudget", "maxBudget", "randomFraction", "topNPercent", "bandwidthFactor", "minBandwidth", "numSamples", "minPointsInModel", "medianStopping"],
         ["asha"] = ["eta", "minBudget", "maxBudget", "medianStopping"],
+        ["dehb"] = ["eta", "minBudget", "maxBudget", "mutationFactor", "crossoverProb", "medianStopping"],
     };
 
     /// <summary>Whether the algorithm gives each trial its budget (and so needs <c>spec.budget</c>).</summary>
-    public static bool IsMultiFidelity(string name) => name is "hyperband" or "bohb" or "asha";
+    public static bool IsMultiFidelity(string name) => name is "hyperband" or "bohb" or "asha" or "dehb";
 
     /// <summary>The algorithm, or null with the problems added to <paramref name="errors"/>.</summary>
     public static ISearchAlgorithm? Create(TuneSweepSpec spec, SearchSpace space, List<FieldError> errors)
@@ -75,11 +76,13 @@ public static class SearchAlgorithms
         ISearchAlgorithm search = algorithm.Name switch
         {
             "grid" => new GridSearch(space, settings.GridPoints ?? 3),
-            "tpe" => new TreeParzenSearch(space, seed, settings.StartupTrials ?? 10, settings.Gamma ?? 0.25, settings.Candidates ?? 24),
+            // gamma 0.1 of n as Optuna (hyperopt's 0.25 is of sqrt(n)): 0.25 n kept l(x) too wide to refine in 6-d (bench tune).
+            "tpe" => new TreeParzenSearch(space, seed, settings.StartupTrials ?? 10, settings.Gamma ?? 0.1, settings.Candidates ?? 24),
             "hyperband" => new HyperbandSearch(space, seed, schedule!),
             "bohb" => new BohbSearch(space, seed, schedule!, new BohbSettings(
                 settings.RandomFraction ?? 1.0 / 3, settings.TopNPercent ?? 15, settings.BandwidthFactor ?? 3,
                 settings.MinBandwidth ?? 1e-3, settings.NumSamples ?? 64, settings.MinPointsInModel ?? dims + 1)),
+            "dehb" => new DehbSearch(space, seed, schedule!, settings.MutationFactor ?? 0.5, settings.CrossoverProb ?? 0.5),
             "asha" => new AshaSearch(space, seed, settings.MinBudget ?? 1, settings.MaxBudget ?? 9, settings.Eta ?? 3, integerBudget),
             _ => new RandomSearch(space, seed),
         };

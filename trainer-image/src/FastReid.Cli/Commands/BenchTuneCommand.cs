@@ -20,7 +20,7 @@ internal static class BenchTuneCommand
         """
         Usage: fastreid bench tune [--seeds N] [--parallelism P] [--cap C] [--algorithms A,B] [--out FILE]
 
-        Runs random, tpe, hyperband, bohb, asha and median (random + median stopping) in-process on
+        Runs random, tpe, hyperband, bohb, asha, dehb and median (random + median stopping) in-process on
         Branin (2-d) and Hartmann-6, each with a fidelity: at budget b of maxBudget 27 (minBudget 1, eta 3)
         the function is biased (Kandasamy et al. 2017's multi-fidelity forms) and noisy, both in proportion
         to 1 - b/27, so only the maximum budget measures the true function. Every sweep is driven through
@@ -30,8 +30,8 @@ internal static class BenchTuneCommand
         Reports per function and algorithm: the budget until the incumbent's true normalised regret
         (f - min) / (max - min) is at most 1 % (median over the seeds, a seed that never reaches it counted
         as infinite, and how many reached it; the same for 0.1 %), the median regret at equal budgets, and
-        the ratios to random search. Goals: tpe and bohb need at most 1/3 of random's budget; asha and hyperband have a lower
-        regret than random at equal budgets.
+        the ratios to random search. Goals: tpe, bohb and dehb need at most 1/3 of random's budget; asha and
+        hyperband have a lower regret than random at equal budgets.
 
         Options:
           --seeds N         seeds per algorithm and function (default 20)
@@ -44,7 +44,7 @@ internal static class BenchTuneCommand
 
     private const double MinBudget = 1, MaxBudget = 27;
     private const int Eta = 3;
-    private static readonly string[] Algorithms = ["random", "tpe", "hyperband", "bohb", "asha", "median"];
+    private static readonly string[] Algorithms = ["random", "tpe", "hyperband", "bohb", "asha", "dehb", "median"];
     private static readonly double[] Checkpoints = [10, 25, 50, 100, 200];
 
     private static int Run(CliArgs args)
@@ -112,8 +112,8 @@ internal static class BenchTuneCommand
             ["fidelity"] = "at budget b, z = b/27: Kandasamy et al. (2017) multi-fidelity bias times (1 - z), plus Gaussian noise with sigma 2 % of the range times (1 - z); exact at b = 27",
             ["regret"] = "true (noise-free, full-fidelity) normalised regret (f(incumbent) - f_min) / (f_max - f_min) of SweepSearch.Best; f_max from 100000 uniform samples",
             ["budget"] = "sum of trial budgets (a promoted trial at its final budget, a stopped one at what it ran); random and tpe trials run at 27",
-            ["settings"] = "defaults of every algorithm (tpe startupTrials 10, gamma 0.25, candidates 24; bohb randomFraction 1/3, topNPercent 15, bandwidthFactor 3, minBandwidth 1e-3, numSamples 64; median gracePeriod 1, minTrials 3, readings every 3 budget units)",
-            ["goals"] = "tpe and bohb: budget_to_1pct_median <= 1/3 of random's; asha and hyperband: median regret below random's at equal budgets",
+            ["settings"] = "defaults of every algorithm (tpe startupTrials 10, gamma 0.1, candidates 24; bohb randomFraction 1/3, topNPercent 15, bandwidthFactor 3, minBandwidth 1e-3, numSamples 64; dehb mutationFactor 0.5, crossoverProb 0.5; median gracePeriod 1, minTrials 3, readings every 3 budget units)",
+            ["goals"] = "tpe, bohb and dehb: budget_to_1pct_median <= 1/3 of random's; asha and hyperband: median regret below random's at equal budgets",
             ["functions"] = functions,
             ["machine"] = $"{Environment.ProcessorCount} cores",
             ["date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
@@ -166,7 +166,7 @@ internal static class BenchTuneCommand
                 ["budget_to_1pct_ratio"] = ratio,
                 ["regret_ratio_at_budget"] = regretRatios,
             };
-            if (name is "tpe" or "bohb")
+            if (name is "tpe" or "bohb" or "dehb")
             {
                 entry["goal"] = "budget_to_1pct_ratio <= 1/3";
                 entry["met"] = ratio is { } q ? q <= 1.0 / 3 : null;
