@@ -56,6 +56,12 @@ public sealed class TuneCommandTests : IDisposable
                 f.write(str(os.getpid()))
             time.sleep(600)
         bias = 0.0
+        if mode == "median":
+            # intermediate readings at steps 1..5 that approach the final value; a trial stopped early never gets there
+            f = (p["SOLVER.BASE_LR"] - 0.3) ** 2 + (p["SOLVER.MOMENTUM"] - 0.7) ** 2
+            for step in range(1, 6):
+                print(json.dumps({"objective": f + 0.02 * (5 - step), "step": step}), flush=True)
+                time.sleep(0.4)
         if mode == "fidelity":
             # the folder is the trial's across promotions: it keeps every budget the trial was given
             with open(os.path.join(d, "budgets.txt"), "a") as f:
@@ -163,6 +169,39 @@ public sealed class TuneCommandTests : IDisposable
         Assert.Equal(9.0, (double)sweep["best"]!["budget"]!);
         Assert.Equal(F(trials[ranked[0]]) + 1.0 / 9, Objective(sweep["best"]!.AsObject()), 9);
         Assert.Equal(6 * 1 + 2 * 3 + 9, (double)sweep["budgetSpent"]!);
+    }
+
+    [Fact]
+    public void The_median_rule_stops_trials_whose_readings_fall_behind_and_keeps_their_readings()
+    {
+        var manifest = Manifest(maxTrials: 12, parallelism: 1, name: "median");
+        var withMedian = File.ReadAllText(manifest).Replace("algorithm: {name: random, seed: 7}",
+            "algorithm: {name: median, seed: 7, settings: {medianStopping: {gracePeriod: 1, minTrials: 3}}}", StringComparison.Ordinal);
+        Assert.Contains("median", withMedian);
+        File.WriteAllText(manifest, withMedian);
+        var (code, stdout, stderr) = CliRunner.Run(Env("median"), Tune(manifest));
+        Assert.True(code == 0, stderr + stdout);
+
+        var trials = Trials(SweepJson());
+        Assert.Equal(12, trials.Count);
+        var stopped = trials.Where(t => (string?)t["status"] == "Stopped").ToList();
+        Assert.NotEmpty(stopped); // random draws on a quadratic: some fall behind the median of those before them
+        Assert.All(trials.Take(3), t => Assert.Equal("Succeeded", (string?)t["status"])); // minTrials: nothing to compare the first three with
+        double F(JsonObject t) => Math.Pow((double)t["params"]!["SOLVER.BASE_LR"]! - 0.3, 2) + Math.Pow((double)t["params"]!["SOLVER.MOMENTUM"]! - 0.7, 2);
+        foreach (var t in stopped)
+        {
+            Assert.Contains("stopped early by median", (string?)t["message"]);
+            // it was stopped before its final line (no result), and kept the readings it reported: the function plus the gap left
+            var record = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "sweep", "trials", TrialFolder((int)t["id"]!), "trial.json")))!;
+            Assert.Empty(record["results"]!.AsArray());
+            var readings = record["readings"]!.AsArray();
+            Assert.InRange(readings.Count, 1, 5);
+            Assert.All(readings, r => Assert.Equal(F(t) + 0.02 * (5 - (double)r!["step"]!), (double)r!["loss"]!, 9));
+        }
+        // the best is a trial that ran to the end, and stopping never cut one better than it
+        var best = SweepJson()["best"]!.AsObject();
+        Assert.Equal("Succeeded", (string?)trials[(int)best["id"]!]["status"]);
+        Assert.All(stopped, t => Assert.True(F(t) > Objective(best), $"trial {t["id"]} (f = {F(t)}) was stopped though it beats the best {Objective(best)}"));
     }
 
     private static string TrialFolder(int id) => id.ToString("D4", CultureInfo.InvariantCulture);

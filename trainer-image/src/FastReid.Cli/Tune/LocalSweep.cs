@@ -40,6 +40,10 @@ internal sealed class LocalSweep
     private readonly ProgressTable _table;
     private readonly Dictionary<int, TrialProcess> _running = [];
     private readonly HashSet<int> _stopping = [];
+    /// <summary>Per running trial, how many of its readings came from earlier rungs (the rest are re-read from this rung's stdout).</summary>
+    private readonly Dictionary<int, int> _readingsBefore = [];
+    /// <summary>How often running black-box trials' readings are read when the algorithm stops trials on them.</summary>
+    private static readonly TimeSpan ReadingsPoll = TimeSpan.FromSeconds(1);
     private List<TrialRecord> _records = [];
     private Dictionary<string, string> _datasetEnv = [];
     private double _templateBudget;
@@ -69,6 +73,9 @@ internal sealed class LocalSweep
         {
             if (record.Pid is { } pid && record.ProcessStart is { } start) await TrialProcess.EndLeftoversAsync(pid, start);
             _out.WriteLine($"trial {record.Id} was running when the tuner stopped: starting it again{(Training ? " from its checkpoint" : "")}");
+            // the rung starts over, and so do its readings (those of the budgets it finished stay)
+            double finished = record.Results.Count > 0 ? record.Results[^1].Budget : 0;
+            record.Readings.RemoveAll(r => r.Step > finished);
             Launch(record, resume: true);
         }
 
@@ -98,8 +105,10 @@ internal sealed class LocalSweep
             Report(decision, test: null);
             if (_running.Count == 0) break;
 
-            await Task.WhenAny([.. _running.Values.Select(p => p.Exited), stopped]);
+            // Readings only matter to an early-stopping rule; then the loop also wakes to read them.
+            await Task.WhenAny([.. _running.Values.Select(p => p.Exited), stopped, ReadsReadings ? Task.Delay(ReadingsPoll, stop) : stopped]);
             if (stop.IsCancellationRequested) return await Interrupted(stoppedCode());
+            foreach (var (id, process) in _running) ReadReadings(_records[id], process);
             foreach (var (id, process) in _running.Where(p => p.Value.Exited.IsCompleted).ToList())
             {
                 _running.Remove(id);
@@ -162,6 +171,7 @@ internal sealed class LocalSweep
             : CommandRun(folder, record);
         var process = TrialProcess.Start(folder, file, args, env);
         _running[record.Id] = process;
+        _readingsBefore[record.Id] = record.Readings.Count;
         record.State = TrialState.Running;
         record.Attempts++;
         record.Pid = process.Pid;
@@ -198,11 +208,42 @@ internal sealed class LocalSweep
             ["FASTREID_TRIAL_DIR"] = folder,
         });
 
+    /// <summary>Whether readings are read: black-box trials under an algorithm with the median-stopping rule (training trials report none yet).</summary>
+    private bool ReadsReadings => !Training && (_spec.Algorithm.Name == "median" || _spec.Algorithm.Settings?.MedianStopping is not null);
+
+    /// <summary>
+    /// The rung's readings so far: every stdout line before the last that is <c>{"objective": NUMBER, "step": NUMBER}</c>
+    /// (the step in budget units), after the readings of earlier rungs. Other lines are the command's own output.
+    /// </summary>
+    private void ReadReadings(TrialRecord record, TrialProcess process)
+    {
+        if (!ReadsReadings) return;
+        var readings = record.Readings.Take(_readingsBefore.GetValueOrDefault(record.Id)).ToList();
+        foreach (var line in process.Lines(Folder(record.Id), stderr: false))
+        {
+            if (!line.StartsWith('{')) continue;
+            try
+            {
+                if (JsonNode.Parse(line) is JsonObject o && o["step"] is JsonValue step && o["objective"] is JsonValue value
+                    && step.GetValueKind() == JsonValueKind.Number && value.GetValueKind() == JsonValueKind.Number
+                    && value.GetValue<double>() is var x && double.IsFinite(x))
+                    readings.Add(new Reading(step.GetValue<double>(), SweepSearch.Loss(x, _spec.Objective)));
+            }
+            catch (JsonException) { }
+        }
+        if (readings.Count != record.Readings.Count)
+        {
+            record.Readings = readings;
+            record.Save(_trialsDir);
+        }
+    }
+
     /// <summary>Records how a rung ended: its objective, or the failure with a message, or the early stop.</summary>
     private void Finish(TrialRecord record, TrialProcess process)
     {
         var folder = Folder(record.Id);
         process.KillGroup(); // what the trial left running in the background ends with it
+        ReadReadings(record, process);
         if (_stopping.Remove(record.Id))
         {
             record.State = TrialState.Stopped;

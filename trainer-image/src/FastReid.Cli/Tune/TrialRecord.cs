@@ -26,6 +26,11 @@ internal sealed class TrialRecord
     public double Budget { get; set; }
     public TrialState State { get; set; } = TrialState.Running;
     public List<RungRecord> Results { get; set; } = [];
+    /// <summary>
+    /// Intermediate readings of every rung so far (a black-box trial's <c>{"objective": X, "step": S}</c> lines), as
+    /// losses: what the median-stopping rule compares. Readings of a rung that was started again are read again.
+    /// </summary>
+    public List<Reading> Readings { get; set; } = [];
     public ReidMetrics? Metrics { get; set; }
     public string? Message { get; set; }
     /// <summary>How many times the current rung was started (a restart after the tuner died is another).</summary>
@@ -39,7 +44,7 @@ internal sealed class TrialRecord
     public double? Objective => State == TrialState.Succeeded && Results.Count > 0 ? Results[^1].Objective : null;
 
     public TrialView ToView() => new(Id, TrialParams.FromJson(Params), Bracket, Budget, State,
-        [.. Results.Select(r => new RungResult(r.Budget, r.Loss))], []);
+        [.. Results.Select(r => new RungResult(r.Budget, r.Loss))], [.. Readings]);
 
     public static string FolderName(int id) => id.ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
 
