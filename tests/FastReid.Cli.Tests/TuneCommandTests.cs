@@ -143,11 +143,8 @@ public sealed class TuneCommandTests : IDisposable
     [Fact]
     public void Hyperband_promotes_the_best_third_of_each_rung_in_the_same_trial_folder()
     {
-        var manifest = Manifest(maxTrials: 9, parallelism: 3, name: "bracket");
-        var multiFidelity = File.ReadAllText(manifest).Replace("algorithm: {name: random, seed: 7}",
-            "algorithm: {name: hyperband, seed: 7, settings: {eta: 3, minBudget: 1, maxBudget: 9}}\n  budget: {key: SOLVER.MAX_EPOCH}", StringComparison.Ordinal);
-        Assert.Contains("hyperband", multiFidelity);
-        File.WriteAllText(manifest, multiFidelity);
+        var manifest = WithAlgorithm(Manifest(maxTrials: 9, parallelism: 3, name: "bracket"),
+            "{name: hyperband, seed: 7, settings: {eta: 3, minBudget: 1, maxBudget: 9}}\n  budget: {key: SOLVER.MAX_EPOCH}");
         var (code, stdout, stderr) = CliRunner.Run(Env("fidelity"), Tune(manifest));
         Assert.True(code == 0, stderr + stdout);
 
@@ -174,11 +171,8 @@ public sealed class TuneCommandTests : IDisposable
     [Fact]
     public void The_median_rule_stops_trials_whose_readings_fall_behind_and_keeps_their_readings()
     {
-        var manifest = Manifest(maxTrials: 12, parallelism: 1, name: "median");
-        var withMedian = File.ReadAllText(manifest).Replace("algorithm: {name: random, seed: 7}",
-            "algorithm: {name: median, seed: 7, settings: {medianStopping: {gracePeriod: 1, minTrials: 3}}}", StringComparison.Ordinal);
-        Assert.Contains("median", withMedian);
-        File.WriteAllText(manifest, withMedian);
+        var manifest = WithAlgorithm(Manifest(maxTrials: 12, parallelism: 1, name: "median"),
+            "{name: median, seed: 7, settings: {medianStopping: {gracePeriod: 1, minTrials: 3}}}");
         var (code, stdout, stderr) = CliRunner.Run(Env("median"), Tune(manifest));
         Assert.True(code == 0, stderr + stdout);
 
@@ -202,6 +196,16 @@ public sealed class TuneCommandTests : IDisposable
         var best = SweepJson()["best"]!.AsObject();
         Assert.Equal("Succeeded", (string?)trials[(int)best["id"]!]["status"]);
         Assert.All(stopped, t => Assert.True(F(t) > Objective(best), $"trial {t["id"]} (f = {F(t)}) was stopped though it beats the best {Objective(best)}"));
+    }
+
+    /// <summary>The manifest at <paramref name="path"/> with another algorithm line (and whatever follows it); returns the path.</summary>
+    private static string WithAlgorithm(string path, string algorithm)
+    {
+        const string random = "algorithm: {name: random, seed: 7}";
+        var text = File.ReadAllText(path);
+        Assert.Contains(random, text);
+        File.WriteAllText(path, text.Replace(random, "algorithm: " + algorithm, StringComparison.Ordinal));
+        return path;
     }
 
     private static string TrialFolder(int id) => id.ToString("D4", CultureInfo.InvariantCulture);
