@@ -201,8 +201,30 @@ internal sealed class RingLink(Socket socket, int peerRank) : IDisposable
         return header;
     }
 
+    /// <summary>How long a closing link reads what its peer still has in flight.</summary>
+    private const int CloseDrainMs = 250;
+
+    /// <summary>
+    /// Closes without a reset: a FIN after what already went out (an abort included), then a bounded read of what
+    /// the peer still has in flight. Closing a socket with unread bytes makes the kernel send a reset, and a reset
+    /// makes the peer drop what it has not read yet, the abort among them: the peer would then name this rank as
+    /// the one lost instead of the rank the abort names.
+    /// </summary>
     public void Dispose()
     {
+        try
+        {
+            Socket.Shutdown(SocketShutdown.Send);
+            var scratch = new byte[64 * 1024];
+            var deadline = Environment.TickCount64 + CloseDrainMs;
+            while (Environment.TickCount64 < deadline)
+            {
+                var n = Socket.Receive(scratch, SocketFlags.None, out var error);
+                if (error == SocketError.WouldBlock) { Socket.Poll(10_000, SelectMode.SelectRead); continue; }
+                if (error != SocketError.Success || n == 0) break; // the peer closed too, or is gone
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         Socket.Dispose();
         Incoming.Dispose();
     }
