@@ -64,7 +64,9 @@ public interface ISearchAlgorithm
 
 /// <summary>
 /// Seeds for per-trial draws: a stable mix of the sweep's seed and the trial's id (and a stream number), so the
-/// values of trial n do not depend on how many decisions came before it.
+/// values of trial n do not depend on how many decisions came before it. The only randomness of the planners:
+/// always seeded (<c>new Random(int)</c> uses .NET's seeded generator, the same sequence on every runtime), so
+/// a decision is a pure function of the spec and the trials.
 /// </summary>
 public static class Seeds
 {

@@ -11,13 +11,11 @@ public enum DimensionKind { Uniform, LogUniform, QUniform, RandInt, Choice, Fixe
 /// <summary>
 /// One dimension of a search space, keyed by its FastReID config key. Every algorithm works in the unit cube:
 /// <see cref="Decode"/> maps u in [0, 1) to a value and <see cref="Encode"/> maps a value back to the centre of
-/// its cell (for choice and randint: cell i of n is [i/n, (i+1)/n)). <see cref="Categorical"/> dimensions
-/// (choice) have no order; model-based algorithms treat them with a categorical kernel.
+/// its cell (for choice and randint: cell i of n is [i/n, (i+1)/n)). Choice dimensions have no order;
+/// model-based algorithms give them a categorical kernel (ParzenEstimator.CategoriesOf).
 /// </summary>
 public sealed record Dimension(string Key, DimensionKind Kind, double Min, double Max, double? Step, IReadOnlyList<JsonNode?> Values, ConfigValueKind ValueKind)
 {
-    public bool Categorical => Kind == DimensionKind.Choice;
-
     /// <summary>Number of distinct values (choice, randint, quniform, fixed); null for continuous dimensions.</summary>
     public int? Cardinality => Kind switch
     {
