@@ -62,7 +62,9 @@ public class ValidationTests
     [InlineData("models/exp1")]
     [InlineData("s3:///nobucket")]
     [InlineData("file://relative")]
-    public void Output_uri_is_s3_or_an_absolute_path(string uri)
+    [InlineData("pvc://Models/exp1")]
+    [InlineData("pvc://models/../exp1")]
+    public void Output_uri_is_s3_a_claim_or_an_absolute_path(string uri)
     {
         var e = Valid();
         e.Spec.Output = new OutputSpec { Uri = uri };
@@ -73,7 +75,9 @@ public class ValidationTests
     [InlineData("/data/models/exp1")]
     [InlineData("file:///data/models/exp1")]
     [InlineData("s3://models")]
-    public void File_paths_and_buckets_are_accepted(string uri)
+    [InlineData("pvc://models")]
+    [InlineData("pvc://reid.models-1/exp1/")]
+    public void File_paths_buckets_and_claims_are_accepted(string uri)
     {
         var e = Valid();
         e.Spec.Output = new OutputSpec { Uri = uri, Endpoint = uri.StartsWith("s3") ? "https://s3.local" : null };

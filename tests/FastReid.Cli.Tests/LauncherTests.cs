@@ -186,7 +186,9 @@ public sealed class LauncherTests : IDisposable
     public async Task The_planned_pods_of_a_2x2_experiment_train_as_four_ranks_and_the_rank_zero_result_becomes_the_status()
     {
         var now = new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
-        var output = Path.Combine(_dir, "out");
+        // the output is on a claim (a cluster run has no local paths); its folder here stands for it
+        var claim = Path.Combine(_dir, "claim");
+        var output = Path.Combine(claim, "out");
         var experiment = new FastReid.Api.V1Alpha1.ReidExperiment
         {
             Metadata = new FastReid.Api.V1Alpha1.ObjectMeta { Name = "ddp", Namespace = "team-a", Uid = "uid-ddp", Generation = 1 },
@@ -204,11 +206,11 @@ public sealed class LauncherTests : IDisposable
                      "TEST": {"EVAL_PERIOD": 1}}
                     """)!,
                 Resources = new FastReid.Api.V1Alpha1.ResourcesSpec { Nodes = 2, GpusPerNode = 2 },
-                Output = new FastReid.Api.V1Alpha1.OutputSpec { Uri = output },
+                Output = new FastReid.Api.V1Alpha1.OutputSpec { Uri = "pvc://ddp-models/out" },
             },
         };
         var first = FastReid.Pipeline.Experiments.ReidExperimentPlanner.Plan(experiment, FastReid.Pipeline.ObservedChildren.None(now));
-        var planned = PlannedPods.Of(first.Actions, _dir);
+        var planned = PlannedPods.Of(first.Actions, _dir, new Dictionary<string, string> { ["ddp-models"] = claim });
         Assert.Equal(["train", "--nproc-per-node", "2"], planned.Trainer.Args.Take(3));
 
         // the kubelet's part: the init container writes the datasets, the ConfigMap is mounted; DNS's part: MASTER_ADDR is this host
@@ -241,7 +243,7 @@ public sealed class LauncherTests : IDisposable
         Assert.Equal(FastReid.Api.V1Alpha1.Phases.Succeeded, done.Status.Phase);
         var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json"))).RootElement;
         Assert.Equal(metrics.GetProperty("mAP").GetDouble(), done.Status.Metrics!.MAP!.Value, 6);
-        Assert.EndsWith("model_final.pth", done.Status.Artefacts!.Model);
+        Assert.Equal("pvc://ddp-models/out/model_final.pth", done.Status.Artefacts!.Model);
     }
 
     /// <summary>

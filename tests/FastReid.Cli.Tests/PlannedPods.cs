@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.RegularExpressions;
 using FastReid.Core.Tests.Storage;
 using FastReid.Pipeline;
 using FastReid.Pipeline.Experiments;
@@ -17,7 +18,10 @@ internal sealed record PodRun(string? Index, int ExitCode, string Stdout, string
 /// as the kubelet resolves it (Secret keys hold s3rver's credentials, the downward API gives the completion index);
 /// the termination message is read back as the kubelet reads it; and the finished Job and pod are what the planner
 /// is shown next. The pods of one Job share the folders here (each would have its own emptyDir; what the init
-/// containers write is the same).
+/// containers write is the same). A PersistentVolumeClaim is the folder the test gives for it, and paths under its
+/// mount in the mounted ConfigMap files (the config's OUTPUT_DIR, KD.MODEL_WEIGHTS) point there too: this machine has
+/// no mount namespace per pod, so the pod's paths are rewritten where the trainer reads them, and the paths of its
+/// result file back to the pod's.
 /// </summary>
 internal sealed class PlannedPods
 {
@@ -36,29 +40,35 @@ internal sealed class PlannedPods
     private readonly string _dir;
     private readonly Dictionary<string, string> _mounts = new(StringComparer.Ordinal); // mount path → local folder
 
-    private PlannedPods(V1Job job, IReadOnlyList<V1ConfigMap> configMaps, string dir)
+    private PlannedPods(V1Job job, IReadOnlyList<V1ConfigMap> configMaps, string dir, IReadOnlyDictionary<string, string> claims)
     {
         Job = job;
         _dir = dir;
         var spec = job.Spec.Template.Spec;
         Trainer = spec.Containers.Single(c => c.Name == TrainerPod.Container);
         var volumes = (spec.Volumes ?? []).ToDictionary(v => v.Name);
+        var configMounts = new List<(string Folder, V1ConfigMapVolumeSource Source)>();
         foreach (var mount in (spec.InitContainers ?? []).Concat(spec.Containers).SelectMany(c => c.VolumeMounts ?? []))
         {
             if (HostPaths.Contains(mount.MountPath) || _mounts.ContainsKey(mount.MountPath)) continue;
-            var folder = Directory.CreateDirectory(Path.Combine(dir, "volumes", mount.Name)).FullName;
-            if (volumes[mount.Name].ConfigMap is { } source)
-                foreach (var (key, value) in configMaps.Single(m => m.Metadata.Name == source.Name).Data)
-                    File.WriteAllText(Path.Combine(folder, key), value);
+            var volume = volumes[mount.Name];
+            var folder = volume.PersistentVolumeClaim is { } claim
+                ? claims.TryGetValue(claim.ClaimName, out var claimFolder) ? Directory.CreateDirectory(claimFolder).FullName
+                    : throw new InvalidOperationException($"the pod mounts PersistentVolumeClaim {claim.ClaimName}, and the test gave no folder for it")
+                : Directory.CreateDirectory(Path.Combine(dir, "volumes", mount.Name)).FullName;
+            if (volume.ConfigMap is { } source) configMounts.Add((folder, source));
             _mounts[mount.MountPath] = folder;
         }
+        foreach (var (folder, source) in configMounts)
+            foreach (var (key, value) in configMaps.Single(m => m.Metadata.Name == source.Name).Data)
+                File.WriteAllText(Path.Combine(folder, key), LocalPaths(value));
     }
 
-    /// <summary>The Job among a plan's creates, with the ConfigMaps its pods mount.</summary>
-    public static PlannedPods Of(IEnumerable<ChildAction> actions, string dir)
+    /// <summary>The Job among a plan's creates, with the ConfigMaps its pods mount; <paramref name="claims"/>: the folder of each PersistentVolumeClaim.</summary>
+    public static PlannedPods Of(IEnumerable<ChildAction> actions, string dir, IReadOnlyDictionary<string, string>? claims = null)
     {
         var created = actions.OfType<CreateChild>().Select(c => c.Object).ToList();
-        return new PlannedPods(created.OfType<V1Job>().Single(), [.. created.OfType<V1ConfigMap>()], dir);
+        return new PlannedPods(created.OfType<V1Job>().Single(), [.. created.OfType<V1ConfigMap>()], dir, claims ?? new Dictionary<string, string>());
     }
 
     public V1Job Job { get; }
@@ -106,7 +116,8 @@ internal sealed class PlannedPods
     public PodRun Ended(string? index, int exitCode, string stdout, string stderr)
     {
         var file = TerminationFile(index);
-        var written = File.Exists(file) ? File.ReadAllText(file) : "";
+        // the trainer in the pod would have reported the pod's paths (a claim's files under its mount)
+        var written = File.Exists(file) ? PodPaths(File.ReadAllText(file)) : "";
         string? message = written.Length > 0 ? written
             : exitCode != 0 && Trainer.TerminationMessagePolicy == "FallbackToLogsOnError" ? LogTail(stdout + stderr)
             : null;
@@ -202,6 +213,22 @@ internal sealed class PlannedPods
         foreach (var (mount, folder) in _mounts)
             if (path == mount || path.StartsWith(mount + "/", StringComparison.Ordinal)) return folder + path[mount.Length..];
         return path;
+    }
+
+    /// <summary>A file's text with each path under a mount (a whole path segment: /mnt/pvc/models, not /mnt/pvc/models2) as a path here.</summary>
+    private string LocalPaths(string text)
+    {
+        foreach (var (mount, folder) in _mounts.OrderByDescending(m => m.Key.Length))
+            text = Regex.Replace(text, Regex.Escape(mount) + @"(?=[/'""\s,\]]|$)", folder.Replace("$", "$$", StringComparison.Ordinal), RegexOptions.Multiline);
+        return text;
+    }
+
+    /// <summary>The inverse of <see cref="LocalPaths"/>: each folder standing for a mount as the mount's path in the pod.</summary>
+    private string PodPaths(string text)
+    {
+        foreach (var (mount, folder) in _mounts.OrderByDescending(m => m.Value.Length))
+            text = Regex.Replace(text, Regex.Escape(folder) + @"(?=[/'""\s,\]]|$)", mount.Replace("$", "$$", StringComparison.Ordinal), RegexOptions.Multiline);
+        return text;
     }
 
     private static string LogTail(string log)

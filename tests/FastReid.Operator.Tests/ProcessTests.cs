@@ -136,7 +136,7 @@ public sealed class ProcessTests
                   config:
                     SOLVER: {"{"}MAX_EPOCH: {i}{"}"}
                   resources: {"{"}nodes: {1 + i % 2}, cpu: "2", memory: 4Gi{"}"}
-                  output: {"{"}uri: /data/out/sweep-{i:00}{"}"}
+                  output: {"{"}uri: pvc://data/out/sweep-{i:00}{"}"}
 
                 """));
             await File.WriteAllTextAsync(Path.Combine(dir, "experiments.yaml"), manifests);

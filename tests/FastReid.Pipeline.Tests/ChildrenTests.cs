@@ -113,7 +113,7 @@ public class ChildrenTests
     public void Without_a_secret_no_credential_variables_are_set()
     {
         var e = Experiment();
-        e.Spec.Output = new OutputSpec { Uri = "/data/models/x" };
+        e.Spec.Output = new OutputSpec { Uri = "pvc://models/x" };
         var env = Env(FirstRun(e).Job);
         Assert.DoesNotContain(env.Keys, k => k.StartsWith("AWS_", StringComparison.Ordinal));
     }
@@ -226,17 +226,5 @@ public class ChildrenTests
         var env = pod.Containers.Single().Env.ToDictionary(v => v.Name);
         Assert.Equal("s3://datasets/market1501", env["FASTREID_DATASET_URI"].Value);
         Assert.Equal("/var/lib/fastreid/datasets", env["FASTREID_DATASETS"].Value);
-    }
-
-    [Fact]
-    public void A_dataset_path_is_used_in_place()
-    {
-        var e = Experiment();
-        e.Spec.Dataset = new DatasetSpec { Name = "Market1501", Uri = "file:///mnt/reid" };
-        var pod = FirstRun(e).Job.Spec.Template.Spec;
-        var env = pod.Containers.Single().Env.ToDictionary(v => v.Name);
-        Assert.Equal("/mnt/reid", env["FASTREID_DATASETS"].Value);
-        Assert.False(env.ContainsKey("FASTREID_DATASET_URI"));
-        Assert.DoesNotContain(pod.Volumes, v => v.Name == "datasets");
     }
 }

@@ -242,10 +242,10 @@ public sealed class DistillPlannerTests
     [Fact]
     public void Teachers_given_by_uri_need_no_experiment_and_have_empty_digests()
     {
-        var plan = PlanOf(Job(teachers: [ByUri("s3://zoo/r101"), ByUri("/models/r50")]), World());
+        var plan = PlanOf(Job(teachers: [ByUri("s3://zoo/r101"), ByUri("pvc://zoo/r50")]), World());
         var config = CreatedStudent(plan).Spec.Config!;
-        Assert.Equal(["s3://zoo/r101/model_final.pth", "/models/r50/model_final.pth"], Strings(config, "KD.MODEL_WEIGHTS"));
-        Assert.Equal(["s3://zoo/r101/config.yaml", "/models/r50/config.yaml"], Strings(config, "KD.MODEL_CONFIG"));
+        Assert.Equal(["s3://zoo/r101/model_final.pth", "pvc://zoo/r50/model_final.pth"], Strings(config, "KD.MODEL_WEIGHTS"));
+        Assert.Equal(["s3://zoo/r101/config.yaml", "pvc://zoo/r50/config.yaml"], Strings(config, "KD.MODEL_CONFIG"));
         Assert.Equal(["", ""], Strings(config, "KD.MODEL_WEIGHTS_SHA256"));
         Assert.Equal(["", ""], Strings(config, "KD.MODEL_CONFIG_SHA256"));
         Assert.All(plan.Status.Teachers!, t => Assert.Equal((null, "", "", (ReidMetrics?)null), (t.Experiment, t.ModelSha256, t.ConfigSha256, t.Metrics)));

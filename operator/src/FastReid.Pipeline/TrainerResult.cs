@@ -5,7 +5,7 @@ namespace FastReid.Pipeline;
 
 /// <summary>
 /// What an experiment's status takes from the trainer's <see cref="RunResult"/> (the rank-0 pod's termination
-/// message): metrics, artefact URIs with their digests, and the budget used.
+/// message): metrics, artefact URIs with their digests (paths under a claim's mount as pvc:// URIs), and the budget used.
 /// </summary>
 public sealed record TrainerResult(ReidMetrics Metrics, ArtefactsStatus Artefacts, double? BudgetUsed)
 {
@@ -16,7 +16,13 @@ public sealed record TrainerResult(ReidMetrics Metrics, ArtefactsStatus Artefact
         var a = result.Artefacts;
         var artefacts = new ArtefactsStatus
         {
-            Model = a.Model, Checkpoint = a.Checkpoint, Config = a.Config, Export = a.Export, Metrics = a.Metrics, Manifest = a.Manifest,
+            // the trainer reports the paths it wrote; users and other resources read a claim's files by pvc:// URI
+            Model = ClaimMounts.UriOf(a.Model),
+            Checkpoint = ClaimMounts.UriOf(a.Checkpoint),
+            Config = ClaimMounts.UriOf(a.Config),
+            Export = ClaimMounts.UriOf(a.Export),
+            Metrics = ClaimMounts.UriOf(a.Metrics),
+            Manifest = ClaimMounts.UriOf(a.Manifest),
             Sha256 = Digests(result),
         };
         return new TrainerResult(result.Metrics ?? new ReidMetrics(), artefacts, result.Budget?.Used);

@@ -23,10 +23,13 @@ public sealed class LocalObjectReference
     public string Name { get; set; } = "";
 }
 
-/// <summary>Where artefacts go: an S3 URI (with an optional endpoint and a credentials Secret) or a file path.</summary>
+/// <summary>
+/// Where artefacts go: an S3 URI (with an optional endpoint and a credentials Secret), a PersistentVolumeClaim
+/// (<c>pvc://CLAIM/path</c>, mounted read-write into the trainer pods), or a file path (runs on one machine only).
+/// </summary>
 public sealed class OutputSpec
 {
-    [Required, Description("s3://bucket/prefix or an absolute file path (file:///... or /...).")]
+    [Required, Description("s3://bucket/prefix, or pvc://CLAIM/path (a PersistentVolumeClaim of this namespace, mounted read-write). A file path (/... or file:///...) only for runs on one machine; the operator refuses it.")]
     public string Uri { get; set; } = "";
     [Description("S3 endpoint for S3-compatible stores, e.g. http://minio:9000.")]
     public string? Endpoint { get; set; }
@@ -54,7 +57,7 @@ public sealed class DatasetSpec
 {
     [Required, MaxLength(63), Description("FastReID dataset name (Market1501, DukeMTMC, MSMT17, VeRi, a folder name), or Synthetic.")]
     public string Name { get; set; } = "";
-    [Description("Where the dataset root lives (the folder holding e.g. Market-1501-v15.09.15/): s3://... or an absolute path in the pod. Not used for Synthetic.")]
+    [Description("Where the dataset root lives (the folder holding e.g. Market-1501-v15.09.15/): s3://bucket/prefix, or pvc://CLAIM/path (mounted read-only). A file path only for runs on one machine. Not used for Synthetic.")]
     public string? Uri { get; set; }
     [Description("Parameters of the Synthetic dataset.")]
     public SyntheticDatasetSpec? Synthetic { get; set; }

@@ -25,9 +25,9 @@ public sealed class ModelSource
 {
     [Description("A ReidExperiment whose trained model is used.")]
     public LocalObjectReference? ExperimentRef { get; set; }
-    [Description("URI of model weights (model.pt).")]
+    [Description("URI of model weights (model.pt): s3://... or pvc://CLAIM/path (mounted read-only).")]
     public string? ModelUri { get; set; }
-    [Description("URI of the config.yaml the model was trained with.")]
+    [Description("URI of the config.yaml the model was trained with: s3://... or pvc://CLAIM/path (mounted read-only).")]
     public string? ConfigUri { get; set; }
 }
 

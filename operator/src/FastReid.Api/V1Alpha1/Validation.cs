@@ -72,8 +72,7 @@ public static partial class Validation
     {
         if (spec.Dataset.Name != "Synthetic" && string.IsNullOrEmpty(spec.Dataset.Uri))
             errors.Add(new($"{path}.dataset.uri", $"is required for dataset '{spec.Dataset.Name}' (only Synthetic is generated)"));
-        if (spec.Dataset.Uri is { Length: > 0 } uri && !IsStorageUri(uri))
-            errors.Add(new($"{path}.dataset.uri", $"must be s3://bucket/prefix or an absolute path, got '{uri}'"));
+        if (spec.Dataset.Uri is { Length: > 0 } uri) CheckLocation(uri, $"{path}.dataset.uri", errors);
         CheckQuantity(spec.Resources.Cpu, $"{path}.resources.cpu", errors);
         CheckQuantity(spec.Resources.Memory, $"{path}.resources.memory", errors);
         if (spec.Output is not null) CheckOutput(spec.Output, $"{path}.output", errors);
@@ -92,8 +91,7 @@ public static partial class Validation
 
     private static void CheckOutput(OutputSpec output, string path, List<FieldError> errors)
     {
-        if (output.Uri.Length > 0 && !IsStorageUri(output.Uri))
-            errors.Add(new($"{path}.uri", $"must be s3://bucket/prefix or an absolute path (file:///... or /...), got '{output.Uri}'"));
+        if (output.Uri.Length > 0) CheckLocation(output.Uri, $"{path}.uri", errors);
         bool s3 = output.Uri.StartsWith("s3://", StringComparison.Ordinal);
         if (!s3 && output.SecretRef is not null)
             errors.Add(new($"{path}.secretRef", "is only used with s3:// outputs"));
@@ -114,10 +112,8 @@ public static partial class Validation
             errors.Add(new($"{path}.configUri", "is required with modelUri"));
         if (!byUri && source.ConfigUri is not null)
             errors.Add(new($"{path}.configUri", "is only used with modelUri"));
-        if (source.ModelUri is { } model && !IsStorageUri(model))
-            errors.Add(new($"{path}.modelUri", $"must be s3://... or an absolute path, got '{model}'"));
-        if (source.ConfigUri is { } config && !IsStorageUri(config))
-            errors.Add(new($"{path}.configUri", $"must be s3://... or an absolute path, got '{config}'"));
+        if (source.ModelUri is { } model) CheckLocation(model, $"{path}.modelUri", errors);
+        if (source.ConfigUri is { } config) CheckLocation(config, $"{path}.configUri", errors);
     }
 
     private static void CheckSearchParameter(SearchParameter parameter, string path, List<FieldError> errors)
@@ -153,14 +149,38 @@ public static partial class Validation
             errors.Add(new(path, $"must be greater than zero, got '{quantity}'"));
     }
 
-    /// <summary>True for <c>s3://bucket[/prefix]</c>, <c>file:///abs</c> and absolute paths.</summary>
-    public static bool IsStorageUri(string uri)
+    /// <summary>True for <c>s3://bucket[/prefix]</c>, <c>pvc://CLAIM[/path]</c>, <c>file:///abs</c> and absolute paths (<see cref="StorageLocation"/>).</summary>
+    public static bool IsStorageUri(string uri) => StorageLocation.TryParse(uri, out _) is not null;
+
+    private static void CheckLocation(string uri, string path, List<FieldError> errors)
     {
-        if (uri.StartsWith("s3://", StringComparison.Ordinal))
-            return uri.Length > 5 && uri[5] != '/';
-        if (uri.StartsWith("file://", StringComparison.Ordinal))
-            return uri.Length > 7 && uri[7] == '/';
-        return uri.StartsWith('/') && !uri.Contains("://", StringComparison.Ordinal);
+        if (StorageLocation.TryParse(uri, out var error) is null) errors.Add(new(path, error!));
+    }
+
+    /// <summary>
+    /// What a run on the cluster refuses besides <see cref="Validate(ReidExperiment)"/>: a local path in a URI field. A
+    /// pod has its image and its volumes only, so a dataset or model at a path of the machine that wrote the spec is
+    /// not there, and an output written to one would vanish with the pod's emptyDir while the status named it. Added
+    /// to <paramref name="errors"/> under <paramref name="path"/> (<c>spec</c>, <c>spec.student</c>, <c>spec.template</c>).
+    /// </summary>
+    public static void CheckClusterLocations(ReidExperimentSpec spec, string path, List<FieldError> errors)
+    {
+        CheckClusterLocation(spec.Dataset.Uri, $"{path}.dataset.uri", errors);
+        CheckClusterLocation(spec.Output?.Uri, $"{path}.output.uri", errors);
+    }
+
+    /// <summary><see cref="CheckClusterLocations(ReidExperimentSpec, string, List{FieldError})"/> for a teacher's or an export's source.</summary>
+    public static void CheckClusterLocations(ModelSource source, string path, List<FieldError> errors)
+    {
+        CheckClusterLocation(source.ModelUri, $"{path}.modelUri", errors);
+        CheckClusterLocation(source.ConfigUri, $"{path}.configUri", errors);
+    }
+
+    /// <summary>A local path (<c>/abs</c>, <c>file:///abs</c>) named by <paramref name="path"/>, refused with what to use instead.</summary>
+    public static void CheckClusterLocation(string? uri, string path, List<FieldError> errors)
+    {
+        if (uri is { Length: > 0 } && StorageLocation.TryParse(uri, out _) is { IsLocal: true })
+            errors.Add(new(path, $"'{uri}' is a local path, which a cluster pod does not have (files written there vanish with the pod); use s3://bucket/prefix or pvc://CLAIM/path (a PersistentVolumeClaim of this namespace)"));
     }
 
     private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);

@@ -39,7 +39,7 @@ public sealed record OperatorOptions
           --metrics-address ADDR            address to listen on (default: 0.0.0.0)
           --workers N                       concurrent reconciles (default: 2)
           --trainer-image IMAGE             trainer image when spec.resources.image is empty
-          --default-storage URI             s3://bucket/prefix or /path for experiments without spec.output
+          --default-storage URI             s3://bucket/prefix or pvc://CLAIM/path for experiments without spec.output
           --default-storage-endpoint URL    S3 endpoint of the default storage
           --default-storage-secret NAME     Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for it
           --master-port N                   torch.distributed rendezvous port (default: 29500)
@@ -106,7 +106,8 @@ public sealed record OperatorOptions
             };
             var errors = new List<FieldError>();
             Validation.CheckAttributes(output, "default-storage", errors);
-            if (!Validation.IsStorageUri(storage)) errors.Add(new FieldError("default-storage", $"must be s3://bucket/prefix or an absolute path, got '{storage}'"));
+            if (!Validation.IsStorageUri(storage)) errors.Add(new FieldError("default-storage", $"must be s3://bucket/prefix or pvc://CLAIM/path, got '{storage}'"));
+            else Validation.CheckClusterLocation(storage, "default-storage", errors);
             if (errors.Count > 0) throw new OptionsException("--" + errors[0]);
             options = options with { DefaultStorage = output };
         }

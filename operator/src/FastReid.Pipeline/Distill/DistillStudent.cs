@@ -41,8 +41,12 @@ public static class DistillStudent
         var errors = new List<FieldError>(Validation.Validate(job));
         var student = DistillNames.StudentName(job);
         for (int i = 0; i < job.Spec.Teachers.Count; i++)
+        {
             if (job.Spec.Teachers[i].ExperimentRef?.Name == student)
                 errors.Add(new($"spec.teachers[{i}].experimentRef.name", $"names {student}, the student this DistillJob trains"));
+            // a teacher on a claim is mounted read-only into the student's pods (its KD keys name the mounted paths)
+            Validation.CheckClusterLocations(job.Spec.Teachers[i], $"spec.teachers[{i}]", errors);
+        }
         var config = job.Spec.Student.Config ?? [];
         foreach (var (key, from) in OwnedKeys.Where(k => SpecConfig.Sets(config, k.Key)))
             errors.Add(new($"spec.student.config.{key}", $"is set by the operator from {from}; remove it from the config"));

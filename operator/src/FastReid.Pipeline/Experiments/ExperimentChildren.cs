@@ -15,6 +15,9 @@ public sealed record ResolvedRun(
 {
     /// <summary>The trainer's run id (<see cref="ExperimentNames.RunId"/>): the run name, or one that outlives a budget change.</summary>
     public string RunId { get; init; } = RunName;
+
+    /// <summary>The PersistentVolumeClaims of the run's pvc:// output, dataset and config paths, mounted into each pod.</summary>
+    public ClaimMounts Claims { get; init; } = ClaimMounts.None;
 }
 
 /// <summary>
@@ -105,6 +108,8 @@ public static class ExperimentChildren
             volumes.Add(new V1Volume { Name = "datasets", EmptyDir = new V1EmptyDirVolumeSource() });
             mounts.Add(new V1VolumeMount { Name = "datasets", MountPath = DatasetsPath });
         }
+        volumes.AddRange(run.Claims.Volumes());
+        mounts.AddRange(run.Claims.Mounts());
         if (spec.Resources.GpusPerNode > 0)
         {
             // Data-loader workers share batches through /dev/shm; the container default (64 MiB) is too small.
@@ -215,8 +220,12 @@ public static class ExperimentChildren
                 env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = DatasetsPath });
                 env.Add(new V1EnvVar { Name = "FASTREID_DATASET_URI", Value = s3 });
                 break;
+            case var pvc when pvc.StartsWith(StorageLocation.PvcScheme, StringComparison.Ordinal):
+                // the claim is mounted (read-only unless the output is on it too) and read in place
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = ClaimMounts.PodPath(pvc) });
+                break;
             case var path:
-                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = path.StartsWith("file://", StringComparison.Ordinal) ? path["file://".Length..] : path });
+                env.Add(new V1EnvVar { Name = "FASTREID_DATASETS", Value = StorageLocation.TryParse(path, out _)?.Path ?? path });
                 break;
         }
         env.AddRange(TrainerPod.StorageEnv(run.Output));

@@ -37,11 +37,17 @@ public static class ReidExperimentPlanner
         var name = experiment.Metadata.Name ?? "";
         var output = options.ResolveOutput(spec.Output, ns, name, errors);
 
+        Validation.CheckClusterLocations(spec, "spec", errors);
+        if (spec.Output is null && output is not null) Validation.CheckClusterLocation(output.Uri, "spec.output (the operator's default storage)", errors);
+
         var configErrors = options.ValidateConfig(spec.Config ?? [], "spec.config");
         errors.AddRange(configErrors);
-        if (output is null || configErrors.Count > 0) return null;
+        // a malformed URI is named by Validation.Validate; there is no pod path to plan for it
+        if (output is null || configErrors.Count > 0 || !Validation.IsStorageUri(output.Uri)) return null;
         var config = SpecConfig.Effective(spec, output.Uri, "spec", errors);
         if (config is null) return null;
+        var reads = SpecConfig.MountReadPaths(config, "spec", errors);
+        var claims = ClaimMounts.Of(reads.Append(spec.Dataset.Uri), [output.Uri]);
         var yaml = config.ToYaml();
         if (yaml.Length > MaxConfigBytes)
             errors.Add(new FieldError("spec.config", $"renders to {yaml.Length} bytes; a ConfigMap holds at most {MaxConfigBytes}"));
@@ -49,7 +55,7 @@ public static class ReidExperimentPlanner
             errors.Add(new FieldError($"metadata.annotations[{ExperimentNames.BudgetKeyAnnotation}]",
                 $"'{budgetKey}' cannot carry a training budget (known: {string.Join(", ", BudgetKeys.All.Select(b => b.Key))})"));
         var image = string.IsNullOrWhiteSpace(spec.Resources.Image) ? options.TrainerImage : spec.Resources.Image;
-        return new ResolvedRun(experiment, ExperimentNames.RunName(experiment), ns, yaml, output, image) { RunId = ExperimentNames.RunId(experiment) };
+        return new ResolvedRun(experiment, ExperimentNames.RunName(experiment), ns, yaml, output, image) { RunId = ExperimentNames.RunId(experiment), Claims = claims };
     }
 
     /// <summary>

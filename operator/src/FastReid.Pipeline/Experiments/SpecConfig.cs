@@ -53,12 +53,14 @@ public static class SpecConfig
             errors.Add(new FieldError($"{specPath}.config{(e.Key is null ? "" : "." + e.Key)}", e.Message));
             return null;
         }
-        if (Sets(tree, "OUTPUT_DIR") && config.String("OUTPUT_DIR") != outputUri)
+        // a pvc:// output is written at its claim's mount in the pod (ClaimMounts)
+        var outputDir = ClaimMounts.PodPath(outputUri);
+        if (Sets(tree, "OUTPUT_DIR") && config.String("OUTPUT_DIR") is var set && set != outputUri && set != outputDir)
         {
             errors.Add(new FieldError($"{specPath}.config.OUTPUT_DIR", $"is set by {specPath}.output.uri ('{outputUri}'); remove it from the config"));
             return null;
         }
-        config.SetValue("OUTPUT_DIR", outputUri);
+        config.SetValue("OUTPUT_DIR", outputDir);
         if (Sets(tree, "RESUME") && config.String("RESUME") != "auto")
         {
             errors.Add(new FieldError($"{specPath}.config.RESUME", "is set by the operator to 'auto' (a retried pod resumes from its run's newest checkpoint); remove it from the config"));
@@ -71,6 +73,43 @@ public static class SpecConfig
         if (!Sets(tree, "DATASETS.TESTS")) config.SetValue("DATASETS.TESTS", new[] { dataset });
         if (!Sets(tree, "MODEL.DEVICE")) config.SetValue("MODEL.DEVICE", spec.Resources.GpusPerNode > 0 ? "cuda" : "cpu");
         return config;
+    }
+
+    /// <summary>The config keys that name files the trainer reads (FastReID's and the KD teachers').</summary>
+    public static readonly IReadOnlyList<string> ReadPathKeys = ["MODEL.WEIGHTS", "MODEL.BACKBONE.PRETRAIN_PATH", "KD.MODEL_CONFIG", "KD.MODEL_WEIGHTS"];
+
+    /// <summary>
+    /// Puts the pod's path in place of each pvc:// URI in <see cref="ReadPathKeys"/> (a DistillJob's teachers on a claim,
+    /// MODEL.WEIGHTS on one) and returns those URIs, whose claims the pod mounts read-only; a malformed one is an error
+    /// naming its key. Other values (s3://, a path in the image) are left as they are.
+    /// </summary>
+    public static List<string> MountReadPaths(FastReidConfig config, string specPath, List<FieldError> errors)
+    {
+        var uris = new List<string>();
+        string Mapped(string key, string value)
+        {
+            if (!value.StartsWith(StorageLocation.PvcScheme, StringComparison.Ordinal)) return value;
+            if (StorageLocation.TryParse(value, out var error) is null)
+            {
+                errors.Add(new FieldError($"{specPath}.config.{key}", error!));
+                return value;
+            }
+            uris.Add(value);
+            return ClaimMounts.PodPath(value);
+        }
+        foreach (var key in ReadPathKeys)
+        {
+            switch (config[key])
+            {
+                case string value when value.Length > 0:
+                    config.SetValue(key, Mapped(key, value));
+                    break;
+                case string[] values when values.Length > 0:
+                    config.SetValue(key, values.Select(v => Mapped(key, v)).ToArray());
+                    break;
+            }
+        }
+        return uris;
     }
 
     /// <summary>True when the tree sets a key, nested (<c>MODEL: {DEVICE: ..}</c>) or dotted (<c>MODEL.DEVICE: ..</c>).</summary>

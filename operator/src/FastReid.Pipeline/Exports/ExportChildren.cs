@@ -5,7 +5,11 @@ using k8s.Models;
 namespace FastReid.Pipeline.Exports;
 
 /// <summary>What one export needs, resolved from the spec, its source and the operator defaults.</summary>
-public sealed record ResolvedExport(ExportJob Job, string JobName, string Namespace, string ModelUri, string ConfigUri, OutputSpec Output, string Image);
+public sealed record ResolvedExport(ExportJob Job, string JobName, string Namespace, string ModelUri, string ConfigUri, OutputSpec Output, string Image)
+{
+    /// <summary>The claims of a pvc:// source (mounted read-only) and output (read-write).</summary>
+    public ClaimMounts Claims { get; init; } = ClaimMounts.None;
+}
 
 /// <summary>
 /// The export's one child: a batch/v1 Job of one pod running <c>fastreid export</c>, which writes
@@ -50,7 +54,7 @@ public static class ExportChildren
                         EnableServiceLinks = false,
                         AutomountServiceAccountToken = false,
                         SecurityContext = TrainerPod.PodSecurity(),
-                        Volumes = [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }],
+                        Volumes = [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }, .. export.Claims.Volumes()],
                         Containers =
                         [
                             new V1Container
@@ -63,7 +67,7 @@ public static class ExportChildren
                                 Env = Env(export),
                                 // ONNX export and onnxruntime verification run on the CPU: never a GPU.
                                 Resources = TrainerPod.Resources(spec.Resources.Cpu, spec.Resources.Memory, gpus: 0),
-                                VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
+                                VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, .. export.Claims.Mounts()],
                                 TerminationMessagePath = TrainerPod.ResultFile,
                                 TerminationMessagePolicy = "FallbackToLogsOnError",
                                 SecurityContext = TrainerPod.ContainerSecurity(),
@@ -75,20 +79,23 @@ public static class ExportChildren
         };
     }
 
-    /// <summary><c>export --config C --output O --format onnx --opset N --batch dynamic|N --tolerance X MODEL.WEIGHTS M</c>.</summary>
+    /// <summary>
+    /// <c>export --config C --output O --format onnx --opset N --batch dynamic|N --tolerance X MODEL.WEIGHTS M</c>, with a
+    /// pvc:// source or output as its path in the pod.
+    /// </summary>
     public static List<string> Args(ResolvedExport export)
     {
         var spec = export.Job.Spec;
         return
         [
             "export",
-            "--config", export.ConfigUri,
-            "--output", export.Output.Uri,
+            "--config", ClaimMounts.PodPath(export.ConfigUri),
+            "--output", ClaimMounts.PodPath(export.Output.Uri),
             "--format", ExportFormats.Onnx,
             "--opset", spec.Onnx.Opset.ToString(CultureInfo.InvariantCulture),
             "--batch", spec.Onnx.DynamicBatch ? "dynamic" : spec.Onnx.BatchSize.ToString(CultureInfo.InvariantCulture),
             "--tolerance", spec.Verify.Tolerance.ToString("R", CultureInfo.InvariantCulture),
-            "MODEL.WEIGHTS", export.ModelUri,
+            "MODEL.WEIGHTS", ClaimMounts.PodPath(export.ModelUri),
         ];
     }
 

@@ -26,6 +26,8 @@ public static class ExportJobPlanner
 
         var errors = new List<FieldError>(Validation.Validate(job));
         var output = options.ResolveOutput(job.Spec.Output, job.Metadata.Namespace ?? "default", job.Metadata.Name ?? "", errors);
+        Validation.CheckClusterLocations(job.Spec.Source, "spec.source", errors);
+        Validation.CheckClusterLocation(output?.Uri, job.Spec.Output is null ? "spec.output (the operator's default storage)" : "spec.output.uri", errors);
         if (errors.Count > 0 || output is null)
             return Reject(job, errors, observed.Now);
         return new PlanContext(job, output, observed, sourceExperiment, options).Plan();
@@ -108,7 +110,10 @@ public static class ExportJobPlanner
                 Status.Conditions!.RemoveAll(c => c.Type == ConditionTypes.Failed);
             Status.Source = new ExportSourceStatus { Model = model, Config = config };
             var image = string.IsNullOrWhiteSpace(job.Spec.Resources.Image) ? options.TrainerImage : job.Spec.Resources.Image;
-            return new ResolvedExport(job, JobName, job.Metadata.Namespace ?? "default", model!, config!, output, image);
+            return new ResolvedExport(job, JobName, job.Metadata.Namespace ?? "default", model!, config!, output, image)
+            {
+                Claims = ClaimMounts.Of([model, config], [output.Uri]),
+            };
         }
 
         private ResolvedExport? Wait(string reason, string message)

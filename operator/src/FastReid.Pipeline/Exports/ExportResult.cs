@@ -21,7 +21,7 @@ public sealed record ExportResult(ArtefactsStatus Artefacts, VerificationStatus 
             error = $"the export result has no verify figures: {RunResult.Truncate(message ?? "", 120)}";
             return null;
         }
-        var artefacts = new ArtefactsStatus { Export = result.Artefacts.Export, Sha256 = TrainerResult.Digests(result) };
+        var artefacts = new ArtefactsStatus { Export = ClaimMounts.UriOf(result.Artefacts.Export), Sha256 = TrainerResult.Digests(result) };
         var verification = new VerificationStatus
         {
             Passed = v.Passed, Tolerance = v.Tolerance, MaxRelativeError = v.MaxRelativeError, MaxAbsError = v.MaxAbsError,
