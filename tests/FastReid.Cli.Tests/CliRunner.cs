@@ -32,11 +32,23 @@ internal static class CliRunner
             WorkingDirectory = RepoRoot,
         };
         foreach (var a in args) start.ArgumentList.Add(a);
-        // an inherited result file (e.g. the test host's own pod) is not the test's; one the test gives is
-        start.Environment.Remove("FASTREID_RESULT_FILE");
+        ClearInherited(start.Environment);
         if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
         return Process.Start(start)!;
     }
+
+    /// <summary>
+    /// Removes every inherited FASTREID_* and AWS_* variable: a developer's FASTREID_DATASETS, FASTREID_RESULT_FILE
+    /// (a test host's own pod) or AWS credentials are not the test's, and would change what the child reads, where it
+    /// writes, or which storage it reaches. A test gives the ones it means.
+    /// </summary>
+    public static void ClearInherited(IDictionary<string, string?> environment)
+    {
+        foreach (var name in environment.Keys.Where(IsOurs).ToList()) environment.Remove(name);
+    }
+
+    private static bool IsOurs(string name) =>
+        name.StartsWith("FASTREID_", StringComparison.Ordinal) || name.StartsWith("AWS_", StringComparison.Ordinal);
 
     /// <summary>Polls <paramref name="condition"/> until it holds; fails the test when it does not within <paramref name="within"/>.</summary>
     public static void WaitUntil(Func<bool> condition, string what, TimeSpan within)

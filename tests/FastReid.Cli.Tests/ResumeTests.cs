@@ -50,9 +50,9 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
         var start = new ProcessStartInfo("/bin/bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = CliRunner.RepoRoot };
         foreach (var a in new[] { "-c", "ulimit -f 256; exec \"$0\" \"$@\"", Path.Combine(AppContext.BaseDirectory, "fastreid") }.Concat(Args(dir, resume: false)).Concat(FirstWriteIsTheBestModel))
             start.ArgumentList.Add(a);
+        CliRunner.ClearInherited(start.Environment);
         foreach (var (k, v) in data.Env) start.Environment[k] = v;
         start.Environment["DOTNET_EnableWriteXorExecute"] = "0";
-        start.Environment.Remove("FASTREID_RESULT_FILE");
         using (var p = Process.Start(start)!)
         {
             var err = p.StandardError.ReadToEndAsync();
@@ -81,13 +81,7 @@ public sealed class ResumeTests(TinyDataset data) : IClassFixture<TinyDataset>, 
         int kills = 0;
         for (int attempt = 0; attempt < 3; attempt++)
         {
-            var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fastreid"))
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = CliRunner.RepoRoot,
-            };
-            foreach (var a in Args(dir, resume: true, flag, extra)) start.ArgumentList.Add(a);
-            foreach (var (k, v) in env) start.Environment[k] = v;
-            using var p = Process.Start(start)!;
+            using var p = CliRunner.Start(env, Args(dir, resume: true, flag, extra));
             _ = p.StandardOutput.ReadToEndAsync();
             _ = p.StandardError.ReadToEndAsync();
             // wait for one more checkpoint than before, then kill after a random extra moment

@@ -17,10 +17,17 @@ public sealed class S3TrainingTests(TinyDataset data) : IClassFixture<TinyDatase
     public async Task InitializeAsync()
     {
         await _s3.InitializeAsync();
-        _dataBucket = await _s3.CreateBucketAsync("datasets");
-        using var storage = new S3Storage(StorageUri.Parse($"s3://{_dataBucket}/synthetic"), _s3.Settings);
+        _dataBucket = await UploadDatasetAsync(_s3, data);
+    }
+
+    /// <summary>Copies the tiny dataset into a fresh bucket under synthetic/ (FASTREID_DATASETS s3://bucket/synthetic); returns the bucket.</summary>
+    internal static async Task<string> UploadDatasetAsync(S3rverFixture s3, TinyDataset data)
+    {
+        var bucket = await s3.CreateBucketAsync("datasets");
+        using var storage = new S3Storage(StorageUri.Parse($"s3://{bucket}/synthetic"), s3.Settings);
         foreach (var file in Directory.GetFiles(data.Root, "*", SearchOption.AllDirectories))
             await storage.PutFileAsync(file, Path.GetRelativePath(data.Root, file).Replace('\\', '/'));
+        return bucket;
     }
 
     public async Task DisposeAsync()

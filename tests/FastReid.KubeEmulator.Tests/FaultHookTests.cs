@@ -31,6 +31,13 @@ public sealed class FaultHookTests : IAsyncLifetime
         await _kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("a"), "default");
     }
 
+    /// <summary>Waits until <paramref name="count"/> watches are subscribed (this test's server has no others).</summary>
+    async Task WatchesOpen(int count)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (_kube.Server.OpenWatches() < count) await Task.Delay(10, limit.Token); // polling interval
+    }
+
     [Fact]
     public async Task Dropping_watches_cuts_open_streams_and_the_next_watch_can_be_expired()
     {
@@ -52,7 +59,7 @@ public sealed class FaultHookTests : IAsyncLifetime
         });
         using var kubectlWatch = _kube.Kubectl.StartBackground("get", "configmaps", "-w");
         await kubectlWatch.WaitForOutput(o => o.Contains("seed"), "kubectl to list before watching");
-        await Task.Delay(300);
+        await WatchesOpen(2); // the client's and kubectl's: dropping must cut both
         _kube.Server.Faults.DropWatches();
         await closed.Task.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.False(cts.IsCancellationRequested);
@@ -82,7 +89,7 @@ public sealed class FaultHookTests : IAsyncLifetime
             catch (Exception e) when (e is not OperationCanceledException) { }
             closed.TrySetResult();
         });
-        await Task.Delay(300);
+        await WatchesOpen(1);
         var port = _kube.Server.Port;
         await _kube.Server.RestartAsync();
         await closed.Task.WaitAsync(TimeSpan.FromSeconds(5));

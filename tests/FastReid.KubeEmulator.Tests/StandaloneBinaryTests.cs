@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using System.Text.RegularExpressions;
 using k8s;
 
 namespace FastReid.KubeEmulator.Tests;
@@ -8,28 +7,23 @@ namespace FastReid.KubeEmulator.Tests;
 /// <summary>The standalone kube-emulator: CLI contract (--listen, --kubeconfig, "ready" on stdout), kubectl against it, clean SIGTERM.</summary>
 public sealed class StandaloneBinaryTests
 {
-    static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task The_binary_writes_a_kubeconfig_prints_ready_serves_kubectl_and_stops_on_sigterm()
     {
         var dir = Directory.CreateTempSubdirectory("kube-emulator-bin-").FullName;
         var kubeconfig = Path.Combine(dir, "kubeconfig");
-        var port = FreePort();
         // The emulator assembly is copied next to the tests by the project reference; run it as `make build` publishes it.
         var dll = Path.Combine(AppContext.BaseDirectory, "kube-emulator.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { dll, "--listen", $"127.0.0.1:{port}", "--kubeconfig", kubeconfig }) info.ArgumentList.Add(a);
+        // port 0: the emulator binds a free port itself and names it in its ready line (no window for another process to take it)
+        foreach (var a in new[] { dll, "--listen", "127.0.0.1:0", "--kubeconfig", kubeconfig }) info.ArgumentList.Add(a);
         using var process = Process.Start(info)!;
         try
         {
             var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20));
             Assert.Contains("ready", ready);
+            var port = new Uri(Regex.Match(ready!, @"http://\S+").Value).Port;
+            Assert.NotEqual(0, port);
             Assert.Contains($"server: http://127.0.0.1:{port}", await File.ReadAllTextAsync(kubeconfig));
 
             var kubectl = new Kubectl(kubeconfig, Path.Combine(dir, "cache"));

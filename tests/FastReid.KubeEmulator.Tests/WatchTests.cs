@@ -30,6 +30,15 @@ public sealed class WatchTests(EmulatorFixture kube) : IClassFixture<EmulatorFix
         return events;
     }
 
+    /// <summary>Waits until a watch in <paramref name="ns"/> is subscribed (each test has its own namespace), or the client gave up.</summary>
+    Task WatchStarted(string ns, Func<bool> exited) => Until(() => kube.Server.OpenWatches(ns) > 0 || exited());
+
+    static async Task Until(Func<bool> condition)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (!condition()) await Task.Delay(10, limit.Token); // polling interval
+    }
+
     [Fact]
     public async Task Kubectl_get_watch_prints_added_modified_and_deleted()
     {
@@ -54,15 +63,16 @@ public sealed class WatchTests(EmulatorFixture kube) : IClassFixture<EmulatorFix
         var ns = kube.Namespace("kwait");
         kube.Kubectl.Apply(TestManifests.Widget(ns, "w", 1)).Ok();
         using var wait = kube.Kubectl.StartBackground("wait", "--for=condition=Ready", "widget/w", "-n", ns, "--timeout=20s");
-        await Task.Delay(500);
+        await WatchStarted(ns, () => wait.HasExited);
         Assert.False(wait.HasExited, "kubectl wait returned before the condition was set: " + wait.Output + wait.Errors);
         kube.Kubectl.Run("patch", "widget", "w", "-n", ns, "--subresource=status", "--type=merge",
             "-p", """{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}""").Ok();
         Assert.Equal(0, await wait.WaitForExit());
         Assert.Contains("condition met", wait.Output);
 
+        await Until(() => kube.Server.OpenWatches(ns) == 0); // the first kubectl wait's watch has closed
         using var gone = kube.Kubectl.StartBackground("wait", "--for=delete", "widget/w", "-n", ns, "--timeout=20s");
-        await Task.Delay(300);
+        await WatchStarted(ns, () => gone.HasExited);
         kube.Kubectl.Run("delete", "widget", "w", "-n", ns).Ok();
         Assert.Equal(0, await gone.WaitForExit());
     }
@@ -121,8 +131,8 @@ public sealed class WatchTests(EmulatorFixture kube) : IClassFixture<EmulatorFix
 
         // The current resourceVersion still resumes (nothing missed).
         var list = await kube.Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+        // resuming from the list's resourceVersion, the watch gets the create however late it subscribes
         var resumed = Collect(ns, 1, resourceVersion: list.Metadata.ResourceVersion);
-        await Task.Delay(200);
         await kube.Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("c"), ns);
         Assert.Equal("c", (await resumed).Single().Object.Metadata.Name);
     }

@@ -44,6 +44,15 @@ public sealed class KubeEmulatorServer : IAsyncDisposable
     /// <summary>Fault hooks: drop watches, expire the next watch, fail the next requests.</summary>
     public KubeFaults Faults { get; } = new();
 
+    /// <summary>
+    /// Watches subscribed now in namespace <paramref name="ns"/> ("" for watches across namespaces; null for all), of
+    /// any resource type: a test that needs a client's watch to have started (kubectl wait, get -w, an informer) waits
+    /// for this to grow instead of sleeping.
+    /// </summary>
+    public int OpenWatches(string? ns = null) => _openWatches.In(ns);
+
+    readonly WatchStream.OpenCount _openWatches = new();
+
     /// <summary>The bound port (fixed across <see cref="RestartAsync"/>).</summary>
     public int Port { get; private set; }
 
@@ -104,7 +113,7 @@ public sealed class KubeEmulatorServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = 3 * 1024 * 1024;
         });
         var app = builder.Build();
-        var handler = new ApiHandler(_ops, Faults, new WatchStream(_store, Faults, _options.BookmarkInterval), () => stopping.Token);
+        var handler = new ApiHandler(_ops, Faults, new WatchStream(_store, Faults, _options.BookmarkInterval, _openWatches), () => stopping.Token);
         app.Run(handler.Handle);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -178,7 +178,7 @@ public sealed partial class EmulatorTests : IAsyncLifetime
         await Eventually(async () => (await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items.Count == 0
             && (await _client.CoreV1.ListNamespacedConfigMapAsync("team-a", labelSelector: "fastreid.io/experiment=short")).Items.Count == 0
             && (await _client.CoreV1.ListNamespacedServiceAsync("team-a")).Items.Count == 0 ? "" : null, "children removed");
-        await Task.Delay(500);
+        await Task.Delay(500); // a deliberate "nothing happens within 0.5 s" check: no Job comes back after the TTL cleanup
         var after = await Read("short");
         Assert.Equal(Phases.Succeeded, after.Status!.Phase);
         Assert.Equal(0.5, after.Status.Metrics!.MAP);

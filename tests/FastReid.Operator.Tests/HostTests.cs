@@ -89,7 +89,9 @@ public sealed class HostTests
         var holder = server.LeaseHolder("fastreid-operator");
         var (leader, follower) = holder == "op-a" ? (httpA, httpB) : (httpB, httpA);
         var leaderMetrics = await WaitForMetric(leader, "fastreid_operator_reconciles_total{kind=\"ReidExperiment\",result=\"success\"} 1");
-        await Task.Delay(2500); // the follower retries the Lease every 2 s
+        // a deliberate "nothing happens" check: the follower retries the Lease every 2 s, so within 2.5 s it has tried
+        // once more while the leader holds it, and must still not reconcile
+        await Task.Delay(2500);
         var followerMetrics = await follower.GetStringAsync("/metrics");
         await stop.CancelAsync();
         await Task.WhenAll(runningA, runningB);
@@ -117,9 +119,8 @@ public sealed class HostTests
         {
             try { healthz = await http.GetAsync("/healthz"); } catch (HttpRequestException) { await Task.Delay(20); }
         }
-        await Task.Delay(300);
+        var metrics = await WaitForMetric(http, "fastreid_operator_watch_restarts_total{kind=\"Job\",reason=\"list-error\"}");
         var readyz = await http.GetAsync("/readyz");
-        var metrics = await http.GetStringAsync("/metrics");
         await stop.CancelAsync();
         Assert.Equal(0, await running);
         Assert.Equal(HttpStatusCode.OK, healthz!.StatusCode);

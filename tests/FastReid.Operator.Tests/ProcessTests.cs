@@ -28,7 +28,11 @@ public sealed class ProcessTests
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Executable);
         foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment.Remove("KUBECONFIG");
+        // what the operator reads from its environment (KUBECONFIG, POD_NAMESPACE, POD_NAME) and the developer's
+        // FASTREID_* / AWS_* settings are not this test's
+        foreach (var name in start.Environment.Keys.Where(k => k is "KUBECONFIG" or "POD_NAMESPACE" or "POD_NAME"
+                     || k.StartsWith("FASTREID_", StringComparison.Ordinal) || k.StartsWith("AWS_", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(name);
         return Process.Start(start)!;
     }
 

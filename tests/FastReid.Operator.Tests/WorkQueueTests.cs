@@ -77,8 +77,8 @@ public class WorkQueueTests
             queue.Add(keys[round % keys.Length]);
             if (round % 10 == 0) await Task.Delay(1);
         }
-        while (queue.Depth > 0) await Task.Delay(5);
-        await Task.Delay(50);
+        while (queue.Depth > 0) await Task.Delay(5); // polling interval
+        // a worker holding a key finishes it after the cancel (cancellation is seen only when taking the next one)
         await cts.CancelAsync();
         await Task.WhenAll(workers);
         Assert.Equal(0, overlaps);

@@ -2,6 +2,8 @@
 // port, prints "S3rver listening on 127.0.0.1:<port>", and exits as soon as its standard input
 // closes: the test process holds that pipe, so a crashed or killed test run never leaves a server
 // behind. Usage: node tests/s3rver/launch.js <data-directory>
+// S3RVER_EXTRA_KEY=<access-key-id>:<secret> adds a key pair besides s3rver's fixed S3RVER:S3RVER, for tests
+// whose secret must differ from the access key (a secret printed anywhere is then told apart from the key id).
 'use strict';
 const path = require('path');
 
@@ -17,6 +19,17 @@ try {
 } catch (err) {
   console.error('s3rver is not installed: run tests/s3rver/install.sh (make test does it)');
   process.exit(3);
+}
+
+const extra = process.env.S3RVER_EXTRA_KEY;
+if (extra) {
+  const colon = extra.indexOf(':');
+  if (colon <= 0) {
+    console.error('S3RVER_EXTRA_KEY must be <access-key-id>:<secret>');
+    process.exit(2);
+  }
+  require(path.join(__dirname, '..', '..', '.tools', 's3rver', 'node_modules', 's3rver', 'lib', 'models', 'account'))
+    .DUMMY_ACCOUNT.createKeyPair(extra.slice(0, colon), extra.slice(colon + 1));
 }
 
 process.stdin.on('end', () => process.exit(0));

@@ -10,6 +10,10 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // the logs quote spec fields and API errors: URL credentials and secret variables are masked in all of them
+        var redactor = Redactor.ForProcess();
+        Console.SetOut(new RedactingWriter(Console.Out, redactor));
+        Console.SetError(new RedactingWriter(Console.Error, redactor));
         if (args is ["crds", ..]) return CrdCommand.Run(args[1..], Console.Out, Console.Error);
         if (args is ["--help" or "-h" or "help", ..]) { Console.WriteLine(OperatorOptions.Usage); return 0; }
 

@@ -22,6 +22,7 @@ public static class StatusUpdates
     {
         var shown = string.Join("; ", errors.Take(5).Select(e => e.ToString()));
         if (errors.Count > 5) shown += $" (and {errors.Count - 5} more)";
+        shown = Redactor.Patterns.Redact(shown); // as the condition keeps it, so the same errors are recognised
         var before = Conditions.Find(previousConditions, ConditionTypes.InvalidSpec);
         status.Conditions = Conditions.Set(status.Conditions, new Condition
         {

@@ -58,7 +58,7 @@ public sealed class DatasetCacheTests(S3rverFixture s3)
         var cache = new DatasetCache(t.Storage, Path.Combine(t.Scratch, "cache"));
         Assert.Equal(Files.Length, (await cache.SyncAsync()).Downloaded);
         Assert.Equal(0, (await cache.SyncAsync()).Downloaded);
-        await Task.Delay(20);
+        await Task.Delay(20); // not a synchronisation: local ETags include the modification time, which must move
         await t.Storage.PutStreamAsync(new MemoryStream("new"u8.ToArray()), Files[2]);
         var after = await cache.SyncAsync();
         Assert.Equal((1, Files.Length - 1), (after.Downloaded, after.Reused));

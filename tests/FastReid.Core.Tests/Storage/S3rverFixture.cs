@@ -20,6 +20,9 @@ public sealed partial class S3rverFixture : IAsyncLifetime
 
     public Uri Endpoint { get; private set; } = null!;
 
+    /// <summary>A key pair the server accepts besides its fixed one (set before <see cref="InitializeAsync"/>).</summary>
+    public (string AccessKey, string SecretKey)? ExtraCredentials { get; init; }
+
     public int Port => Endpoint.Port;
 
     public S3Settings Settings => new(AccessKey, SecretKey, Endpoint, "us-east-1");
@@ -46,6 +49,7 @@ public sealed partial class S3rverFixture : IAsyncLifetime
         };
         foreach (var arg in new[] { launcher, _dataDirectory })
             start.ArgumentList.Add(arg);
+        if (ExtraCredentials is var (id, secret)) start.Environment["S3RVER_EXTRA_KEY"] = $"{id}:{secret}";
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start node");
         var stderr = _process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -17,8 +17,33 @@ internal sealed record WatchRequest(ResourceType Type, string? Namespace, LabelS
 /// no longer reaches back that far; no version (or "0") starts with synthetic ADDED events for what exists.
 /// Objects that stop or start matching the selectors are reported as DELETED or ADDED, as the apiserver does.
 /// </summary>
-internal sealed class WatchStream(ObjectStore store, KubeFaults faults, TimeSpan bookmarkInterval)
+internal sealed class WatchStream(ObjectStore store, KubeFaults faults, TimeSpan bookmarkInterval, WatchStream.OpenCount open)
 {
+    /// <summary>Watches subscribed to the store now, by namespace ("" for watches across namespaces): every change from then on reaches them.</summary>
+    internal sealed class OpenCount
+    {
+        readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _byNamespace = new();
+
+        public int In(string? ns) => ns is null ? _byNamespace.Values.Sum() : _byNamespace.GetValueOrDefault(ns);
+
+        public IDisposable Enter(string? ns)
+        {
+            var key = ns ?? "";
+            _byNamespace.AddOrUpdate(key, 1, (_, n) => n + 1);
+            return new Leave(this, key);
+        }
+
+        sealed class Leave(OpenCount count, string key) : IDisposable
+        {
+            int _left;
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _left, 1) == 0) count._byNamespace.AddOrUpdate(key, 0, (_, n) => n - 1);
+            }
+        }
+    }
+
     public async Task Serve(HttpContext ctx, WatchRequest request, CancellationToken serverStopping)
     {
         var channel = Channel.CreateUnbounded<(string Type, JsonObject Object)>();
@@ -51,6 +76,7 @@ internal sealed class WatchStream(ObjectStore store, KubeFaults faults, TimeSpan
             }
         }
         using var _ = subscription;
+        using var counted = subscription is null ? null : open.Enter(request.Namespace);
         var dropToken = faults.WatchDropToken;
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, serverStopping, dropToken);
         if (request.TimeoutSeconds is { } t0 && t0 > 0) lifetime.CancelAfter(TimeSpan.FromSeconds(t0));

@@ -3,6 +3,11 @@ using FastReid.Cli;
 using FastReid.Cli.Commands;
 using FastReid.Cli.Launch;
 
+// everything this process prints passes the one redaction (URL credentials, presigned-URL signatures, the
+// values of secret environment variables): error messages quote URIs and endpoints as the user gave them
+var redactor = Redactor.ForProcess();
+Console.SetOut(new RedactingWriter(Console.Out, redactor));
+Console.SetError(new RedactingWriter(Console.Error, redactor));
 LauncherWatch.StartIfWorker();
 
 CliCommand[] commands =
@@ -19,7 +24,15 @@ CliCommand[] commands =
     BenchTuneCommand.Definition,
 ];
 
-return Dispatch(args);
+try
+{
+    return Dispatch(args);
+}
+finally
+{
+    Console.Out.Flush();
+    Console.Error.Flush();
+}
 
 int Dispatch(string[] argv)
 {

@@ -57,7 +57,8 @@ public static class Conditions
         var transition = previous is not null && previous.Status == next.Status && previous.LastTransitionTime is not null
             ? previous.LastTransitionTime
             : now;
-        var merged = next with { LastTransitionTime = transition };
+        // messages quote spec fields (URIs, endpoints) as given: no credential reaches the status
+        var merged = next with { LastTransitionTime = transition, Message = next.Message is null ? null : Redactor.Patterns.Redact(next.Message) };
         if (index >= 0) list[index] = merged; else list.Add(merged);
         return list;
     }

@@ -45,7 +45,7 @@ public static class PlanApplier
         {
             try
             {
-                await cluster.RecordEventAsync(kind, involved, ev, ct).ConfigureAwait(false);
+                await cluster.RecordEventAsync(kind, involved, ev with { Message = Redactor.Patterns.Redact(ev.Message) }, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -21,7 +21,7 @@ namespace FastReid.Engine;
 /// </summary>
 public sealed class RunContext : IDisposable
 {
-    private readonly StreamWriter _log;
+    private readonly TextWriter _log;
 
     /// <summary>Local folder the run writes into: OUTPUT_DIR itself, or a staging folder for an s3:// OUTPUT_DIR.</summary>
     public string OutputDir { get; }
@@ -48,7 +48,7 @@ public sealed class RunContext : IDisposable
     public bool IsMain => Distributed.IsMain;
     private string? _scratch;
 
-    private RunContext(string outputDir, string outputUri, IStorage storage, int seed, Device device, StreamWriter log, ProgressReporter progress,
+    private RunContext(string outputDir, string outputUri, IStorage storage, int seed, Device device, TextWriter log, ProgressReporter progress,
         TrainingMetrics metrics, DistributedEnv distributed, ICollectives collectives)
     {
         Collectives = collectives;
@@ -102,8 +102,8 @@ public sealed class RunContext : IDisposable
         if (!distributed.IsMain) output = TextWriter.Null;
         var outputDir = scratch ?? PrepareOutputDir(remote ? StagingDir(outputUri) : outputUri);
         // S3 problems (credentials, bucket) surface here, before any training time is spent
-        StreamWriter log;
-        try { log = new StreamWriter(Path.Combine(outputDir, "log.txt"), append: true); }
+        TextWriter log;
+        try { log = new RedactingWriter(new StreamWriter(Path.Combine(outputDir, "log.txt"), append: true), Redactor.ForProcess()); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new FastReidException($"OUTPUT_DIR '{outputDir}' is not writable: {e.Message}", e);

@@ -62,7 +62,7 @@ public sealed class S3Settings
             throw new FastReidException("S3 credentials are incomplete: both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are needed");
         if (endpoint is not null && (!endpoint.IsAbsoluteUri || endpoint.Scheme is not ("http" or "https")
                                      || endpoint.AbsolutePath.Trim('/').Length > 0))
-            throw new FastReidException($"AWS_ENDPOINT_URL '{endpoint}' must be http(s)://host[:port] with no path");
+            throw new FastReidException($"AWS_ENDPOINT_URL '{Redactor.Patterns.Redact(endpoint.ToString())}' must be http(s)://host[:port] with no path");
         AccessKey = accessKey;
         SecretKey = secretKey;
         Endpoint = endpoint;
@@ -82,7 +82,8 @@ public sealed class S3Settings
 
     public string Region { get; }
 
-    public string EndpointDescription => Endpoint?.ToString().TrimEnd('/') ?? "AWS S3";
+    /// <summary>The endpoint as messages name it: without the user information a URL may carry.</summary>
+    public string EndpointDescription => Endpoint is null ? "AWS S3" : Redactor.Patterns.Redact(Endpoint.ToString().TrimEnd('/'));
 
     /// <summary>
     /// Reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), AWS_ENDPOINT_URL
@@ -103,7 +104,7 @@ public sealed class S3Settings
         Uri? endpoint = null;
         if (!string.IsNullOrWhiteSpace(endpointText)
             && !Uri.TryCreate(endpointText.Trim(), UriKind.Absolute, out endpoint))
-            throw new FastReidException($"AWS_ENDPOINT_URL '{endpointText}' is not an absolute http(s) URL");
+            throw new FastReidException($"AWS_ENDPOINT_URL '{Redactor.Patterns.Redact(endpointText)}' is not an absolute http(s) URL");
         var region = getVariable("AWS_REGION");
         if (string.IsNullOrEmpty(region)) region = getVariable("AWS_DEFAULT_REGION");
         return new S3Settings(access!, secret!, endpoint, region, getVariable("AWS_SESSION_TOKEN"));
