@@ -123,6 +123,7 @@ public sealed class PendingPodsTests
         var (_, _, plan) = Look(T0.AddHours(3), run => [PendingPod(run, 0, s => s.Conditions =
             [new V1PodCondition { Type = "PodScheduled", Status = "False", Reason = "SchedulingGated", Message = "Scheduling is blocked due to non-empty scheduling gates" }])]);
         Assert.Equal(Phases.Pending, plan.Status.Phase);
+        Assert.Equal(("False", "PodsPending"), (Cond(plan, ConditionTypes.PodsReady).Status, Cond(plan, ConditionTypes.PodsReady).Reason));
         Assert.Null(RunLifecycle.Stuck(plan.Status.Conditions));
         Assert.Null(plan.RequeueAfter);
     }
