@@ -181,6 +181,7 @@ public sealed class ChartTests
     {
         var values = _chart.ValuesWith(
             ("trainer.image", "\"registry.example.com/fastreid-trainer:1.2.3\""),
+            ("trainer.pendingDeadlineSeconds", "900"),
             ("defaultStorage.uri", "\"s3://models/experiments\""),
             ("defaultStorage.endpoint", "\"http://minio.minio:9000\""),
             ("defaultStorage.secretRef.name", "\"s3-credentials\""),
@@ -195,6 +196,7 @@ public sealed class ChartTests
         Assert.Equal("fastreid-operator-7d4b9-x2x7q", options.Identity);
         Assert.Equal("registry.example.com/fastreid-trainer:1.2.3", options.TrainerImage);
         Assert.Equal(4, options.Workers);
+        Assert.Equal(900, options.PendingDeadlineSeconds);
         Assert.Equal(("s3://models/experiments", "http://minio.minio:9000", "s3-credentials"),
             (options.DefaultStorage?.Uri, options.DefaultStorage?.Endpoint, options.DefaultStorage?.SecretRef?.Name));
 
@@ -202,6 +204,7 @@ public sealed class ChartTests
         Assert.Null(defaults.DefaultStorage);
         Assert.Equal("fastreid-trainer:0.1.0", defaults.TrainerImage);
         Assert.Equal(8080, defaults.MetricsPort);
+        Assert.Equal(600, defaults.PendingDeadlineSeconds);
     }
 
     [Fact]

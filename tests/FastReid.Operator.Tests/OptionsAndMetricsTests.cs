@@ -26,7 +26,8 @@ public class OptionsAndMetricsTests
         var env = new Dictionary<string, string> { ["POD_NAMESPACE"] = "fastreid-system", ["POD_NAME"] = "op-0", ["KUBECONFIG"] = "/k" };
         var options = OperatorOptions.Parse(
             ["--namespace", "team-a", "--leader-elect=false", "--metrics-port=9090", "--trainer-image", "reg/trainer:1",
-             "--default-storage", "s3://fastreid/runs", "--default-storage-endpoint", "http://minio:9000", "--default-storage-secret", "s3-creds", "--workers", "4"],
+             "--default-storage", "s3://fastreid/runs", "--default-storage-endpoint", "http://minio:9000", "--default-storage-secret", "s3-creds", "--workers", "4",
+             "--pending-deadline-seconds", "0"],
             k => env.GetValueOrDefault(k));
         Assert.Equal("team-a", options.Namespace);
         Assert.False(options.LeaderElection);
@@ -34,6 +35,7 @@ public class OptionsAndMetricsTests
         Assert.Equal("reg/trainer:1", options.TrainerImage);
         Assert.Equal(("s3://fastreid/runs", "http://minio:9000", "s3-creds"), (options.DefaultStorage!.Uri, options.DefaultStorage.Endpoint, options.DefaultStorage.SecretRef!.Name));
         Assert.Equal(4, options.Workers);
+        Assert.Equal(0, options.PendingDeadlineSeconds);
         Assert.Equal(("fastreid-system", "op-0", "/k"), (options.LeaderElectionNamespace, options.Identity, options.Kubeconfig));
     }
 
@@ -45,6 +47,7 @@ public class OptionsAndMetricsTests
     [InlineData(new[] { "--default-storage-secret", "s" }, "--default-storage-endpoint and --default-storage-secret need --default-storage")]
     [InlineData(new[] { "--namepsace", "x" }, "unknown option --namepsace")]
     [InlineData(new[] { "--workers" }, "--workers needs a value")]
+    [InlineData(new[] { "--pending-deadline-seconds", "-5" }, "--pending-deadline-seconds must be an integer in [0, 2147483647], got '-5'")]
     public void Wrong_flags_are_named(string[] args, string message) =>
         Assert.Equal(message, Assert.Throws<OptionsException>(() => OperatorOptions.Parse(args, NoEnvironment)).Message);
 

@@ -305,6 +305,22 @@ public sealed class DistillPlannerTests
     }
 
     [Fact]
+    public void A_student_whose_pod_cannot_start_shows_why_on_the_distill_job()
+    {
+        var job = Job();
+        var world = World(Teacher("market-r101", Phases.Succeeded, 0.8114));
+        var first = PlanOf(job, world);
+        var student = CreatedStudent(first);
+        var plan = PlanOf(With(job, first.Status), world, Observed(student, new ReidExperimentStatus
+        {
+            Phase = Phases.Pending, JobName = "market-kd-student-abc",
+            Conditions = [new Condition { Type = ConditionTypes.PodsReady, Status = "False", Reason = "ImagePullBackOff", Message = "pod p-0, container trainer: ImagePullBackOff: Back-off pulling image \"x\"" }],
+        }));
+        Assert.Equal(("False", "ImagePullBackOff", $"student {Student}: pod p-0, container trainer: ImagePullBackOff: Back-off pulling image \"x\""),
+            (Cond(plan, ConditionTypes.PodsReady).Status, Cond(plan, ConditionTypes.PodsReady).Reason, Cond(plan, ConditionTypes.PodsReady).Message));
+    }
+
+    [Fact]
     public void The_students_phase_conditions_metrics_and_artefacts_become_the_distill_jobs_with_the_gain()
     {
         var job = Job();

@@ -350,4 +350,42 @@ public sealed class ExportPlannerTests
         Assert.False(StatusUpdates.Differs(first.Status, afterWrite.Status));
         Assert.Empty(afterWrite.Events);
     }
+
+    [Fact]
+    public void An_export_pod_that_cannot_start_is_named_then_fails_the_export_at_its_pending_deadline_and_its_job_is_deleted()
+    {
+        var job = Export();
+        job.Spec.RunPolicy = new RunPolicy { PendingDeadlineSeconds = 300 };
+        var first = PlanOf(job, Source(Phases.Succeeded));
+        var name = first.Status.JobName!;
+        V1Pod Stuck()
+        {
+            var pod = ExportPod(name, "Pending");
+            pod.Metadata.CreationTimestamp = T0.UtcDateTime;
+            pod.Status.ContainerStatuses[0].State = new V1ContainerState
+            {
+                Waiting = new V1ContainerStateWaiting { Reason = "CreateContainerConfigError", Message = "couldn't find key AWS_ACCESS_KEY_ID in Secret team-a/s3-creds" },
+            };
+            return pod;
+        }
+
+        var stuck = PlanOf(job.WithStatus(first.Status), Source(Phases.Succeeded), With(CreatedJob(first), T0.AddMinutes(1), j => j.Status.Active = 1, Stuck()));
+        Assert.Equal(Phases.Pending, stuck.Status.Phase);
+        Assert.Equal(("False", "CreateContainerConfigError"), (Cond(stuck, ConditionTypes.PodsReady).Status, Cond(stuck, ConditionTypes.PodsReady).Reason));
+        Assert.Contains("couldn't find key AWS_ACCESS_KEY_ID in Secret team-a/s3-creds", Cond(stuck, ConditionTypes.PodsReady).Message);
+        Assert.Contains(stuck.Events, e => e is { Type: PlannedEvent.Warning, Reason: "CreateContainerConfigError" });
+        Assert.Equal(TimeSpan.FromMinutes(4), stuck.RequeueAfter);
+
+        var failed = PlanOf(job.WithStatus(stuck.Status), Source(Phases.Succeeded), With(CreatedJob(first), T0.AddMinutes(5), j => j.Status.Active = 1, Stuck()));
+        Assert.Equal(Phases.Failed, failed.Status.Phase);
+        Assert.Equal("CreateContainerConfigError", Cond(failed, ConditionTypes.Failed).Reason);
+        Assert.Contains("not started within 300s", Cond(failed, ConditionTypes.Failed).Message);
+        Assert.Empty(failed.Actions);
+
+        var removing = PlanOf(job.WithStatus(failed.Status), Source(Phases.Succeeded), With(CreatedJob(first), T0.AddMinutes(5), j => j.Status.Active = 1, Stuck()));
+        Assert.Equal([$"delete Job/{name}"], removing.Actions.Select(a => a.ToString()));
+        var after = PlanOf(job.WithStatus(removing.Status), Source(Phases.Succeeded), ObservedChildren.None(T0.AddMinutes(6)));
+        Assert.Empty(after.Actions);
+        Assert.Equal(Phases.Failed, after.Status.Phase);
+    }
 }

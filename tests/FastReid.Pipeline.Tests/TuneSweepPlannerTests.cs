@@ -279,6 +279,24 @@ public sealed class TuneSweepPlannerTests
     }
 
     [Fact]
+    public void A_trial_whose_pod_cannot_start_says_why_in_its_row_and_its_deadline_failure_is_its_failure()
+    {
+        var world = new World(Sweep(maxFailed: 1));
+        world.Look();
+        var trial = world.Trials[0];
+        const string stuck = "pod t-0-abcde: Unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.";
+        world.Report(trial, Phases.Pending);
+        world.Children[trial].Status!.Conditions = [new Condition { Type = ConditionTypes.PodsReady, Status = "False", Reason = "Unschedulable", Message = stuck }];
+        var waiting = world.Look(minute: 2).Status.Trials!.Single(t => t.Name == trial);
+        Assert.Equal((Phases.Pending, stuck), (waiting.Phase, waiting.Message));
+
+        world.Report(trial, Phases.Failed, failure: stuck + "; not started within 600s (runPolicy.pendingDeadlineSeconds): its Job is deleted");
+        var failed = world.Look(minute: 12).Status.Trials!.Single(t => t.Name == trial);
+        Assert.Equal(Phases.Failed, failed.Phase);
+        Assert.Contains("3 Insufficient nvidia.com/gpu.; not started within 600s", failed.Message);
+    }
+
+    [Fact]
     public void Too_many_failed_trials_fail_the_sweep_and_stop_its_running_trials_without_deleting_them()
     {
         var world = new World(Sweep(maxFailed: 0));

@@ -39,6 +39,16 @@ public sealed record PlannerOptions
     /// <summary>Port of the rank-0 rendezvous (torch.distributed MASTER_PORT).</summary>
     public int MasterPort { get; init; } = 29500;
 
+    /// <summary>
+    /// Seconds a run's pod may stay stuck (a blocking waiting or scheduling reason) before the run fails, when
+    /// <c>spec.runPolicy.pendingDeadlineSeconds</c> is absent; 0 never fails.
+    /// </summary>
+    public long PendingDeadlineSeconds { get; init; } = 600;
+
+    /// <summary>The pending deadline of a run: its own, else the operator's; null when it is 0 (never).</summary>
+    public TimeSpan? PendingDeadline(RunPolicy? policy) =>
+        (policy?.PendingDeadlineSeconds ?? PendingDeadlineSeconds) is > 0 and var seconds ? TimeSpan.FromSeconds(seconds) : null;
+
     /// <summary>The trainer executable on the image's PATH.</summary>
     public string TrainerCommand { get; init; } = "fastreid";
 

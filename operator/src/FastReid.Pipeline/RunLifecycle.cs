@@ -1,3 +1,4 @@
+using System.Globalization;
 using FastReid.Api.V1Alpha1;
 using FastReid.Pipeline.Experiments;
 using FastReid.Contracts;
@@ -27,6 +28,9 @@ public static class RunLifecycle
     /// <summary>How soon to look again for the rank-0 pod of a succeeded Job within <see cref="ResultGrace"/>.</summary>
     public static readonly TimeSpan ResultRetry = TimeSpan.FromSeconds(15);
 
+    /// <summary>The Running reason of a run its pending deadline failed (its Failed condition has the pod's reason).</summary>
+    public const string PendingDeadlineExceeded = "PendingDeadlineExceeded";
+
     /// <summary>Being deleted: the garbage collector removes the children, the status stays as it is.</summary>
     public static Plan<TStatus> Deleting<TStatus>(TStatus previous) where TStatus : ResourceStatus =>
         new([], StatusUpdates.Copy(previous), [], null);
@@ -45,17 +49,28 @@ public static class RunLifecycle
         return new Plan<TStatus>([], status, ev is null ? [] : [ev], null);
     }
 
+    /// <summary>A run's PodsReady condition when it names a stuck pod (the kubelet's or scheduler's reason), else null.</summary>
+    public static Condition? Stuck(IEnumerable<Condition>? conditions) =>
+        Conditions.Find(conditions, ConditionTypes.PodsReady) is { Status: "False", Reason: not (PodWait.Pending or "Finished" or "Suspended") } stuck ? stuck : null;
+
     /// <summary>A new run starts clean: no phase, times, results or conditions of the run it replaces.</summary>
     public static TStatus ForNewRun<TStatus>(TStatus previous) where TStatus : ResourceStatus, new() => new()
     {
         Conditions = previous.Conditions?.Where(c => c.Type == ConditionTypes.InvalidSpec).ToList(),
     };
 
-    /// <summary>"what the trainer said (what the Job controller said)", or the Job's message alone.</summary>
-    internal static string TrainerSaid(JobState state) =>
-        state.LastFailureMessage is { Length: > 0 } said
-            ? $"{RunResult.Truncate(said.Trim(), 600)} ({state.FailureMessage ?? "the Job failed"})"
-            : state.FailureMessage ?? "the Job failed";
+    /// <summary>
+    /// "what the trainer said (what the Job controller said)", or the Job's message alone; an init container that
+    /// failed before the trainer ran is named ("init container synth (exit code 1): …").
+    /// </summary>
+    internal static string TrainerSaid(JobState state)
+    {
+        var job = state.FailureMessage ?? "the Job failed";
+        var who = state.LastFailureSource is { } source ? source + ": " : "";
+        return state.LastFailureMessage is { Length: > 0 } said ? $"{who}{StatusUpdates.PodTail(said)} ({job})"
+            : state.LastFailureSource is { } failed ? $"{failed} failed ({job})"
+            : job;
+    }
 }
 
 /// <summary>
@@ -104,6 +119,9 @@ internal sealed class RunLook<TStatus> where TStatus : ResourceStatus, IRunStatu
     {
         Status.CompletionTime ??= state.CompletionTime ?? Now;
         SetCondition(ConditionTypes.Running, false, "Finished", "the Job finished");
+        // A pod's stuck reason stays: it may be why the Job ended (activeDeadlineSeconds).
+        if (Conditions.Find(Status.Conditions, ConditionTypes.PodsReady) is { Reason: PodsRunning or PodWait.Pending })
+            SetCondition(ConditionTypes.PodsReady, false, "Finished", "the Job finished");
         if (Conditions.Find(Status.Conditions, ConditionTypes.Restarting) is { Status: "True" })
             SetCondition(ConditionTypes.Restarting, false, "Finished", "the Job finished");
         TimeSpan? requeue = null;
@@ -123,6 +141,55 @@ internal sealed class RunLook<TStatus> where TStatus : ResourceStatus, IRunStatu
         }
         return Expire(ttlSecondsAfterFinished, removeChildren, removed) ?? requeue;
     }
+
+    private const string PodsRunning = "PodsRunning";
+
+    /// <summary>
+    /// PodsReady of an active, unsuspended run: True once no pod waits and one runs; False with the reason of the
+    /// first stuck pod (the kubelet's or the scheduler's, the pod named in the message), and a Warning event when
+    /// that reason changes, or PodsPending while pods wait for nothing worse than being set up. A pod stuck for
+    /// <paramref name="deadline"/> since it was created fails the run with its reason (<see cref="FailedPending"/>
+    /// then removes the Job). Returns when to look again: when the oldest stuck pod reaches the deadline.
+    /// </summary>
+    public TimeSpan? WatchPods(JobState state, int pods, TimeSpan? deadline)
+    {
+        var count = string.Create(CultureInfo.InvariantCulture, $"{state.RunningPods} of {pods} pod(s) running");
+        var stuck = state.Waiting.Where(w => w.Blocking).ToList();
+        if (stuck.Count == 0)
+        {
+            bool ready = state.Waiting.Count == 0 && state.RunningPods > 0;
+            SetCondition(ConditionTypes.PodsReady, ready, ready ? PodsRunning : PodWait.Pending, count);
+            return null;
+        }
+        var first = stuck[0];
+        var message = stuck.Count > 1
+            ? string.Create(CultureInfo.InvariantCulture, $"{first.Message} (and {stuck.Count - 1} more pod(s) stuck)")
+            : first.Message;
+        var before = SameRun ? Conditions.Find(Previous.Conditions, ConditionTypes.PodsReady) : null;
+        SetCondition(ConditionTypes.PodsReady, false, first.Reason, message);
+        if (!PodWait.SameTrouble(before?.Reason, first.Reason))
+            Events.Add(new(PlannedEvent.Warning, first.Reason, message));
+
+        if (deadline is not { } limit || stuck.Where(w => w.Since is not null).MinBy(w => w.Since) is not { Since: { } since } oldest)
+            return null;
+        if (Now < since + limit) return since + limit - Now;
+        var seconds = ((long)limit.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        Status.CompletionTime ??= Now;
+        Fail(oldest.Reason, $"{oldest.Message}; not started within {seconds}s (runPolicy.pendingDeadlineSeconds): its Job is deleted");
+        SetCondition(ConditionTypes.Running, false, RunLifecycle.PendingDeadlineExceeded, $"pod {oldest.Pod} did not start within {seconds}s");
+        // The Job goes on the next look (woken by this status write), not on this one: were the write to fail after
+        // the delete, that look would find no Job and a Pending run, and start it again.
+        return null;
+    }
+
+    /// <summary>
+    /// The run was failed by its pending deadline on an earlier look and its Job is still there: delete it (not
+    /// suspend it: a suspended Job still counts as the run, and anything that resumed it would start the pods that
+    /// could not start). Its pods go with it, so nothing stays scheduled, pulling or holding a node's resources.
+    /// </summary>
+    public bool FailedPending =>
+        SameRun && Previous.Phase == Phases.Failed
+        && Conditions.Find(Previous.Conditions, ConditionTypes.Running) is { Reason: RunLifecycle.PendingDeadlineExceeded };
 
     public void Fail(string reason, string message)
     {

@@ -61,14 +61,23 @@ public static class StatusUpdates
     }
 
     /// <summary>
-    /// "; last pod said: …" for a pod's termination message, or nothing. A failed pod's message is the tail of its
-    /// log (FallbackToLogsOnError), whose last lines are the error, so a long one keeps its end, not its start.
+    /// "; last pod said: …" for a pod's termination message, or nothing; <paramref name="source"/> names who said
+    /// it instead of "last pod" (an init container that failed, so the trainer never ran).
     /// </summary>
-    public static string PodDetail(string? podMessage)
+    public static string PodDetail(string? podMessage, string? source = null)
     {
-        if (string.IsNullOrWhiteSpace(podMessage)) return "";
+        if (string.IsNullOrWhiteSpace(podMessage)) return source is null ? "" : $"; {source} failed";
+        return $"; {source ?? "last pod"} said: {PodTail(podMessage)}";
+    }
+
+    /// <summary>
+    /// A failed pod's message is the tail of its log (FallbackToLogsOnError), whose last lines are the error, so a
+    /// long one keeps its end, not its start.
+    /// </summary>
+    public static string PodTail(string podMessage)
+    {
         var text = podMessage.Trim();
-        return $"; last pod said: {(text.Length <= PodDetailLength ? text : "…" + text[^PodDetailLength..])}";
+        return text.Length <= PodDetailLength ? text : "…" + text[^PodDetailLength..];
     }
 
     /// <summary>Room for one trainer error line with two sha256 digests and a URI.</summary>

@@ -89,6 +89,8 @@ public sealed class RunPolicy
     public long? TtlSecondsAfterFinished { get; set; }
     [Description("Suspends the run (pods are removed, the Job is kept).")]
     public bool Suspend { get; set; }
+    [Range(0, int.MaxValue), Description("Seconds a pod may stay unstarted with a reason that will not pass by itself (a missing Secret, an image that does not pull, no node that fits) before the run fails with that reason and its Job is deleted; the operator's default (600) when absent, 0 never fails.")]
+    public long? PendingDeadlineSeconds { get; set; }
 }
 
 /// <summary>Re-identification metrics of the test set (FastReID's evaluator output).</summary>

@@ -26,6 +26,8 @@ public static class ConditionTypes
     public const string Created = "Created";
     public const string Running = "Running";
     public const string Restarting = "Restarting";
+    /// <summary>Every pod of the active run has started; False names the pod and the kubelet's or scheduler's reason when one is stuck.</summary>
+    public const string PodsReady = "PodsReady";
     public const string Suspended = "Suspended";
     public const string Succeeded = "Succeeded";
     public const string Failed = "Failed";

@@ -166,7 +166,7 @@ public sealed class TrialStatus
     [Description("Objective value at the trial's budget, on the validation split.")] public double? Objective { get; set; }
     [Description("Validation metrics of the trial at its budget.")] public ReidMetrics? Metrics { get; set; }
     [Description("The objective at every budget it finished, in order (a promoted trial resumes its checkpoint).")] public List<TrialResult>? Results { get; set; }
-    [Description("Why the trial failed or stopped.")] public string? Message { get; set; }
+    [Description("Why the trial failed or stopped, or while it runs, why a pod of it cannot start.")] public string? Message { get; set; }
 }
 
 /// <summary>The incumbent, and its one evaluation on the real test set once the search has ended.</summary>

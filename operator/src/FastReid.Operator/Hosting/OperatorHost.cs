@@ -71,7 +71,11 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
                 resources[watch.Related].Changed += (old, now) => { foreach (var key in watch.Map((now ?? old)!, own.Snapshot())) queue.Add(key); };
         }
 
-        var planner = new PlannerOptions { TrainerImage = options.TrainerImage, DefaultStorage = options.DefaultStorage, MasterPort = options.MasterPort };
+        var planner = new PlannerOptions
+        {
+            TrainerImage = options.TrainerImage, DefaultStorage = options.DefaultStorage, MasterPort = options.MasterPort,
+            PendingDeadlineSeconds = options.PendingDeadlineSeconds,
+        };
         var cluster = new KubernetesClusterApi(client, options.Identity);
         var loops = queues.Select(q =>
         {

@@ -23,6 +23,8 @@ public sealed record OperatorOptions
     public string TrainerImage { get; init; } = "fastreid-trainer:latest";
     public OutputSpec? DefaultStorage { get; init; }
     public int MasterPort { get; init; } = 29500;
+    /// <summary>The pending deadline of runs whose runPolicy has none; 0 never fails a stuck run.</summary>
+    public int PendingDeadlineSeconds { get; init; } = 600;
 
     public const string Usage = """
         Usage: fastreid-operator run [options]
@@ -43,6 +45,8 @@ public sealed record OperatorOptions
           --default-storage-endpoint URL    S3 endpoint of the default storage
           --default-storage-secret NAME     Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for it
           --master-port N                   torch.distributed rendezvous port (default: 29500)
+          --pending-deadline-seconds N      fail a run whose pod is stuck unstarted this long, when its
+                                            runPolicy.pendingDeadlineSeconds is absent; 0 = never (default: 600)
         """;
 
     public static OperatorOptions Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null)
@@ -92,6 +96,7 @@ public sealed record OperatorOptions
             Workers = Int("workers", defaults.Workers, 1, 64),
             TrainerImage = Take("trainer-image") ?? defaults.TrainerImage,
             MasterPort = Int("master-port", defaults.MasterPort, 1, 65535),
+            PendingDeadlineSeconds = Int("pending-deadline-seconds", defaults.PendingDeadlineSeconds, 0, int.MaxValue),
         };
         var storage = Take("default-storage");
         var endpoint = Take("default-storage-endpoint");

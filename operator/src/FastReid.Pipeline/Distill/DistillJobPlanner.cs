@@ -19,7 +19,7 @@ public static class DistillJobPlanner
 {
     /// <summary>The student's condition types the DistillJob shows as its own (messages prefixed with the student's name).</summary>
     private static readonly string[] Mirrored =
-        [ConditionTypes.Running, ConditionTypes.Restarting, ConditionTypes.Suspended, ConditionTypes.Succeeded, ConditionTypes.Failed];
+        [ConditionTypes.Running, ConditionTypes.PodsReady, ConditionTypes.Restarting, ConditionTypes.Suspended, ConditionTypes.Succeeded, ConditionTypes.Failed];
 
     public static Plan<DistillJobStatus> Plan(DistillJob job, ObservedChildren observed, Func<string, ReidExperiment?> experiments, PlannerOptions? options = null)
     {

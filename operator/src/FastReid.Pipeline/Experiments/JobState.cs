@@ -4,7 +4,11 @@ namespace FastReid.Pipeline.Experiments;
 
 /// <summary>
 /// What a run's Job and its pods say, reduced to what the status needs. The rank-0 pod is the one of
-/// completion index 0, or of none (a non-indexed Job, as exports use).
+/// completion index 0, or of none (a non-indexed Job, as exports use). The last failure is the trainer's
+/// termination message and exit code, or, when the trainer never ran because an init container (synthetic data)
+/// failed, that container's message, with <see cref="LastFailureSource"/> naming it (the exit code stays the
+/// trainer's: podFailurePolicy and the planners read only the trainer's codes). <see cref="Waiting"/> holds the
+/// pods that have not started, stuck ones first, then by name.
 /// </summary>
 internal sealed record JobState(
     bool Succeeded,
@@ -18,7 +22,9 @@ internal sealed record JobState(
     string? LastFailureMessage,
     int? LastFailureExitCode,
     bool RankZeroPodSeen,
-    string? RankZeroMessage)
+    string? RankZeroMessage,
+    string? LastFailureSource,
+    IReadOnlyList<PodWait> Waiting)
 {
     public bool Finished => Succeeded || Failed;
 
@@ -33,8 +39,12 @@ internal sealed record JobState(
         int running = Math.Max(status.Ready ?? 0, pods.Count(p => p.Status?.Phase == "Running"));
         var rankZero = pods.Where(p => CompletionIndex(p) is "0" or null).OrderBy(p => p.Status?.Phase == "Succeeded" ? 0 : 1).FirstOrDefault();
         var lastFailed = pods.Where(p => p.Status?.Phase == "Failed")
-            .OrderByDescending(p => Terminated(p)?.FinishedAt ?? DateTime.MinValue)
+            .OrderByDescending(p => (Terminated(p) ?? FailedInit(p)?.State.Terminated)?.FinishedAt ?? DateTime.MinValue)
             .FirstOrDefault();
+        var trainer = lastFailed is null ? null : Terminated(lastFailed);
+        var init = lastFailed is null || trainer is not null ? null : FailedInit(lastFailed);
+        var waiting = pods.Select(p => PodWait.Of(p, Utc(p.Metadata?.CreationTimestamp))).OfType<PodWait>()
+            .OrderBy(w => w.Blocking ? 0 : 1).ThenBy(w => w.Pod, StringComparer.Ordinal).ToList();
         return new JobState(
             Succeeded: complete is not null,
             Failed: complete is null && failed is not null,
@@ -44,11 +54,17 @@ internal sealed record JobState(
             CompletionTime: Utc(status.CompletionTime) ?? Utc((complete ?? failed)?.LastTransitionTime),
             FailureReason: failed?.Reason,
             FailureMessage: failed?.Message,
-            LastFailureMessage: lastFailed is null ? null : Terminated(lastFailed)?.Message,
-            LastFailureExitCode: lastFailed is null ? null : Terminated(lastFailed)?.ExitCode,
+            LastFailureMessage: trainer?.Message ?? init?.State.Terminated.Message,
+            LastFailureExitCode: trainer?.ExitCode,
             RankZeroPodSeen: rankZero is not null,
-            RankZeroMessage: rankZero is { Status.Phase: "Succeeded" } ? Terminated(rankZero)?.Message : null);
+            RankZeroMessage: rankZero is { Status.Phase: "Succeeded" } ? Terminated(rankZero)?.Message : null,
+            LastFailureSource: init is null ? null : $"init container {init.Name} (exit code {init.State.Terminated.ExitCode})",
+            Waiting: waiting);
     }
+
+    /// <summary>The init container that ended the pod: the first one that exited non-zero.</summary>
+    private static V1ContainerStatus? FailedInit(V1Pod pod) =>
+        pod.Status?.InitContainerStatuses?.FirstOrDefault(c => c.State?.Terminated is { ExitCode: not 0 });
 
     private static V1JobCondition? FindTrue(V1JobStatus status, string type) =>
         status.Conditions?.FirstOrDefault(c => c.Type == type && c.Status == "True");

@@ -101,8 +101,9 @@ public static class ReidExperimentPlanner
                 }
                 else
                 {
-                    SetCondition(ConditionTypes.Running, false, "PodsPending",
-                        string.Create(CultureInfo.InvariantCulture, $"0 of {experiment.Spec.Resources.Nodes} pod(s) running"));
+                    var none = string.Create(CultureInfo.InvariantCulture, $"0 of {experiment.Spec.Resources.Nodes} pod(s) running");
+                    SetCondition(ConditionTypes.Running, false, "PodsPending", none);
+                    SetCondition(ConditionTypes.PodsReady, false, "PodsPending", none);
                 }
                 // A look before the informer has seen the new Job plans the same creates (answered "exists"); say it once.
                 if (!(sameRun && Conditions.IsTrue(Previous.Conditions, ConditionTypes.Created)))
@@ -119,6 +120,11 @@ public static class ReidExperimentPlanner
         private TimeSpan? FollowJob(V1Job job)
         {
             var state = JobState.Of(job, observed.Of<V1Pod>(), run.RunName);
+            if (_look.FailedPending)
+            {
+                DeleteRunChildren(exceptJob: false);
+                return null;
+            }
             SetCondition(ConditionTypes.Created, true, "ChildrenCreated", $"ConfigMap, headless Service and Indexed Job {run.RunName} created");
             Status.StartTime ??= state.StartTime;
             if (!state.Finished)
@@ -128,11 +134,14 @@ public static class ReidExperimentPlanner
                 bool suspend = experiment.Spec.RunPolicy.Suspend;
                 if ((job.Spec?.Suspend ?? false) != suspend) Actions.Add(new SetJobSuspend(run.RunName, suspend));
                 int nodes = experiment.Spec.Resources.Nodes;
+                TimeSpan? requeue = null;
                 if (suspend)
                 {
                     Status.Phase = Phases.Pending;
                     SetCondition(ConditionTypes.Suspended, true, "Suspended", "runPolicy.suspend is true: the Job's pods are removed until it is false");
                     SetCondition(ConditionTypes.Running, false, "Suspended", "the run is suspended");
+                    if (Conditions.Find(Status.Conditions, ConditionTypes.PodsReady) is not null)
+                        SetCondition(ConditionTypes.PodsReady, false, "Suspended", "the run is suspended");
                 }
                 else
                 {
@@ -142,13 +151,14 @@ public static class ReidExperimentPlanner
                     SetCondition(ConditionTypes.Running, state.RunningPods > 0,
                         state.RunningPods > 0 ? "PodsRunning" : "PodsPending",
                         string.Create(CultureInfo.InvariantCulture, $"{state.RunningPods} of {nodes} pod(s) running"));
+                    requeue = _look.WatchPods(state, nodes, options.PendingDeadline(experiment.Spec.RunPolicy));
                 }
                 if (state.FailedPods > 0)
                 {
                     SetCondition(ConditionTypes.Restarting, true, "PodFailed", string.Create(CultureInfo.InvariantCulture,
-                        $"{state.FailedPods} pod failure(s), backoffLimit {experiment.Spec.RunPolicy.BackoffLimit}{Detail(state.LastFailureMessage)}"));
+                        $"{state.FailedPods} pod failure(s), backoffLimit {experiment.Spec.RunPolicy.BackoffLimit}{Detail(state)}"));
                 }
-                return null;
+                return requeue;
             }
 
             return _look.Finished(state, ReadResult, Failure, experiment.Spec.RunPolicy.TtlSecondsAfterFinished,
@@ -169,7 +179,7 @@ public static class ReidExperimentPlanner
         private static (string Reason, string Message) Failure(JobState state) =>
             state.LastFailureExitCode == TrainerExitCodes.Unsupported
                 ? ("Unsupported", RunLifecycle.TrainerSaid(state))
-                : (state.FailureReason ?? "JobFailed", (state.FailureMessage ?? "the Job failed") + Detail(state.LastFailureMessage));
+                : (state.FailureReason ?? "JobFailed", (state.FailureMessage ?? "the Job failed") + Detail(state));
 
         /// <summary>
         /// Create-or-update of the run's ConfigMap (its data is what the trainer reads) and headless Service; the
@@ -212,7 +222,7 @@ public static class ReidExperimentPlanner
         private void SetCondition(string type, bool value, string reason, string message) => _look.SetCondition(type, value, reason, message);
     }
 
-    private static string Detail(string? podMessage) => StatusUpdates.PodDetail(podMessage);
+    private static string Detail(JobState state) => StatusUpdates.PodDetail(state.LastFailureMessage, state.LastFailureSource);
 
     private static string MetricsText(ReidMetrics metrics)
     {

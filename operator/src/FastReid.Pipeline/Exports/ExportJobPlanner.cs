@@ -138,6 +138,7 @@ public static class ExportJobPlanner
             Status.Phase = Phases.Pending;
             SetCondition(ConditionTypes.Created, true, "JobCreated", $"Job {JobName} created");
             SetCondition(ConditionTypes.Running, false, "PodPending", "the export pod is not running yet");
+            SetCondition(ConditionTypes.PodsReady, false, "PodsPending", "0 of 1 pod(s) running");
             // A look before the informer has seen the new Job plans the same create (answered "exists"); say it once.
             if (!(sameRun && Conditions.IsTrue(Previous.Conditions, ConditionTypes.Created)))
                 Events.Add(new(PlannedEvent.Normal, "Created", $"Job {JobName} exports {export.ModelUri} to {export.Output.Uri}/{ExportResult.ModelFile}"));
@@ -147,6 +148,11 @@ public static class ExportJobPlanner
         private TimeSpan? Follow(V1Job existing)
         {
             var state = JobState.Of(existing, observed.Of<V1Pod>(), JobName);
+            if (_look.FailedPending)
+            {
+                Actions.Add(new DeleteChild("batch/v1", "Job", JobName));
+                return null;
+            }
             SetCondition(ConditionTypes.Created, true, "JobCreated", $"Job {JobName} created");
             Status.StartTime ??= state.StartTime;
             if (!state.Finished)
@@ -155,10 +161,11 @@ public static class ExportJobPlanner
                 Status.Phase = running ? Phases.Running : Phases.Pending;
                 SetCondition(ConditionTypes.Running, running, running ? "PodRunning" : "PodPending",
                     running ? "the export pod is running" : "the export pod is not running yet");
+                var requeue = _look.WatchPods(state, 1, options.PendingDeadline(job.Spec.RunPolicy));
                 if (state.FailedPods > 0)
                     SetCondition(ConditionTypes.Restarting, true, "PodFailed",
-                        $"{state.FailedPods} pod failure(s), backoffLimit {existing.Spec?.BackoffLimit}{StatusUpdates.PodDetail(state.LastFailureMessage)}");
-                return null;
+                        $"{state.FailedPods} pod failure(s), backoffLimit {existing.Spec?.BackoffLimit}{StatusUpdates.PodDetail(state.LastFailureMessage, state.LastFailureSource)}");
+                return requeue;
             }
 
             return _look.Finished(state, ReadResult, Failure, job.Spec.RunPolicy?.TtlSecondsAfterFinished,

@@ -204,7 +204,7 @@ public static class TuneSweepPlanner
             else if (status?.Phase == Phases.Failed)
                 (phase, message) = (Failed, Conditions.Find(status.Conditions, ConditionTypes.Failed)?.Message ?? "its ReidExperiment failed");
             else
-                phase = status?.Phase == Phases.Running ? Running : Pending;
+                (phase, message) = (status?.Phase == Phases.Running ? Running : Pending, RunLifecycle.Stuck(status?.Conditions)?.Message);
             if (TrialNames.StoppedReason(child) is { } reason && phase is Running or Pending)
                 (phase, message) = (Stopped, reason);
             var state = phase switch { Succeeded => TrialState.Succeeded, Failed => TrialState.Failed, Stopped => TrialState.Stopped, _ => TrialState.Running };
