@@ -71,4 +71,23 @@ public sealed partial class EmulatorTests
             return "";
         });
     }
+
+    [Fact]
+    public async Task Kubectl_apply_refuses_a_secret_key_name_and_an_image_the_api_server_would_refuse_in_the_job()
+    {
+        await WithKubectl(async (kubectl, dir) =>
+        {
+            var manifest = ExperimentManifest("early").Replace("output: {uri: s3://models/early}",
+                "output: {uri: s3://models/early, secretRef: {name: s3-creds, accessKeyIdKey: AWS ACCESS KEY}}\n  resources: {nodes: 1, image: \"trainer:1 \"}", StringComparison.Ordinal)
+                .Replace("  resources: {nodes: 1}\n", "", StringComparison.Ordinal);
+            var file = Path.Combine(dir, "early.yaml");
+            File.WriteAllText(file, manifest);
+            var (code, _, error) = await Packaging.Repo.Kubectl(Path.Combine(dir, "kubeconfig"), Path.Combine(dir, "cache"), "apply", "-f", file);
+            Assert.NotEqual(0, code);
+            Assert.Contains("spec.output.secretRef.accessKeyIdKey", error);
+            Assert.Contains("spec.resources.image", error);
+            Assert.Empty((await _client.BatchV1.ListNamespacedJobAsync("team-a")).Items);
+            return "";
+        });
+    }
 }

@@ -93,6 +93,8 @@ public sealed record OperatorOptions
             TrainerImage = Take("trainer-image") ?? defaults.TrainerImage,
             MasterPort = Int("master-port", defaults.MasterPort, 1, 65535),
         };
+        if (!System.Text.RegularExpressions.Regex.IsMatch(options.TrainerImage, Validation.Image))
+            throw new OptionsException($"--trainer-image {Validation.ImageRule}, got '{options.TrainerImage}'");
         var storage = Take("default-storage");
         var endpoint = Take("default-storage-endpoint");
         var secret = Take("default-storage-secret");

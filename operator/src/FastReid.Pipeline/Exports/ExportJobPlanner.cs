@@ -25,6 +25,8 @@ public static class ExportJobPlanner
             return RunLifecycle.Deleting(job.Status ?? new ExportJobStatus()); // the garbage collector removes the Job
 
         var errors = new List<FieldError>(Validation.Validate(job));
+        DerivedNames.CheckOwnerLabel(errors, job);
+        DerivedNames.Check(errors, "metadata.name", job.Metadata.Name, "the export's Job name (also a label value)", ExportNames.JobName(job));
         var output = options.ResolveOutput(job.Spec.Output, job.Metadata.Namespace ?? "default", job.Metadata.Name ?? "", errors);
         if (errors.Count > 0 || output is null)
             return Reject(job, errors, observed.Now);
