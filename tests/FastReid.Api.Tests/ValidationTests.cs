@@ -251,4 +251,35 @@ public class ValidationTests
         e.Spec.Config = new JsonObject { ["anything"] = new JsonObject { ["Name"] = "" } };
         Assert.Empty(Validation.Validate(e));
     }
+
+    [Fact]
+    public void A_secret_key_name_the_api_server_would_refuse_names_the_field_and_what_is_allowed()
+    {
+        var e = Valid();
+        e.Spec.Output!.SecretRef!.AccessKeyIdKey = "AWS ACCESS KEY";
+        var error = Single(Validation.Validate(e));
+        Assert.Equal("spec.output.secretRef.accessKeyIdKey", error.Path);
+        Assert.Equal("must be a Secret key: letters, digits, '-', '_' or '.', got 'AWS ACCESS KEY'", error.Message);
+    }
+
+    [Theory]
+    [InlineData("fastreid-trainer:1.0 ")]
+    [InlineData("registry.corp/fastreid trainer:1.0")]
+    public void An_image_with_whitespace_is_invalid(string image)
+    {
+        var e = Valid();
+        e.Spec.Resources.Image = image;
+        var error = Single(Validation.Validate(e));
+        Assert.Equal("spec.resources.image", error.Path);
+        Assert.StartsWith("must be an image reference without whitespace", error.Message);
+    }
+
+    [Fact]
+    public void The_trainer_refuses_an_epoch_count_beyond_32_bits_with_the_key_not_an_overflow()
+    {
+        var config = FastReid.Config.FastReidConfig.Defaults();
+        var error = Assert.Throws<FastReid.Config.ConfigException>(() => config.ApplyOverrides(["SOLVER.MAX_EPOCH", "3000000000"]));
+        Assert.Equal("command line: SOLVER.MAX_EPOCH: must be in [1, 2147483647], got 3000000000", error.Message);
+        Assert.Equal("SOLVER.MAX_EPOCH", error.Key);
+    }
 }

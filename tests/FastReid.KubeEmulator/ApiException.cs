@@ -66,6 +66,14 @@ internal sealed class ApiException(int code, string reason, string message, Json
         return new(422, "Invalid", $"{qualifiedKind} \"{name}\" is invalid: {summary}", details);
     }
 
+    /// <summary>A ValidatingAdmissionPolicy's denial: Forbidden's message, with reason Invalid and code 422 (its default reason).</summary>
+    public static ApiException PolicyDenied(string? group, string resource, string name, string why)
+    {
+        var details = Describe(group, resource, name);
+        details["causes"] = new JsonArray(new JsonObject { ["message"] = why });
+        return new(422, "Invalid", $"{Qualified(group, resource)} \"{name}\" is forbidden: {why}", details);
+    }
+
     public static ApiException BadRequest(string message) => new(400, "BadRequest", message);
     public static ApiException MethodNotAllowed(string message) => new(405, "MethodNotAllowed", message);
     public static ApiException UnsupportedMediaType(string type) => new(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json; got {type}");

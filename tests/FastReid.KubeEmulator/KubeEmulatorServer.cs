@@ -31,7 +31,7 @@ public sealed class KubeEmulatorServer : IAsyncDisposable
     {
         _options = options;
         _store = new ObjectStore(options.HistoryWindow);
-        _ops = new ApiOperations(_store, new ResourceCatalog());
+        _ops = new ApiOperations(_store, new ResourceCatalog(), Policies);
         foreach (var ns in BuiltinResources.InitialNamespaces)
             _ops.Create(BuiltinResources.Namespaces, "", new() { ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = ns } });
         _controllers = new ControllerHost(_ops, options);
@@ -52,6 +52,9 @@ public sealed class KubeEmulatorServer : IAsyncDisposable
     public int OpenWatches(string? ns = null) => _openWatches.In(ns);
 
     readonly WatchStream.OpenCount _openWatches = new();
+
+    /// <summary>The cluster's admission policies: denials a client cannot foresee (422, as ValidatingAdmissionPolicy).</summary>
+    public AdmissionPolicies Policies { get; } = new();
 
     /// <summary>The bound port (fixed across <see cref="RestartAsync"/>).</summary>
     public int Port { get; private set; }

@@ -21,6 +21,8 @@ internal sealed class FakeCluster : IClusterApi
     public List<PlannedEvent> Events { get; } = [];
     public int StatusWrites { get; private set; }
     public bool FailEvents { get; set; }
+    /// <summary>What a child create or replace throws (a <see cref="ChildRejectedException"/> for a 422), or null to accept it.</summary>
+    public Func<object, Exception?>? FailWrite { get; set; }
     private long _version = 1;
 
     private Dictionary<string, JsonObject> Store(KindDescriptor kind)
@@ -60,6 +62,7 @@ internal sealed class FakeCluster : IClusterApi
         lock (_gate)
         {
             Calls.Add($"create {ChildObjects.Kind(child)}/{ChildObjects.Name(child)}");
+            if (FailWrite?.Invoke(child) is { } failure) throw failure;
             return Task.FromResult(Children.TryAdd($"{ChildObjects.Kind(child)}/{ChildObjects.Name(child)}", (IKubernetesObject<V1ObjectMeta>)child));
         }
     }
@@ -70,6 +73,7 @@ internal sealed class FakeCluster : IClusterApi
         {
             var key = $"{ChildObjects.Kind(child)}/{ChildObjects.Name(child)}";
             Calls.Add($"update {key}");
+            if (FailWrite?.Invoke(child) is { } failure) throw failure;
             if (!Children.ContainsKey(key)) return Task.FromResult(false);
             Children[key] = (IKubernetesObject<V1ObjectMeta>)child;
             return Task.FromResult(true);

@@ -32,6 +32,41 @@ public static class StatusUpdates
         return before is { Status: "True" } && before.Message == shown ? null : new PlannedEvent(PlannedEvent.Warning, "InvalidSpec", shown);
     }
 
+    /// <summary>The reason of condition Failed when the API server refused a child the plan made.</summary>
+    public const string ChildRejected = "ChildRejected";
+
+    /// <summary>
+    /// Marks <paramref name="status"/> Failed with reason <see cref="ChildRejected"/> and the server's message, for
+    /// this generation: the children of the plan could not all be made, so nothing runs (Created and Running, where
+    /// the plan set them, say so). Returns the Warning event to record, or null when the same rejection was
+    /// already reported.
+    /// </summary>
+    public static PlannedEvent? MarkRejected(ResourceStatus status, IEnumerable<Condition>? previousConditions, string message, long generation, DateTimeOffset now)
+    {
+        status.Phase = Phases.Failed;
+        status.CompletionTime ??= now;
+        status.ObservedGeneration = generation;
+        Condition Rejected(string type, string text) =>
+            new() { Type = type, Status = type == ConditionTypes.Failed ? "True" : "False", Reason = ChildRejected, Message = text, ObservedGeneration = generation };
+        status.Conditions = Conditions.Set(status.Conditions, Rejected(ConditionTypes.Failed, message), now);
+        foreach (var type in new[] { ConditionTypes.Created, ConditionTypes.Running })
+            if (Conditions.Find(status.Conditions, type) is not null)
+                status.Conditions = Conditions.Set(status.Conditions, Rejected(type, "a child was rejected by the API server (see condition Failed)"), now);
+        var before = Conditions.Find(previousConditions, ConditionTypes.Failed);
+        return before is { Status: "True", Reason: ChildRejected } && before.Message == message && before.ObservedGeneration == generation
+            ? null
+            : new PlannedEvent(PlannedEvent.Warning, ChildRejected, message);
+    }
+
+    /// <summary>
+    /// The server's message when <paramref name="status"/> records a rejected child for this generation (then
+    /// nothing is sent again until the spec changes), else null.
+    /// </summary>
+    public static string? RejectedChild(ResourceStatus? status, long generation) =>
+        Conditions.Find(status?.Conditions, ConditionTypes.Failed) is { Status: "True", Reason: ChildRejected } failed && failed.ObservedGeneration == generation
+            ? failed.Message ?? ""
+            : null;
+
     /// <summary>
     /// Events for what changed since the previous status, compared only within one run: the phase reached
     /// (with the matching condition's message) and a new pod failure.

@@ -186,7 +186,7 @@ internal sealed class JobController(ApiOperations ops)
                 else
                 {
                     var want = completions is null ? (succeeded > 0 ? 0 : parallelism) : Math.Min(parallelism, completions.Value - succeeded);
-                    for (var i = active.Count; i < want; i++) active.Add(CreatePod(job, null));
+                    for (var i = active.Count; i < want && CreatePod(job, null) is { } created; i++) active.Add(created);
                     foreach (var extra in active.Skip(Math.Max(want, 0)).ToList())
                     {
                         RemovePod(extra);
@@ -225,11 +225,12 @@ internal sealed class JobController(ApiOperations ops)
         {
             if (completed.Contains(index) || running.Contains(index)) continue;
             slots--;
-            yield return CreatePod(job, index);
+            if (CreatePod(job, index) is { } pod) yield return pod;
         }
     }
 
-    JsonObject CreatePod(JsonObject job, int? index)
+    /// <summary>Creates a pod of the Job; null when the server refuses it (recorded as FailedCreate, as the real controller does).</summary>
+    JsonObject? CreatePod(JsonObject job, int? index)
     {
         var name = Meta.Name(job);
         var template = job["spec"]!["template"]!.AsObject();
@@ -271,7 +272,16 @@ internal sealed class JobController(ApiOperations ops)
             }
         }
         var pod = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Pod", ["metadata"] = meta, ["spec"] = podSpec };
-        var created = ops.Create(Pods, Meta.Namespace(job), pod, FieldValidation.Ignore).Object;
+        JsonObject created;
+        try
+        {
+            created = ops.Create(Pods, Meta.Namespace(job), pod, FieldValidation.Ignore).Object;
+        }
+        catch (ApiException ex) when (ex.Code is 400 or 403 or 422)
+        {
+            Record(job, "Warning", "FailedCreate", $"Error creating: {ex.Message}");
+            return null;
+        }
         Record(job, "Normal", "SuccessfulCreate", $"Created pod: {Meta.Name(created)}");
         return created;
     }

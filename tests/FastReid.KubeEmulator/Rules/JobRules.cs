@@ -66,7 +66,8 @@ internal static class JobRules
             yield return FieldError.Required("spec.template");
             yield break;
         }
-        foreach (var e in PodRules.ValidateSpec(template["spec"] as JsonObject, "spec.template.spec")) yield return e;
+        foreach (var e in NameRules.ValidateLabels(Meta.StringMap(template["metadata"]?["labels"]), "spec.template.metadata.labels")) yield return e;
+        foreach (var e in PodRules.ValidateSpec(template["spec"] as JsonObject, "spec.template.spec", forPod: false)) yield return e;
         var restart = Meta.Str(template["spec"]?["restartPolicy"]);
         if (restart is not ("OnFailure" or "Never"))
             yield return FieldError.Unsupported("spec.template.spec.restartPolicy", restart, ["OnFailure", "Never"]);

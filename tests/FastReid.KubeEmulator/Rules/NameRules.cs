@@ -23,12 +23,7 @@ internal static partial class NameRules
 
     public static IEnumerable<FieldError> ValidateMetadata(JsonObject obj)
     {
-        foreach (var (key, value) in Meta.Labels(obj))
-        {
-            if (!QualifiedName(key)) yield return FieldError.InvalidValue("metadata.labels", key, "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character");
-            if (value.Length > 63 || (value.Length > 0 && !LabelValue().IsMatch(value)))
-                yield return FieldError.InvalidValue("metadata.labels", value, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character");
-        }
+        foreach (var e in ValidateLabels(Meta.StringMap(obj["metadata"]?["labels"]), "metadata.labels")) yield return e;
         if (obj["metadata"]?["labels"] is JsonObject labels && labels.Any(kv => kv.Value is not JsonValue v || !v.TryGetValue<string>(out _)))
             yield return FieldError.TypeInvalid("metadata.labels", null, "label values must be strings");
         if (obj["metadata"]?["annotations"] is JsonObject annotations)
@@ -50,6 +45,34 @@ internal static partial class NameRules
             yield return FieldError.InvalidValue("metadata.ownerReferences", null, "Only one reference can have Controller set to true");
     }
 
+    /// <summary>apimachinery's ValidateLabels: qualified keys, values of at most 63 characters in the label alphabet.</summary>
+    public static IEnumerable<FieldError> ValidateLabels(IReadOnlyDictionary<string, string> labels, string path)
+    {
+        foreach (var (key, value) in labels)
+        {
+            if (!QualifiedName(key)) yield return FieldError.InvalidValue(path, key, "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character");
+            if (value.Length > 63) yield return FieldError.InvalidValue(path, value, "must be no more than 63 characters");
+            if (value.Length > 0 && !LabelValue().IsMatch(value))
+                yield return FieldError.InvalidValue(path, value, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+        }
+    }
+
+    /// <summary>apimachinery's IsConfigMapKey, which also checks Secret keys: the key of a secretKeyRef or configMapKeyRef.</summary>
+    public static IEnumerable<FieldError> ValidateConfigKey(string key, string path)
+    {
+        if (key.Length == 0)
+        {
+            yield return FieldError.Required(path);
+            yield break;
+        }
+        if (key.Length > 253) yield return FieldError.InvalidValue(path, key, "must be no more than 253 characters");
+        if (!ConfigKey().IsMatch(key))
+            yield return FieldError.InvalidValue(path, key, "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')");
+        if (key == ".") yield return FieldError.InvalidValue(path, key, "must not be '.'");
+        else if (key == "..") yield return FieldError.InvalidValue(path, key, "must not be '..'");
+        else if (key.StartsWith("..", StringComparison.Ordinal)) yield return FieldError.InvalidValue(path, key, "must not start with '..'");
+    }
+
     public static bool IsDnsLabel(string s) => s.Length <= 63 && DnsLabel().IsMatch(s);
 
     static bool QualifiedName(string key)
@@ -68,4 +91,7 @@ internal static partial class NameRules
 
     [GeneratedRegex("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
     private static partial Regex LabelValue();
+
+    [GeneratedRegex("^[-._a-zA-Z0-9]+$")]
+    private static partial Regex ConfigKey();
 }

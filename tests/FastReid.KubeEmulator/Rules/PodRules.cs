@@ -27,7 +27,11 @@ internal static class PodRules
             }
     }
 
-    public static IEnumerable<FieldError> ValidateSpec(JsonObject? spec, string path)
+    /// <summary>
+    /// A pod's spec, or a pod template's (<paramref name="forPod"/> false): as the apiserver, an image with leading or
+    /// trailing whitespace is refused only in a pod, so a Job with one is stored and its pods are refused.
+    /// </summary>
+    public static IEnumerable<FieldError> ValidateSpec(JsonObject? spec, string path, bool forPod = true)
     {
         if (spec is null)
         {
@@ -47,6 +51,22 @@ internal static class PodRules
                 else if (!NameRules.IsDnsLabel(name)) yield return FieldError.InvalidValue($"{path}.containers[{i}].name", name, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'");
                 else if (!names.Add(name)) yield return new FieldError($"{path}.containers[{i}].name", "FieldValueDuplicate", $"Duplicate value: \"{name}\"");
                 if (Meta.Str(c?["image"]).Length == 0) yield return FieldError.Required($"{path}.containers[{i}].image");
+            }
+        }
+        foreach (var list in new[] { "initContainers", "containers" })
+        {
+            var items = spec[list] as JsonArray ?? [];
+            for (var i = 0; i < items.Count; i++)
+            {
+                var image = Meta.Str(items[i]?["image"]);
+                if (forPod && image.Length != image.Trim().Length)
+                    yield return FieldError.InvalidValue($"{path}.{list}[{i}].image", image, "must not have leading or trailing whitespace");
+                var env = items[i]?["env"] as JsonArray ?? [];
+                for (var j = 0; j < env.Count; j++)
+                    foreach (var reference in new[] { "secretKeyRef", "configMapKeyRef" })
+                        if (env[j]?["valueFrom"]?[reference] is JsonObject selector)
+                            foreach (var e in NameRules.ValidateConfigKey(Meta.Str(selector["key"]), $"{path}.{list}[{i}].env[{j}].valueFrom.{reference}.key"))
+                                yield return e;
             }
         }
         var restart = Meta.Str(spec["restartPolicy"]);

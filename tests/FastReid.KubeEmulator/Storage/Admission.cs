@@ -48,7 +48,7 @@ internal sealed class Admission(Func<string> allocateServiceIp)
             case "/namespaces": CoreRules.DefaultNamespace(obj); break;
             case "apps/deployments":
                 if (obj["spec"]?["template"]?["spec"] is JsonObject deploymentPods) PodRules.DefaultSpec(deploymentPods);
-                errors.AddRange(PodRules.ValidateSpec(obj["spec"]?["template"]?["spec"] as JsonObject, "spec.template.spec"));
+                errors.AddRange(PodRules.ValidateSpec(obj["spec"]?["template"]?["spec"] as JsonObject, "spec.template.spec", forPod: false));
                 if (obj["spec"]?["selector"] is null) errors.Add(FieldError.Required("spec.selector"));
                 else if (!LabelSelector.FromObject(obj["spec"]?["selector"] as JsonObject).Matches(Meta.StringMap(obj["spec"]?["template"]?["metadata"]?["labels"])))
                     errors.Add(FieldError.InvalidValue("spec.template.metadata.labels", null, "`selector` does not match template `labels`"));

@@ -11,7 +11,7 @@ internal sealed record WriteResult(JsonObject Object, int Code, IReadOnlyList<st
 /// generation, status subresource, optimistic concurrency and finalizers. Both HTTP requests and the
 /// in-process controllers go through here, so controllers obey the same rules as clients.
 /// </summary>
-internal sealed partial class ApiOperations(ObjectStore store, ResourceCatalog catalog)
+internal sealed partial class ApiOperations(ObjectStore store, ResourceCatalog catalog, AdmissionPolicies? policies = null)
 {
     const string GenerateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
     int _nextServiceIp = 10;
@@ -81,6 +81,7 @@ internal sealed partial class ApiOperations(ObjectStore store, ResourceCatalog c
             if (type.TracksGeneration) meta["generation"] = 1;
             Admission.PrepareForCreate(type, obj);
             Admission.Admit(type, obj, null, fieldValidation, warnings);
+            policies?.Admit(type, obj);
             obj = Reorder(obj);
             if (dryRun) return new WriteResult(obj, 201, warnings);
             Meta.SetResourceVersion(obj, store.NextRevision());
@@ -183,6 +184,7 @@ internal sealed partial class ApiOperations(ObjectStore store, ResourceCatalog c
         }
         Meta.Of(next)["resourceVersion"] = current["metadata"]?["resourceVersion"]?.DeepClone();
         Admission.Admit(type, next, current, fieldValidation, warnings);
+        if (!statusWrite) policies?.Admit(type, next);
         if (type.TracksGeneration && !Meta.Same(SpecPart(type, next), SpecPart(type, current)))
             Meta.Of(next)["generation"] = Meta.Generation(current) + 1;
         if (type.StorageKey == "apiextensions.k8s.io/customresourcedefinitions" && !statusWrite)

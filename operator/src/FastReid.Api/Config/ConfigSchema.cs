@@ -10,7 +10,37 @@ public enum ConfigValueKind { Bool, Int, Float, String, IntList, FloatList, Stri
 /// </summary>
 public sealed record ConfigKey(
     string Name, ConfigValueKind Kind, object Default, string Help,
-    bool Supported = true, IReadOnlyList<string>? Allowed = null);
+    bool Supported = true, IReadOnlyList<string>? Allowed = null)
+{
+    /// <summary>
+    /// The values the trainer accepts (of each item, for lists). Integers are always within 32 bits, as the trainer
+    /// reads them; null: any number (or any 32-bit integer).
+    /// </summary>
+    public ConfigRange? Range { get; init; }
+
+    /// <summary>How many items a list must have (INPUT.SIZE_TRAIN is [height, width]); null: any number.</summary>
+    public int? Items { get; init; }
+
+    /// <summary>The range checked: <see cref="Range"/>, or the 32-bit integers for integer keys.</summary>
+    public ConfigRange? EffectiveRange => Range ?? (Kind is ConfigValueKind.Int or ConfigValueKind.IntList ? ConfigRange.Int32 : null);
+}
+
+/// <summary>A closed or half-open interval of accepted numbers.</summary>
+public sealed record ConfigRange(double Min, double Max, bool MinExclusive = false, bool MaxExclusive = false)
+{
+    public static ConfigRange Int32 { get; } = new(int.MinValue, int.MaxValue);
+
+    public static ConfigRange AtLeast(double min) => new(min, min == Math.Floor(min) ? int.MaxValue : double.PositiveInfinity);
+
+    public bool Contains(double value) =>
+        (MinExclusive ? value > Min : value >= Min) && (MaxExclusive ? value < Max : value <= Max);
+
+    public override string ToString() =>
+        $"{(MinExclusive ? "(" : "[")}{Text(Min)}, {Text(Max)}{(MaxExclusive ? ")" : "]")}";
+
+    private static string Text(double value) =>
+        double.IsInfinity(value) ? (value > 0 ? "inf" : "-inf") : value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+}
 
 /// <summary>
 /// The FastReID config keys we know, their types and FastReID's defaults (fastreid/config/defaults.py).
@@ -28,9 +58,9 @@ public static class ConfigSchema
         SL("MODEL.FREEZE_LAYERS", [], "top-level modules frozen for SOLVER.FREEZE_ITERS iterations (e.g. backbone)"),
         S("MODEL.BACKBONE.NAME", "build_resnet_backbone", "backbone builder", "build_resnet_backbone"),
         S("MODEL.BACKBONE.DEPTH", "50x", "ResNet depth", "18x", "34x", "50x", "101x"),
-        F("MODEL.BACKBONE.WIDTH_MULT", 1.0, "FastReid.K8s extension: channel width multiplier of the ResNet (0.5 = half width, for CPU recipes and tests; 1.0 keeps torchvision shapes)"),
-        I("MODEL.BACKBONE.LAST_STRIDE", 1, "stride of the last stage (1 keeps a larger feature map)"),
-        I("MODEL.BACKBONE.FEAT_DIM", 2048, "channels of the backbone output (512 for ResNet-18/34, 2048 for 50/101)"),
+        F("MODEL.BACKBONE.WIDTH_MULT", 1.0, "FastReid.K8s extension: channel width multiplier of the ResNet (0.5 = half width, for CPU recipes and tests; 1.0 keeps torchvision shapes)") with { Range = new(0.125, 4) },
+        I("MODEL.BACKBONE.LAST_STRIDE", 1, "stride of the last stage (1 keeps a larger feature map)") with { Range = new(1, 2) },
+        I("MODEL.BACKBONE.FEAT_DIM", 2048, "channels of the backbone output (512 for ResNet-18/34, 2048 for 50/101)") with { Range = ConfigRange.AtLeast(1) },
         S("MODEL.BACKBONE.NORM", "BN", "normalisation layer; syncBN normalises over every rank's batch in data-parallel training", "BN", "syncBN"),
         Bo("MODEL.BACKBONE.WITH_IBN", false, "IBN-a blocks (instance + batch norm)"),
         Bo("MODEL.BACKBONE.WITH_SE", false, "squeeze-and-excitation blocks", supported: false),
@@ -39,8 +69,8 @@ public static class ConfigSchema
         S("MODEL.BACKBONE.PRETRAIN_PATH", "", "backbone weights (.pth or .safetensors, torchvision names)"),
         S("MODEL.HEADS.NAME", "EmbeddingHead", "head", "EmbeddingHead"),
         S("MODEL.HEADS.NORM", "BN", "normalisation in the head (BN or syncBN, as MODEL.BACKBONE.NORM)", "BN", "syncBN"),
-        I("MODEL.HEADS.NUM_CLASSES", 0, "identities; 0 = taken from the training set"),
-        I("MODEL.HEADS.EMBEDDING_DIM", 0, "1x1 conv embedding before the neck; 0 = none"),
+        I("MODEL.HEADS.NUM_CLASSES", 0, "identities; 0 = taken from the training set") with { Range = ConfigRange.AtLeast(0) },
+        I("MODEL.HEADS.EMBEDDING_DIM", 0, "1x1 conv embedding before the neck; 0 = none") with { Range = ConfigRange.AtLeast(0) },
         Bo("MODEL.HEADS.WITH_BNNECK", false, "batch-norm neck (bias frozen)"),
         S("MODEL.HEADS.POOL_LAYER", "GlobalAvgPool", "global pooling",
             "GlobalAvgPool", "GlobalMaxPool", "GeneralizedMeanPooling", "GeneralizedMeanPoolingP", "AdaptiveAvgMaxPool"),
@@ -73,14 +103,14 @@ public static class ConfigSchema
         SL("KD.MODEL_WEIGHTS", [], "teacher weights (.pth or .safetensors, local path or s3://), one per KD.MODEL_CONFIG entry"),
         SL("KD.MODEL_CONFIG_SHA256", [], "FastReid.K8s extension: sha256 of each KD.MODEL_CONFIG file, checked before training (empty: not checked)"),
         SL("KD.MODEL_WEIGHTS_SHA256", [], "FastReid.K8s extension: sha256 of each KD.MODEL_WEIGHTS file, checked before training (empty: not checked)"),
-        F("KD.TEMPERATURE", 16.0, "FastReid.K8s extension: softmax temperature of the KD loss (FastReID fixes 16)"),
-        F("KD.LOSS_WEIGHT", 1.0, "FastReid.K8s extension: weight of the KD loss (FastReID fixes 1); 0 with DistillerOverhaul is feature-only distillation"),
+        F("KD.TEMPERATURE", 16.0, "FastReid.K8s extension: softmax temperature of the KD loss (FastReID fixes 16)") with { Range = new(0, double.PositiveInfinity, MinExclusive: true) },
+        F("KD.LOSS_WEIGHT", 1.0, "FastReid.K8s extension: weight of the KD loss (FastReID fixes 1); 0 with DistillerOverhaul is feature-only distillation") with { Range = ConfigRange.AtLeast(0.0) },
         F("KD.OVERHAUL.LOSS_WEIGHT", 1.0, "FastReid.K8s extension: weight of DistillerOverhaul's feature loss (FastReID fixes 1)"),
         Bo("KD.EMA.ENABLED", false, "self-distillation: an EMA of the student is a teacher too"),
-        F("KD.EMA.MOMENTUM", 0.999, "EMA momentum of the self-distillation teacher"),
+        F("KD.EMA.MOMENTUM", 0.999, "EMA momentum of the self-distillation teacher") with { Range = new(0, 1, MaxExclusive: true) },
 
-        IL("INPUT.SIZE_TRAIN", [256, 128], "training size [height, width]"),
-        IL("INPUT.SIZE_TEST", [256, 128], "test size [height, width]"),
+        IL("INPUT.SIZE_TRAIN", [256, 128], "training size [height, width], each at least 16") with { Range = new(16, int.MaxValue), Items = 2 },
+        IL("INPUT.SIZE_TEST", [256, 128], "test size [height, width], each at least 16") with { Range = new(16, int.MaxValue), Items = 2 },
         Bo("INPUT.CROP.ENABLED", false, "random resized crop", supported: false),
         IL("INPUT.CROP.SIZE", [224, 224], "crop size", supported: false),
         FL("INPUT.CROP.SCALE", [0.16, 1], "crop scale", supported: false),
@@ -110,17 +140,17 @@ public static class ConfigSchema
         SL("DATASETS.NAMES", ["Market1501"], "training datasets"),
         SL("DATASETS.TESTS", ["Market1501"], "test datasets"),
         Bo("DATASETS.COMBINEALL", false, "train on train+query+gallery", supported: false),
-        F("DATASETS.VALIDATION.IDENTITY_FRACTION", 0.0, "FastReid.K8s extension: hold out round(fraction x training identities) whole identities (seeded by DATASETS.VALIDATION.SEED, among those seen by 2+ cameras) as a validation split, per identity and camera the first image by file name a query and the rest gallery, and evaluate on it instead of the test set, which is then not read; 0 = off, else below 1. A TuneSweep sets it so trials are never scored on the test set"),
+        F("DATASETS.VALIDATION.IDENTITY_FRACTION", 0.0, "FastReid.K8s extension: hold out round(fraction x training identities) whole identities (seeded by DATASETS.VALIDATION.SEED, among those seen by 2+ cameras) as a validation split, per identity and camera the first image by file name a query and the rest gallery, and evaluate on it instead of the test set, which is then not read; 0 = off, else below 1. A TuneSweep sets it so trials are never scored on the test set") with { Range = new(0, 1, MaxExclusive: true) },
         I("DATASETS.VALIDATION.SEED", 0, "FastReid.K8s extension: seed of the held-out identities of DATASETS.VALIDATION.IDENTITY_FRACTION (the same seed holds out the same identities whatever SEED is)"),
 
         S("DATALOADER.SAMPLER_TRAIN", "TrainingSampler", "training sampler", "TrainingSampler", "NaiveIdentitySampler"),
-        I("DATALOADER.NUM_INSTANCE", 4, "images per identity in a batch (K of PxK)"),
-        I("DATALOADER.NUM_WORKERS", 8, "decoding and augmentation threads"),
+        I("DATALOADER.NUM_INSTANCE", 4, "images per identity in a batch (K of PxK)") with { Range = ConfigRange.AtLeast(1) },
+        I("DATALOADER.NUM_WORKERS", 8, "decoding and augmentation threads") with { Range = ConfigRange.AtLeast(0) },
         FL("DATALOADER.SET_WEIGHT", [], "per-dataset sampling weights", supported: false),
 
         Bo("SOLVER.AMP.ENABLED", false, "mixed precision (CUDA only; float32 on CPU)"),
         S("SOLVER.OPT", "Adam", "optimizer", "SGD", "Adam", "AdamW"),
-        I("SOLVER.MAX_EPOCH", 120, "epochs"),
+        I("SOLVER.MAX_EPOCH", 120, "epochs") with { Range = ConfigRange.AtLeast(1) },
         F("SOLVER.BASE_LR", 3e-4, "base learning rate"),
         F("SOLVER.BIAS_LR_FACTOR", 1.0, "learning-rate factor for biases"),
         F("SOLVER.HEADS_LR_FACTOR", 1.0, "learning-rate factor for the head"),
@@ -140,25 +170,25 @@ public static class ConfigSchema
         I("SOLVER.FREEZE_ITERS", 0, "iterations MODEL.FREEZE_LAYERS stay frozen"),
         Bo("SOLVER.SWA.ENABLED", false, "stochastic weight averaging", supported: false),
         I("SOLVER.CHECKPOINT_PERIOD", 20, "epochs between checkpoints"),
-        I("SOLVER.IMS_PER_BATCH", 64, "images per batch (all workers together)"),
+        I("SOLVER.IMS_PER_BATCH", 64, "images per batch (all workers together)") with { Range = ConfigRange.AtLeast(2) },
         Bo("SOLVER.CLIP_GRADIENTS.ENABLED", false, "gradient clipping"),
         S("SOLVER.CLIP_GRADIENTS.CLIP_TYPE", "norm", "clip by norm or value", "norm", "value"),
         F("SOLVER.CLIP_GRADIENTS.CLIP_VALUE", 5.0, "clip threshold"),
         F("SOLVER.CLIP_GRADIENTS.NORM_TYPE", 2.0, "norm type"),
 
         I("TEST.EVAL_PERIOD", 20, "epochs between evaluations"),
-        I("TEST.IMS_PER_BATCH", 64, "images per test batch"),
+        I("TEST.IMS_PER_BATCH", 64, "images per test batch") with { Range = ConfigRange.AtLeast(1) },
         S("TEST.METRIC", "cosine", "distance", "cosine", "euclidean"),
         Bo("TEST.ROC.ENABLED", false, "TPR at fixed FPR"),
         Bo("TEST.FLIP.ENABLED", false, "average the embedding of each image and its mirror"),
         Bo("TEST.AQE.ENABLED", false, "average query expansion"),
         F("TEST.AQE.ALPHA", 3.0, "AQE weight exponent"),
-        I("TEST.AQE.QE_TIME", 1, "AQE rounds"),
-        I("TEST.AQE.QE_K", 5, "AQE neighbours"),
+        I("TEST.AQE.QE_TIME", 1, "AQE rounds") with { Range = ConfigRange.AtLeast(0) },
+        I("TEST.AQE.QE_K", 5, "AQE neighbours") with { Range = ConfigRange.AtLeast(1) },
         Bo("TEST.RERANK.ENABLED", false, "k-reciprocal re-ranking"),
-        I("TEST.RERANK.K1", 20, "re-ranking k1"),
-        I("TEST.RERANK.K2", 6, "re-ranking k2"),
-        F("TEST.RERANK.LAMBDA", 0.3, "re-ranking lambda"),
+        I("TEST.RERANK.K1", 20, "re-ranking k1") with { Range = ConfigRange.AtLeast(1) },
+        I("TEST.RERANK.K2", 6, "re-ranking k2") with { Range = ConfigRange.AtLeast(1) },
+        F("TEST.RERANK.LAMBDA", 0.3, "re-ranking lambda") with { Range = new(0, 1) },
         Bo("TEST.PRECISE_BN.ENABLED", false, "precise BN statistics", supported: false),
         S("TEST.PRECISE_BN.DATASET", "Market1501", "precise BN dataset", supported: false),
         I("TEST.PRECISE_BN.NUM_ITER", 300, "precise BN iterations", supported: false),

@@ -16,7 +16,7 @@ public static class ConfigValueParser
     {
         try
         {
-            return key.Kind switch
+            return Checked(key, key.Kind switch
             {
                 ConfigValueKind.Bool => ParseBool(Scalar(raw)),
                 ConfigValueKind.Int => ParseInt(Scalar(raw)),
@@ -26,12 +26,32 @@ public static class ConfigValueParser
                 ConfigValueKind.FloatList => Items(raw).Select(ParseFloat).ToArray(),
                 ConfigValueKind.StringList => Items(raw).ToArray(),
                 _ => throw new InvalidOperationException($"unhandled kind {key.Kind}"),
-            };
+            });
         }
         catch (FormatException e)
         {
             throw new ConfigException($"{where}: {key.Name}: {e.Message}", key.Name);
         }
+    }
+
+    /// <summary>The value, when it is within the key's range and item count (what the trainer accepts).</summary>
+    private static object Checked(ConfigKey key, object value)
+    {
+        if (key.Items is { } items && value is Array { Length: var length } && length != items)
+            throw new FormatException($"expected a list of {items} values, got {length}");
+        if (key.EffectiveRange is not { } range) return value;
+        IEnumerable<double> numbers = value switch
+        {
+            long l => [l],
+            double d => [d],
+            long[] ls => ls.Select(l => (double)l),
+            double[] ds => ds,
+            _ => [],
+        };
+        foreach (var number in numbers)
+            if (!range.Contains(number))
+                throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"must be in {range}{(range == ConfigRange.Int32 ? " (a 32-bit integer)" : "")}, got {number:R}"));
+        return value;
     }
 
     private static string Scalar(object? raw) => raw switch

@@ -11,8 +11,10 @@ public sealed class SecretReference
     [RegularExpression(Validation.Dns1123Subdomain)]
     public string Name { get; set; } = "";
     [Description("Key holding the access key id.")]
+    [MaxLength(253), RegularExpression(Validation.SecretKey, ErrorMessage = Validation.SecretKeyRule)]
     public string AccessKeyIdKey { get; set; } = "AWS_ACCESS_KEY_ID";
     [Description("Key holding the secret access key.")]
+    [MaxLength(253), RegularExpression(Validation.SecretKey, ErrorMessage = Validation.SecretKeyRule)]
     public string SecretAccessKeyKey { get; set; } = "AWS_SECRET_ACCESS_KEY";
 }
 
@@ -42,9 +44,9 @@ public sealed class OutputSpec
 /// <summary>Synthetic dataset parameters: a Market-1501-layout set written by <c>fastreid data synth</c> before training.</summary>
 public sealed class SyntheticDatasetSpec
 {
-    [Range(4, 100000), Description("Identities in all, split half for training and half for testing.")]
+    [Range(4, 1500), Description("Identities in all, split half for training and half for testing (fastreid data synth takes 4 to 1500).")]
     public int Identities { get; set; } = 120;
-    [Range(1, 1000), Description("Training images per identity.")]
+    [Range(2, 1000), Description("Training images per identity (at least 2, so that every identity has a positive pair).")]
     public int TrainImages { get; set; } = 16;
     [Range(2, 6), Description("Number of cameras.")]
     public int Cameras { get; set; } = 6;
@@ -75,6 +77,7 @@ public sealed class ResourcesSpec
     [IntOrString, JsonConverter(typeof(IntOrStringConverter)), Description("Memory request and limit per pod, a Kubernetes quantity (32Gi).")]
     public string? Memory { get; set; }
     [Description("Trainer image; the operator's default when empty.")]
+    [MaxLength(Validation.MaxImageLength), RegularExpression(Validation.Image, ErrorMessage = Validation.ImageRule)]
     public string? Image { get; set; }
 }
 

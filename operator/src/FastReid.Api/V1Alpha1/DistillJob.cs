@@ -12,6 +12,7 @@ namespace FastReid.Api.V1Alpha1;
 [PrinterColumn("Gain", "number", ".status.gain", Description = "student mAP minus the best teacher's mAP, in mAP points (x100); negative while the student trails its teacher")]
 [PrinterColumn("Student", "string", ".status.studentExperiment", Priority = 1)]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
+[CelRule("size(self.metadata.name) <= 63", "metadata.name must be at most 63 characters: it is the value of the owner label (fastreid.io/<kind>) on its children")]
 public sealed class DistillJob : CustomResource<DistillJobSpec, DistillJobStatus>
 {
     public override string Kind { get; set; } = ResourceKinds.DistillJob.Kind;

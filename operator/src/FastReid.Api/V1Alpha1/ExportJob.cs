@@ -11,6 +11,7 @@ namespace FastReid.Api.V1Alpha1;
 [PrinterColumn("Source", "string", ".spec.source.experimentRef.name")]
 [PrinterColumn("MaxRelError", "number", ".status.verification.maxRelativeError")]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
+[CelRule("size(self.metadata.name) <= 63", "metadata.name must be at most 63 characters: it is the value of the owner label (fastreid.io/<kind>) on its children")]
 public sealed class ExportJob : CustomResource<ExportJobSpec, ExportJobStatus>
 {
     public override string Kind { get; set; } = ResourceKinds.ExportJob.Kind;
@@ -48,6 +49,7 @@ public sealed class ExportResourcesSpec
     [IntOrString, JsonConverter(typeof(IntOrStringConverter)), Description("Memory request and limit, a Kubernetes quantity (4Gi).")]
     public string? Memory { get; set; }
     [Description("Trainer image; the operator's default when empty.")]
+    [MaxLength(Validation.MaxImageLength), RegularExpression(Validation.Image, ErrorMessage = Validation.ImageRule)]
     public string? Image { get; set; }
 }
 

@@ -12,6 +12,7 @@ namespace FastReid.Api.V1Alpha1;
 [PrinterColumn("Best", "number", ".status.bestTrial.objective")]
 [PrinterColumn("Trials", "integer", ".status.trialsCompleted")]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
+[CelRule("size(self.metadata.name) <= 63", "metadata.name must be at most 63 characters: it is the value of the owner label (fastreid.io/<kind>) on its children")]
 public sealed class TuneSweep : CustomResource<TuneSweepSpec, TuneSweepStatus>
 {
     public override string Kind { get; set; } = ResourceKinds.TuneSweep.Kind;

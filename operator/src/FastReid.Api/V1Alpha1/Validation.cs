@@ -21,6 +21,15 @@ public static partial class Validation
 {
     public const string Dns1123Subdomain = @"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
+    /// <summary>A key of a Secret or ConfigMap, as the API server checks a <c>secretKeyRef.key</c>.</summary>
+    public const string SecretKey = "^[-._a-zA-Z0-9]+$";
+    public const string SecretKeyRule = "must be a Secret key: letters, digits, '-', '_' or '.'";
+
+    /// <summary>A container image reference has no whitespace (the API server refuses it around, the kubelet within).</summary>
+    public const string Image = @"^\S+$";
+    public const string ImageRule = "must be an image reference without whitespace (e.g. registry.example.com/fastreid-trainer:1.0)";
+    public const int MaxImageLength = 512;
+
     public static IReadOnlyList<FieldError> Validate(ReidExperiment experiment)
     {
         var errors = new List<FieldError>();
@@ -233,7 +242,7 @@ public static partial class Validation
             errors.Add(new(path, $"must be one of {string.Join(", ", allowed.Values)}; got '{value}'"));
         if (property.GetCustomAttribute<RegularExpressionAttribute>() is { } pattern && value is string text
             && !System.Text.RegularExpressions.Regex.IsMatch(text, pattern.Pattern))
-            errors.Add(new(path, $"'{text}' does not match {pattern.Pattern}"));
+            errors.Add(new(path, pattern.ErrorMessage is { } rule ? $"{rule}, got '{text}'" : $"'{text}' does not match {pattern.Pattern}"));
         if (property.GetCustomAttribute<RangeAttribute>() is { } range && value is IConvertible number and not string)
         {
             double v = number.ToDouble(CultureInfo.InvariantCulture);

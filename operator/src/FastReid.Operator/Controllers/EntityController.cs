@@ -9,7 +9,9 @@ namespace FastReid.Operator.Controllers;
 /// <summary>
 /// The one controller shape, for every kind: re-read the resource, observe its children, read what it
 /// references, plan (or reject a spec that could not be read), apply the actions, write the status only when
-/// it changed, record the planned events, and requeue when the plan asks.
+/// it changed, record the planned events, and requeue when the plan asks. A child the API server refuses as
+/// invalid fails the resource (condition Failed, reason ChildRejected, with the server's message) until its
+/// spec changes; other API errors throw, and the loop retries with backoff.
 /// </summary>
 public sealed class EntityController<TResource, TStatus>(
     ControllerDefinition<TResource, TStatus> definition,
@@ -31,11 +33,23 @@ public sealed class EntityController<TResource, TStatus>(
             ? definition.Reject(resource, [readError], now)
             : definition.Plan(resource, observe(definition.Kind, resource.Metadata, now), await ContextAsync(resource, key, ct).ConfigureAwait(false));
 
-        await PlanApplier.ApplyAsync(cluster, key, plan.Actions, logger, ct).ConfigureAwait(false);
+        // A child the API server rejected for this generation is not sent again: only a spec change can fix it.
+        var generation = resource.Metadata.Generation ?? 0;
+        var rejected = StatusUpdates.RejectedChild(resource.Status, generation)
+            ?? await PlanApplier.ApplyAsync(cluster, key, plan.Actions, logger, ct).ConfigureAwait(false);
+        var events = plan.Events;
+        var requeue = plan.RequeueAfter;
+        if (rejected is not null)
+        {
+            // The plan's events and requeue are about children that were not made.
+            var ev = StatusUpdates.MarkRejected(plan.Status, resource.Status?.Conditions, rejected, generation, now);
+            events = ev is null ? [] : [ev];
+            requeue = null;
+        }
         if (StatusUpdates.Differs(resource.Status, plan.Status))
             await cluster.ReplaceStatusAsync(snapshot, plan.Status, ct).ConfigureAwait(false);
-        await PlanApplier.RecordAsync(cluster, definition.Kind, resource.Metadata, plan.Events, logger, ct).ConfigureAwait(false);
-        return plan.RequeueAfter is { } after ? ReconcileResult.After(after) : ReconcileResult.Done;
+        await PlanApplier.RecordAsync(cluster, definition.Kind, resource.Metadata, events, logger, ct).ConfigureAwait(false);
+        return requeue is { } after ? ReconcileResult.After(after) : ReconcileResult.Done;
     }
 
     private async Task<PlanContext> ContextAsync(TResource resource, ObjectKey key, CancellationToken ct)

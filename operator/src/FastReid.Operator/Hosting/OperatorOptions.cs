@@ -98,6 +98,8 @@ public sealed record OperatorOptions
             MasterPort = Int("master-port", defaults.MasterPort, 1, 65535),
             PendingDeadlineSeconds = Int("pending-deadline-seconds", defaults.PendingDeadlineSeconds, 0, int.MaxValue),
         };
+        if (!System.Text.RegularExpressions.Regex.IsMatch(options.TrainerImage, Validation.Image))
+            throw new OptionsException($"--trainer-image {Validation.ImageRule}, got '{options.TrainerImage}'");
         var storage = Take("default-storage");
         var endpoint = Take("default-storage-endpoint");
         var secret = Take("default-storage-secret");

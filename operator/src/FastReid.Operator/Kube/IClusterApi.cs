@@ -15,8 +15,16 @@ public sealed record Snapshot<T>(T Resource, JsonObject Raw, FieldError? ReadErr
 public sealed class ConflictException(string message) : Exception(message);
 
 /// <summary>
+/// Thrown when the API server refuses a child as invalid (HTTP 422 Invalid or 400 BadRequest: a validation rule, a
+/// CRD schema, an admission policy). Sending the same object again cannot succeed, so it is not retried;
+/// <see cref="Exception.Message"/> is the server's own message.
+/// </summary>
+public sealed class ChildRejectedException(string message) : Exception(message);
+
+/// <summary>
 /// The API calls the controllers make, the same for every kind; "already exists" and "not found" are not
-/// errors. A child is a Kubernetes object or one of our resources (a ReidExperiment a DistillJob owns).
+/// errors. A child is a Kubernetes object or one of our resources (a ReidExperiment a DistillJob owns). A child the
+/// server refuses as invalid throws <see cref="ChildRejectedException"/>; other failures throw and are retried.
 /// </summary>
 public interface IClusterApi
 {

@@ -62,6 +62,10 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
         {
             return false;
         }
+        catch (HttpOperationException e) when (IsRejection(e))
+        {
+            throw Rejected(e);
+        }
     }
 
     /// <summary>Only what may change in place: a ConfigMap, one of our child resources (never a Job: its template is immutable).</summary>
@@ -89,6 +93,10 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
         {
             throw new ConflictException($"{ns}/{name} changed since it was observed");
         }
+        catch (HttpOperationException e) when (IsRejection(e))
+        {
+            throw Rejected(e);
+        }
     }
 
     public async Task<bool> DeleteAsync(string ns, DeleteChild child, CancellationToken ct)
@@ -115,11 +123,37 @@ public sealed class KubernetesClusterApi(IKubernetes client, string identity) : 
         }
     }
 
-    public Task MergePatchAsync(string ns, string apiVersion, string kind, string name, JsonObject patch, CancellationToken ct) => (apiVersion, kind) switch
+    public async Task MergePatchAsync(string ns, string apiVersion, string kind, string name, JsonObject patch, CancellationToken ct)
     {
-        ("batch/v1", "Job") => client.BatchV1.PatchNamespacedJobAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct),
-        _ => throw new ArgumentException($"cannot patch {kind}", nameof(kind)),
-    };
+        if ((apiVersion, kind) != ("batch/v1", "Job")) throw new ArgumentException($"cannot patch {kind}", nameof(kind));
+        try
+        {
+            await client.BatchV1.PatchNamespacedJobAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (HttpOperationException e) when (IsRejection(e))
+        {
+            throw Rejected(e);
+        }
+    }
+
+    /// <summary>422 Invalid or 400 BadRequest: the object itself is refused, and sending it again cannot help.</summary>
+    private static bool IsRejection(HttpOperationException e) =>
+        e.Response.StatusCode is HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest;
+
+    /// <summary>The <c>message</c> of the server's Status body (what kubectl prints), or the client's text without one.</summary>
+    private static ChildRejectedException Rejected(HttpOperationException e)
+    {
+        try
+        {
+            if (JsonNode.Parse(e.Response.Content ?? "") is JsonObject { } body && body["message"] is JsonValue message && message.TryGetValue<string>(out var text))
+                return new ChildRejectedException(text);
+        }
+        catch (JsonException)
+        {
+            // not a Status body: fall back to the client's message
+        }
+        return new ChildRejectedException($"HTTP {(int)e.Response.StatusCode}: {e.Response.Content ?? e.Message}");
+    }
 
     public async Task ReplaceStatusAsync(KindDescriptor kind, JsonObject read, JsonNode? status, CancellationToken ct)
     {

@@ -40,6 +40,8 @@ public static class DistillStudent
     {
         var errors = new List<FieldError>(Validation.Validate(job));
         var student = DistillNames.StudentName(job);
+        DerivedNames.CheckOwnerLabel(errors, job);
+        DerivedNames.Check(errors, "metadata.name", job.Metadata.Name, "the student ReidExperiment's name", student);
         for (int i = 0; i < job.Spec.Teachers.Count; i++)
         {
             if (job.Spec.Teachers[i].ExperimentRef?.Name == student)

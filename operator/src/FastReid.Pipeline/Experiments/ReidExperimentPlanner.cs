@@ -55,7 +55,10 @@ public static class ReidExperimentPlanner
             errors.Add(new FieldError($"metadata.annotations[{ExperimentNames.BudgetKeyAnnotation}]",
                 $"'{budgetKey}' cannot carry a training budget (known: {string.Join(", ", BudgetKeys.All.Select(b => b.Key))})"));
         var image = string.IsNullOrWhiteSpace(spec.Resources.Image) ? options.TrainerImage : spec.Resources.Image;
-        return new ResolvedRun(experiment, ExperimentNames.RunName(experiment), ns, yaml, output, image) { RunId = ExperimentNames.RunId(experiment), Claims = claims };
+        var runName = ExperimentNames.RunName(experiment);
+        DerivedNames.Check(errors, "metadata.name", name, "the run's Job, Service and ConfigMap name (also a label value)", runName);
+        DerivedNames.Check(errors, "metadata.name", name, "the host name of the last pod", $"{runName}-{spec.Resources.Nodes - 1}");
+        return new ResolvedRun(experiment, runName, ns, yaml, output, image) { RunId = ExperimentNames.RunId(experiment), Claims = claims };
     }
 
     /// <summary>

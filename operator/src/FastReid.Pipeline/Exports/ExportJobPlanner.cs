@@ -25,6 +25,8 @@ public static class ExportJobPlanner
             return RunLifecycle.Deleting(job.Status ?? new ExportJobStatus()); // the garbage collector removes the Job
 
         var errors = new List<FieldError>(Validation.Validate(job));
+        DerivedNames.CheckOwnerLabel(errors, job);
+        DerivedNames.Check(errors, "metadata.name", job.Metadata.Name, "the export's Job name (also a label value)", ExportNames.JobName(job));
         var output = options.ResolveOutput(job.Spec.Output, job.Metadata.Namespace ?? "default", job.Metadata.Name ?? "", errors);
         Validation.CheckClusterLocations(job.Spec.Source, "spec.source", errors);
         Validation.CheckClusterLocation(output?.Uri, job.Spec.Output is null ? "spec.output (the operator's default storage)" : "spec.output.uri", errors);

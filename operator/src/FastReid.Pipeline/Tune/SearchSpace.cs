@@ -163,6 +163,13 @@ public sealed class SearchSpace
                 if (p.Values is { } vs && vs.Count != vs.Select(v => v?.ToJsonString()).Distinct(StringComparer.Ordinal).Count())
                     errors.Add(new($"{where}.values", "lists a value twice"));
             }
+            if (kind is not (DimensionKind.Choice or DimensionKind.Fixed) && schema.EffectiveRange is { } range)
+            {
+                // The trainer refuses a value outside the key's range: a trial drawn there would only fail.
+                foreach (var (bound, value) in new[] { ("min", p.Min), ("max", p.Max) })
+                    if (value is { } v && !range.Contains(v))
+                        errors.Add(new($"{where}.{bound}", $"{key} takes values in {range}, got {v.ToString("R", CultureInfo.InvariantCulture)}"));
+            }
             dimensions.Add(new Dimension(key, kind.Value, p.Min ?? 0, p.Max ?? 0, p.Step, p.Values ?? [], schema.Kind));
         }
         return errors.Count > before ? null : new SearchSpace(dimensions);

@@ -53,6 +53,9 @@ public static class TrialExperiment
             errors.Add(new($"spec.template.config.{key}", $"is set by the operator from {from}; remove it from the config"));
 
         var search = TrialNames.Search(sweep);
+        DerivedNames.CheckOwnerLabel(errors, sweep);
+        DerivedNames.Check(errors, "metadata.name", sweep.Metadata.Name, $"the name of trial {spec.MaxTrials - 1}", TrialNames.TrialName(sweep.Metadata.Name, search, spec.MaxTrials - 1));
+        DerivedNames.Check(errors, "metadata.name", sweep.Metadata.Name, "the test run's name", TrialNames.TestName(sweep.Metadata.Name, search));
         var asTrial = new ReidExperiment
         {
             Metadata = new ObjectMeta { Name = TrialNames.TrialName(sweep.Metadata.Name, search, 0), Namespace = sweep.Metadata.Namespace, Uid = sweep.Metadata.Uid },
