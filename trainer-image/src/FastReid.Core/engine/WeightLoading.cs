@@ -1,5 +1,5 @@
-using System.Collections;
 using FastReid.Config;
+using FastReid.IO;
 using FastReid.Modeling.MetaArch;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -8,27 +8,30 @@ using static TorchSharp.torch;
 namespace FastReid.Engine;
 
 /// <summary>
-/// Reads and writes PyTorch-compatible weights. <c>MODEL.WEIGHTS</c> is a whole-model state dict (ours,
-/// or a FastReID checkpoint's <c>model</c> entry); <c>MODEL.BACKBONE.PRETRAIN_PATH</c> holds torchvision
-/// backbone names (<c>conv1.weight</c>, <c>layer1.0...</c>; <c>fc.*</c> is ignored). Both accept
-/// <c>.pth</c> and <c>.safetensors</c>. For training, entries whose shape differs (e.g. a classifier for another
-/// number of identities) are skipped and reported, as FastReID's checkpointer does; a model that embeds,
-/// evaluates, exports or teaches must be filled exactly (<see cref="Load"/>). Only the meta-architecture's
-/// <see cref="MetaArch.SavedModule"/> is read and written: modules outside it (frozen teachers) never are.
+/// Reads and writes PyTorch-compatible weights. <c>MODEL.WEIGHTS</c> is a whole-model state dict: ours, a flat
+/// state dict, or a FastReID checkpoint (its <c>model</c> entry; <see cref="TorchFile"/> reads both torch.save
+/// formats), with FastReID v0.1's names mapped to today's (<see cref="FastReidLayouts"/>);
+/// <c>MODEL.BACKBONE.PRETRAIN_PATH</c> holds torchvision backbone names (<c>conv1.weight</c>, <c>layer1.0...</c>;
+/// <c>fc.*</c> is ignored). Both accept <c>.pth</c> and <c>.safetensors</c>. For training, entries whose shape differs
+/// (e.g. a classifier for another number of identities) are skipped and reported, as FastReID's checkpointer does; a
+/// model that embeds, evaluates, exports or teaches must be filled exactly (<see cref="Load"/>). Only the
+/// meta-architecture's <see cref="MetaArch.SavedModule"/> is read and written: modules outside it (frozen teachers)
+/// never are. Written files are FastReID checkpoints (<c>{"model": state_dict}</c>), so FastReID loads them.
 /// </summary>
 public static class WeightLoading
 {
-    public static void Save(MetaArch model, string path) => model.SavedModule.save_py(path);
+    public static void Save(MetaArch model, string path) => TorchFile.Save(path, model.SavedModule.state_dict());
 
     public static void LoadInitialWeights(FastReidConfig cfg, MetaArch model, ProgressReporter progress)
     {
+        // as FastReID: the backbone's ImageNet weights first (when PRETRAIN), then MODEL.WEIGHTS over them
+        if (cfg.Bool("MODEL.BACKBONE.PRETRAIN")) LoadImageNetBackbone(cfg, model, progress);
         var weights = cfg.String("MODEL.WEIGHTS");
-        if (weights.Length > 0)
-        {
-            progress.Line(Load(model, ReadStateDict(weights, "MODEL.WEIGHTS"), prefix: "", sourceName: weights));
-            return;
-        }
-        if (!cfg.Bool("MODEL.BACKBONE.PRETRAIN")) return;
+        if (weights.Length > 0) progress.Line(Load(model, ReadStateDict(weights, "MODEL.WEIGHTS"), prefix: "", sourceName: weights));
+    }
+
+    private static void LoadImageNetBackbone(FastReidConfig cfg, MetaArch model, ProgressReporter progress)
+    {
         var pretrain = cfg.String("MODEL.BACKBONE.PRETRAIN_PATH");
         if (pretrain.Length == 0)
             throw new FastReidException(
@@ -46,14 +49,8 @@ public static class WeightLoading
         if (!File.Exists(path)) throw new FastReidException($"{key}: weights file '{path}' does not exist");
         try
         {
-            if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-                return Safetensors.LoadStateDict(path);
-            var table = PyTorchUnpickler.UnpickleStateDict(path);
-            if (table["model"] is Hashtable nested) table = nested; // FastReID checkpoint: {"model": ..., "optimizer": ...}
-            var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (DictionaryEntry e in table)
-                if (e.Key is string name && e.Value is Tensor t) result[name.StartsWith("module.", StringComparison.Ordinal) ? name[7..] : name] = t;
-            return result;
+            var file = path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? Safetensors.LoadStateDict(path) : TorchFile.ReadStateDict(path);
+            return FastReidLayouts.ToCurrentNames(file);
         }
         catch (FastReidException) { throw; }
         catch (Exception e)

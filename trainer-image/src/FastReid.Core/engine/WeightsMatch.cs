@@ -12,8 +12,7 @@ namespace FastReid.Engine;
 /// with the student and kept in its files for resuming, as FastReID does, but a distilled student embeds, evaluates
 /// and exports as a Baseline, which has none) and batch norm's <c>num_batches_tracked</c> counters (some files have
 /// them, some do not; BN with a momentum never reads them). Any other entry the model lacks means the file is of
-/// another architecture (a deeper ResNet, IBN or non-local blocks the config does not enable, FastReID v0.1's
-/// <c>heads.bnneck.*</c>), so the model that loads it is not the one that was trained. A model's counters the file
+/// another architecture (a deeper ResNet, IBN or non-local blocks the config does not enable), so the model that loads it is not the one that was trained. A model's counters the file
 /// lacks are not <see cref="Missing"/> for the same reason.
 /// </para>
 /// </summary>

@@ -8,7 +8,9 @@ namespace FastReid.Modeling.Backbones;
 
 /// <summary>
 /// FastReID's ResNet backbone (<c>build_resnet_backbone</c>): depths 18/34/50/101, configurable last
-/// stride, optional IBN-a (stages 1–3) and non-local blocks. Module and parameter names follow
+/// stride, optional IBN-a (stages 1–3) and non-local blocks. The stem's max-pool is FastReID's (3×3, stride 2,
+/// no padding, ceil mode: 64×32 after it at 256×128) or, with <see cref="Stems.Torchvision"/>, torchvision's
+/// (padding 1, floor mode: the same size at even inputs, other windows), which FastReID v0.1.x models were trained with. Module and parameter names follow
 /// torchvision/FastReID (<c>conv1</c>, <c>bn1</c>, <c>layer1.0.conv1</c>, <c>NL_2.0.g</c>) so PyTorch
 /// state dicts load.
 /// </summary>
@@ -23,7 +25,14 @@ public sealed class ResNet : Backbone
 
     public override long OutChannels { get; }
 
-    public ResNet(int depth, int lastStride, string norm, bool withIbn, bool withNl, double widthMult = 1.0) : base(nameof(ResNet))
+    /// <summary>The values of <c>MODEL.BACKBONE.STEM</c>.</summary>
+    public static class Stems
+    {
+        public const string FastReid = "fastreid";
+        public const string Torchvision = "torchvision";
+    }
+
+    public ResNet(int depth, int lastStride, string norm, bool withIbn, bool withNl, double widthMult = 1.0, string stem = Stems.FastReid) : base(nameof(ResNet))
     {
         if (widthMult is < 0.125 or > 4 || !double.IsFinite(widthMult))
             throw new FastReidException($"MODEL.BACKBONE.WIDTH_MULT must be between 0.125 and 4 (got {widthMult})");
@@ -41,7 +50,12 @@ public sealed class ResNet : Backbone
         long inplanes = W(64);
         conv1 = nn.Conv2d(3, inplanes, 7, stride: 2, padding: 3, bias: false);
         bn1 = Norms.Create(norm, inplanes);
-        maxpool = nn.MaxPool2d(3, stride: 2, padding: 1, ceil_mode: true);
+        maxpool = stem switch
+        {
+            Stems.FastReid => nn.MaxPool2d(3, stride: 2, padding: 0, ceil_mode: true),
+            Stems.Torchvision => nn.MaxPool2d(3, stride: 2, padding: 1, ceil_mode: false),
+            _ => throw new FastReidException($"MODEL.BACKBONE.STEM must be {Stems.FastReid} or {Stems.Torchvision} (got '{stem}')"),
+        };
         layer1 = MakeLayer(ref inplanes, W(64), layers[0], 1, norm, withIbn, bottleneck);
         layer2 = MakeLayer(ref inplanes, W(128), layers[1], 2, norm, withIbn, bottleneck);
         layer3 = MakeLayer(ref inplanes, W(256), layers[2], 2, norm, withIbn, bottleneck);
@@ -64,8 +78,10 @@ public sealed class ResNet : Backbone
             for (int s = 0; s < 4; s++) _nlIndices[s] = [];
         }
         RegisterComponents();
-        foreach (var (_, m) in named_modules())
-            if (m is Conv2d conv) nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
+        // FastReID's random_init runs before its non-local blocks exist: they keep PyTorch's default conv init
+        foreach (var (name, m) in named_modules())
+            if (m is Conv2d conv && !name.StartsWith("NL_", StringComparison.Ordinal))
+                nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
     }
 
     public static ResNet FromConfig(FastReidConfig cfg)
@@ -73,7 +89,7 @@ public sealed class ResNet : Backbone
         var depthText = cfg.String("MODEL.BACKBONE.DEPTH");
         var depth = int.Parse(depthText.TrimEnd('x'), System.Globalization.CultureInfo.InvariantCulture);
         return new ResNet(depth, cfg.Int("MODEL.BACKBONE.LAST_STRIDE"), cfg.String("MODEL.BACKBONE.NORM"),
-            cfg.Bool("MODEL.BACKBONE.WITH_IBN"), cfg.Bool("MODEL.BACKBONE.WITH_NL"), cfg.Float("MODEL.BACKBONE.WIDTH_MULT"));
+            cfg.Bool("MODEL.BACKBONE.WITH_IBN"), cfg.Bool("MODEL.BACKBONE.WITH_NL"), cfg.Float("MODEL.BACKBONE.WIDTH_MULT"), cfg.String("MODEL.BACKBONE.STEM"));
     }
 
     private static Sequential MakeLayer(ref long inplanes, long planes, int blocks, int stride, string norm, bool ibn, bool bottleneck)
