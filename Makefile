@@ -34,10 +34,11 @@ build-cli:
 
 # Tests build their own copies; `build` first so CLI tests can run the published binaries.
 # Real peers the tests start themselves (s3rver for the storage tests; onnxruntime-node for the
-# independent check of ONNX exports).
+# independent check of ONNX exports; Debian's PyTorch and Pillow for the FastReID parity tests).
 test-deps:
 	@bash tests/s3rver/install.sh
 	@bash tests/onnx-check/install.sh
+	@bash tests/pytorch/install.sh
 	@command -v promtool >/dev/null 2>&1 || { echo "installing promtool (Debian package prometheus)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@command -v kubectl >/dev/null 2>&1 || { echo "kubectl is required by the emulator and operator tests: install it (apt package kubectl)"; exit 1; }
