@@ -34,7 +34,7 @@ build-cli:
 
 # Tests build their own copies; `build` first so CLI tests can run the published binaries.
 # Real peers the tests start themselves (s3rver for the storage tests; onnxruntime-node for the
-# independent check of ONNX exports; Debian's PyTorch for the parity tests against FastReID's architecture).
+# independent check of ONNX exports; Debian's PyTorch and Pillow for the FastReID parity tests).
 test-deps:
 	@bash tests/s3rver/install.sh
 	@bash tests/onnx-check/install.sh

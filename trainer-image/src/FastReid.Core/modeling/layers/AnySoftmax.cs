@@ -34,14 +34,15 @@ public sealed class AnySoftmax(string kind, double scale, double margin)
         return result.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// ArcFace as FastReID's HEAD has it: <c>cos(θ + m)</c> on the true class with no threshold (an older
+    /// FastReID replaced it by <c>cos θ − m·sin m</c> past θ + m = π). The other classes keep their cosine,
+    /// which is what FastReID's <c>cos(acos(x))</c> gives them, without acos's infinite slope at ±1; the clamp
+    /// only keeps a cosine one rounding step past ±1 in acos's domain.
+    /// </summary>
     private Tensor Arc(Tensor cosine, Tensor oneHot)
     {
-        var theta = cosine.clamp(-1 + 1e-7, 1 - 1e-7).acos();
-        var target = (theta + Margin).cos();
-        // keep cos(theta + m) monotonic where theta + m passes pi (FastReID's threshold trick)
-        var mask = (theta + Margin) < Math.PI;
-        var fallback = cosine - Math.Sin(Math.PI - Margin) * Margin;
-        target = torch.where(mask, target, fallback);
+        var target = (cosine.clamp(-1, 1).acos() + Margin).cos();
         return (cosine * (1 - oneHot) + target * oneHot) * Scale;
     }
 

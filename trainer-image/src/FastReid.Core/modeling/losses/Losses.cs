@@ -32,8 +32,10 @@ public static class Losses
     }
 
     /// <summary>
-    /// Triplet loss with batch-hard mining (or softmax-weighted mining), Euclidean distance or cosine
-    /// when features are normalised; soft margin when <paramref name="margin"/> is 0. With a
+    /// Triplet loss with batch-hard mining (or softmax-weighted mining), on Euclidean distances or, with
+    /// <paramref name="normFeat"/>, on <c>2 − 2·cos</c> (the squared distance of the normalised features, as
+    /// FastReID's <c>cosine_dist</c>); a soft margin when <paramref name="margin"/> ≤ 0, falling back to a 0.3
+    /// margin when the soft one overflows to infinity (FastReID's rule). With a
     /// <paramref name="group"/> of more than one rank, features (with their gradient) and targets are gathered
     /// from every rank first and the loss is the one of the global batch, on every rank (FastReID's
     /// <c>GatherLayer</c> + <c>concat_all_gather</c>; see <see cref="DistributedAutograd"/> for why the
@@ -54,8 +56,10 @@ public static class Losses
         Tensor ap, an;
         if (hardMining)
         {
-            ap = (dist - diff * 99999999.0).max(1).values;
-            an = (dist + same * 99999999.0).min(1).values;
+            // FastReID's masking: a non-positive counts as distance 0 for the hardest positive, a positive as 1e9
+            // for the hardest negative
+            ap = (dist * same).max(1).values;
+            an = (dist * diff + same * 1e9).min(1).values;
         }
         else
         {
@@ -67,10 +71,9 @@ public static class Losses
             an = (distAn * wAn).sum(1);
         }
         var y = torch.ones_like(an);
-        Tensor loss = margin > 0
-            ? nn.functional.margin_ranking_loss(an, ap, y, margin)
-            : nn.functional.soft_margin_loss(an - ap, y);
-        if (!margin.Equals(0) || double.IsFinite(loss.item<float>())) return loss.MoveToOuterDisposeScope();
+        if (margin > 0) return nn.functional.margin_ranking_loss(an, ap, y, margin).MoveToOuterDisposeScope();
+        var soft = nn.functional.soft_margin_loss(an - ap, y);
+        if (!double.IsPositiveInfinity(soft.to(ScalarType.Float64).item<double>())) return soft.MoveToOuterDisposeScope();
         return nn.functional.margin_ranking_loss(an, ap, y, 0.3).MoveToOuterDisposeScope();
     }
 
@@ -118,10 +121,11 @@ public static class Losses
         return d.clamp(min: 1e-12).sqrt();
     }
 
+    /// <summary><c>2 − 2·cos</c>: the squared Euclidean distance of the L2-normalised features, in [0, 4].</summary>
     private static Tensor CosineDistance(Tensor x)
     {
         var n = nn.functional.normalize(x, dim: 1);
-        return 1 - n.matmul(n.t());
+        return 2 - 2 * n.matmul(n.t());
     }
 
     private static Tensor SoftmaxWeights(Tensor dist, Tensor mask)
