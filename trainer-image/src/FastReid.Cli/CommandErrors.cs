@@ -7,27 +7,37 @@ namespace FastReid.Cli;
 /// The edge of every command: whatever escapes a command becomes one line on stderr and an exit code of
 /// <see cref="ExitCodes"/>, never a stack trace or an abort. A <see cref="FastReidException"/> (what the user gave
 /// was wrong) prints its message and exits with its code; anything else is a bug of ours, printed as one line
-/// naming the exception's type and where it was thrown, exit code 1. <c>FASTREID_DEBUG=1</c> adds the stack trace.
+/// naming the exception's type and where it was thrown, exit code 1. <c>FASTREID_DEBUG=1</c> adds the stack trace to
+/// either.
 /// </summary>
 internal static class CommandErrors
 {
     public const string DebugVariable = "FASTREID_DEBUG";
 
+    /// <summary>True when <c>FASTREID_DEBUG=1</c>: every error is followed by its stack trace.</summary>
+    public static bool DebugRequested => Environment.GetEnvironmentVariable(DebugVariable) == "1";
+
     /// <summary>Writes the line for <paramref name="error"/>, which ended <c>fastreid <paramref name="command"/></c>; returns the exit code.</summary>
-    public static int Report(string command, Exception error, TextWriter stderr)
+    public static int Report(string command, Exception error, TextWriter stderr, bool debug)
     {
         var e = Unwrap(error);
+        var prefix = command.Length == 0 ? "fastreid: error:" : $"fastreid {command}: error:";
+        int code;
         if (e is FastReidException user)
         {
-            stderr.WriteLine($"fastreid {command}: error: {user.Message}");
-            return user.ExitCode;
+            stderr.WriteLine($"{prefix} {user.Message}");
+            code = user.ExitCode;
         }
-        stderr.WriteLine(e is OutOfMemoryException || e.Message.Contains("allocate", StringComparison.OrdinalIgnoreCase)
-            ? $"fastreid {command}: error: out of memory ({OneLine(e.Message)}): use smaller INPUT.SIZE_TRAIN/INPUT.SIZE_TEST or batches"
-            : $"fastreid {command}: error: {OneLine(e.Message)} (internal error: {e.GetType().Name} at {Where(e)}; please report it; " +
-              $"{DebugVariable}=1 prints the stack trace)");
-        if (Environment.GetEnvironmentVariable(DebugVariable) == "1") stderr.WriteLine(error);
-        return ExitCodes.BadInput;
+        else
+        {
+            stderr.WriteLine(e is OutOfMemoryException || e.Message.Contains("allocate", StringComparison.OrdinalIgnoreCase)
+                ? $"{prefix} out of memory ({OneLine(e.Message)}): use smaller INPUT.SIZE_TRAIN/INPUT.SIZE_TEST or batches"
+                : $"{prefix} {OneLine(e.Message)} (internal error: {e.GetType().Name} at {Where(e)}; please report it; " +
+                  $"{DebugVariable}=1 prints the stack trace)");
+            code = ExitCodes.BadInput;
+        }
+        if (debug) stderr.WriteLine(error);
+        return code;
     }
 
     /// <summary>
@@ -37,7 +47,7 @@ internal static class CommandErrors
     public static void ExitOnUnhandled(Func<string> command) =>
         AppDomain.CurrentDomain.UnhandledException += (_, args) =>
         {
-            int code = args.ExceptionObject is Exception e ? Report(command(), e, Console.Error) : ExitCodes.BadInput;
+            int code = args.ExceptionObject is Exception e ? Report(command(), e, Console.Error, DebugRequested) : ExitCodes.BadInput;
             Console.Error.Flush();
             Environment.Exit(code);
         };

@@ -71,7 +71,7 @@ int Dispatch(string[] argv)
     }
     catch (Exception e)
     {
-        return CommandErrors.Report(command.Name, e, Console.Error);
+        return CommandErrors.Report(command.Name, e, Console.Error, CommandErrors.DebugRequested);
     }
 }
 

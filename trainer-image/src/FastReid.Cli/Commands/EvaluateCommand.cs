@@ -141,6 +141,7 @@ internal static class EvaluateCommand
             args.EnsureNoPositionals();
         }
 
+        var datasetsRoot = args.Option("datasets");
         int? batchOption = args.Option("batch") is null ? null : args.Int("batch", 0);
         if (batchOption < 1) throw new CliUsageException("--batch must be at least 1");
         var mean = EmbedCommand.Triple(args.Option("mean"), "--mean", 0);
@@ -171,7 +172,7 @@ internal static class EvaluateCommand
         try { FeatureValidation.Check(options); }
         catch (FastReidException e) { throw new CliUsageException(e.Message); }
         // only now, with the config and options known to be good: an s3:// root is synced here
-        var root = args.Option("datasets") ?? DatasetRegistry.Root(Console.Error.WriteLine);
+        var root = datasetsRoot ?? DatasetRegistry.Root(Console.Error.WriteLine);
         var tests = DataBuilder.BuildTests(cfg, root);
         if (tests.Count == 0) throw new FastReidException($"{configPath}: DATASETS.TESTS is empty: nothing to evaluate");
 
