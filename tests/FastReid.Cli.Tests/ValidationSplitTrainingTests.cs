@@ -100,11 +100,12 @@ public sealed class ValidationSplitTrainingTests(TrainOnlyDataset data) : IClass
         Assert.True(code == 1, $"exit code {code}:\n{stderr}{stdout}");
         Assert.Contains("query' does not exist", stderr);
 
+        // config errors: the usage code (2), which a Job never retries
         (code, stdout, stderr) = CliRunner.Run(data.Env, TrainCommandTests.Tiny(Path.Combine(_out, "one"), "DATASETS.VALIDATION.IDENTITY_FRACTION", "1"));
-        Assert.True(code == 1, $"exit code {code}:\n{stderr}{stdout}");
-        Assert.Contains("DATASETS.VALIDATION.IDENTITY_FRACTION: must be in [0, 1), got 1", stderr); // the config schema's range, before any data is read
+        Assert.True(code == 2, $"exit code {code}:\n{stderr}{stdout}");
+        Assert.Contains("DATASETS.VALIDATION.IDENTITY_FRACTION: must be at least 0 and below 1 (got 1)", stderr);
         (code, stdout, stderr) = CliRunner.Run(data.Env, TrainCommandTests.Tiny(Path.Combine(_out, "few"), "DATASETS.VALIDATION.IDENTITY_FRACTION", "0.1"));
-        Assert.True(code == 1, $"exit code {code}:\n{stderr}{stdout}");
+        Assert.True(code == 2, $"exit code {code}:\n{stderr}{stdout}");
         Assert.Contains("DATASETS.VALIDATION.IDENTITY_FRACTION 0.1 of 8 training identities holds out 1; a validation split needs at least 2", stderr);
         Assert.DoesNotContain("   at ", stderr);
     }

@@ -295,7 +295,7 @@ public sealed class ExportPlannerTests
         {
             j.Status.Failed = 1;
             j.Status.Conditions = [new V1JobCondition { Type = "Failed", Status = "True", Reason = "PodFailurePolicy", Message = "Container trainer for pod team-a/x failed with exit code 4 matching FailJob rule at index 0", LastTransitionTime = T0.AddMinutes(3).UtcDateTime }];
-        }, ExportPod(first.Status.JobName!, "Failed", said, exitCode: UnsupportedSettingException.ExitCode)));
+        }, ExportPod(first.Status.JobName!, "Failed", said, exitCode: ExitCodes.Unsupported)));
         var condition = Cond(failed, ConditionTypes.Failed);
         Assert.Equal((Phases.Failed, "Unsupported"), (failed.Status.Phase, condition.Reason));
         Assert.StartsWith(said, condition.Message);

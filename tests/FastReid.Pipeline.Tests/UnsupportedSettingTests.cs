@@ -15,7 +15,7 @@ public sealed class UnsupportedSettingTests
     {
         var job = Plan(Experiment()).Actions.OfType<CreateChild>().Select(c => c.Object).OfType<V1Job>().Single();
         var failJob = job.Spec.PodFailurePolicy.Rules.Single(r => r.Action == "FailJob");
-        Assert.Contains(UnsupportedSettingException.ExitCode, failJob.OnExitCodes.Values);
+        Assert.Contains(ExitCodes.Unsupported, failJob.OnExitCodes.Values);
         Assert.Contains(2, failJob.OnExitCodes.Values);
     }
 
@@ -30,7 +30,7 @@ public sealed class UnsupportedSettingTests
         {
             j.Status.Failed = 1;
             j.Status.Conditions = [new V1JobCondition { Type = "Failed", Status = "True", Reason = "PodFailurePolicy", Message = "Container trainer for pod team-a/x failed with exit code 4 matching FailJob rule at index 0", LastTransitionTime = at.UtcDateTime }];
-        }, Pod(run, 0, "Failed", Said, exitCode: UnsupportedSettingException.ExitCode));
+        }, Pod(run, 0, "Failed", Said, exitCode: ExitCodes.Unsupported));
         var plan = Plan(e.WithStatus(first.Status), observed);
         Assert.Equal(Phases.Failed, plan.Status.Phase);
         var failed = Conditions.Find(plan.Status.Conditions, ConditionTypes.Failed)!;

@@ -8,12 +8,12 @@ namespace FastReid.Pipeline;
 /// <summary>The trainer's exit codes that end a Job at once (podFailurePolicy FailJob): retrying cannot help.</summary>
 public static class TrainerExitCodes
 {
-    /// <summary>A usage error (a flag, a config key), also a resume refused because the checkpoint was trained with another config.</summary>
-    public const int Usage = 2;
+    /// <summary>A usage error (a flag, a config key or value), also a resume refused because the checkpoint was trained with another config.</summary>
+    public const int Usage = ExitCodes.Usage;
     /// <summary>An export that is not faithful to the model it came from.</summary>
-    public const int VerificationFailed = 3;
+    public const int VerificationFailed = ExitCodes.VerificationFailed;
     /// <summary>A setting this build cannot run (e.g. the nccl backend without CUDA or NCCL).</summary>
-    public const int Unsupported = UnsupportedSettingException.ExitCode;
+    public const int Unsupported = ExitCodes.Unsupported;
 }
 
 /// <summary>

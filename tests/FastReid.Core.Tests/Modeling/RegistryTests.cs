@@ -51,6 +51,7 @@ public sealed class RegistryTests
         Assert.Equal(MetaArchRegistry.Registry.Names, ConfigSchema.Find("MODEL.META_ARCHITECTURE")!.Allowed);
         Assert.Equal(BackboneRegistry.Registry.Names, ConfigSchema.Find("MODEL.BACKBONE.NAME")!.Allowed);
         Assert.Equal(HeadRegistry.Registry.Names, ConfigSchema.Find("MODEL.HEADS.NAME")!.Allowed);
+        Assert.Equal(LossRegistry.Registry.Names, ConfigSchema.Find("MODEL.LOSSES.NAME")!.Allowed);
     }
 
     [Fact]

@@ -88,9 +88,10 @@ internal sealed class CliArgs
             ? v : throw new CliUsageException($"option --{name} expects an integer, got '{s}'")
         : fallback;
 
+    /// <summary>A finite number: NaN and infinities, which double.TryParse accepts, slip through every range check.</summary>
     public double Double(string name, double fallback) => Option(name) is { } s
-        ? double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
-            ? v : throw new CliUsageException($"option --{name} expects a number, got '{s}'")
+        ? double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
+            ? v : throw new CliUsageException($"option --{name} expects a finite number, got '{s}'")
         : fallback;
 
     /// <summary>Fails on an option no reader asked for, naming it and the closest known one.</summary>

@@ -8,6 +8,8 @@ using FastReid.Cli.Launch;
 var redactor = Redactor.ForProcess();
 Console.SetOut(new RedactingWriter(Console.Out, redactor));
 Console.SetError(new RedactingWriter(Console.Error, redactor));
+string running = "";
+CommandErrors.ExitOnUnhandled(() => running);
 LauncherWatch.StartIfWorker();
 
 CliCommand[] commands =
@@ -61,6 +63,7 @@ int Dispatch(string[] argv)
         Console.Error.WriteLine($"fastreid: unknown command '{argv[0]}' (did you mean '{closest.Name}'?). Run 'fastreid --help'.");
         return 2;
     }
+    running = command.Name;
     var rest = argv.Skip(command.Name.Split(' ').Length).ToArray();
     try
     {
@@ -77,28 +80,11 @@ int Dispatch(string[] argv)
         Console.Error.WriteLine($"fastreid {command.Name}: {e.Message}");
         Console.Error.WriteLine();
         Console.Error.WriteLine(command.Usage.TrimEnd());
-        return 2;
+        return ExitCodes.Usage;
     }
-    catch (FastReidException e)
+    catch (Exception e)
     {
-        Console.Error.WriteLine($"fastreid {command.Name}: error: {e.Message}");
-        // 2: inputs that contradict what they name (a resume of a checkpoint trained with another config, a teacher file whose
-        // digest changed), 3: the export is not faithful, 4: this build cannot
-        // run the setting; a retry (e.g. by a Job's backoff) would only repeat them. 5: a peer rank was lost; the Job's retry
-        // resumes every rank from the checkpoint.
-        return e switch
-        {
-            InputRefusedException => InputRefusedException.ExitCode,
-            FastReid.Export.ExportVerificationException => 3,
-            UnsupportedSettingException => UnsupportedSettingException.ExitCode,
-            FastReid.Distributed.CollectiveException => FastReid.Distributed.CollectiveException.ExitCode,
-            _ => 1,
-        };
-    }
-    catch (AggregateException e) when (e.Flatten().InnerExceptions.OfType<FastReidException>().FirstOrDefault() is { } user)
-    {
-        Console.Error.WriteLine($"fastreid {command.Name}: error: {user.Message}");
-        return 1;
+        return CommandErrors.Report(command.Name, e, Console.Error, CommandErrors.DebugRequested);
     }
 }
 

@@ -16,7 +16,7 @@ public static class ConfigValueParser
     {
         try
         {
-            return Checked(key, key.Kind switch
+            object value = key.Kind switch
             {
                 ConfigValueKind.Bool => ParseBool(Scalar(raw)),
                 ConfigValueKind.Int => ParseInt(Scalar(raw)),
@@ -26,32 +26,14 @@ public static class ConfigValueParser
                 ConfigValueKind.FloatList => Items(raw).Select(ParseFloat).ToArray(),
                 ConfigValueKind.StringList => Items(raw).ToArray(),
                 _ => throw new InvalidOperationException($"unhandled kind {key.Kind}"),
-            });
+            };
+            CheckLimits(key, value);
+            return value;
         }
         catch (FormatException e)
         {
             throw new ConfigException($"{where}: {key.Name}: {e.Message}", key.Name);
         }
-    }
-
-    /// <summary>The value, when it is within the key's range and item count (what the trainer accepts).</summary>
-    private static object Checked(ConfigKey key, object value)
-    {
-        if (key.Items is { } items && value is Array { Length: var length } && length != items)
-            throw new FormatException($"expected a list of {items} values, got {length}");
-        if (key.EffectiveRange is not { } range) return value;
-        IEnumerable<double> numbers = value switch
-        {
-            long l => [l],
-            double d => [d],
-            long[] ls => ls.Select(l => (double)l),
-            double[] ds => ds,
-            _ => [],
-        };
-        foreach (var number in numbers)
-            if (!range.Contains(number))
-                throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"must be in {range}{(range == ConfigRange.Int32 ? " (a 32-bit integer)" : "")}, got {number:R}"));
-        return value;
     }
 
     private static string Scalar(object? raw) => raw switch
@@ -60,6 +42,40 @@ public static class ConfigValueParser
         string s => s,
         _ => throw new FormatException("expected a single value, got a list"),
     };
+
+    /// <summary>The key's stated limits: the range of a number or of each item, the number of items, the allowed names.</summary>
+    private static void CheckLimits(ConfigKey key, object value)
+    {
+        switch (value)
+        {
+            case long l: InRange(key, l, Text(l)); break;
+            case double d: InRange(key, d, Text(d)); break;
+            case long[] ls: Count(key, ls.Length, Format(ls)); foreach (var l in ls) InRange(key, l, $"{Text(l)} in {Format(ls)}"); break;
+            case double[] ds: Count(key, ds.Length, Format(ds)); foreach (var d in ds) InRange(key, d, $"{Text(d)} in {Format(ds)}"); break;
+            case string[] ss:
+                Count(key, ss.Length, Format(ss));
+                if (key.Allowed is { } allowed && ss.FirstOrDefault(n => !allowed.Contains(n, StringComparer.Ordinal)) is { } bad)
+                    throw new FormatException($"'{bad}' is not one of: {string.Join(", ", allowed)}");
+                break;
+        }
+    }
+
+    private static void InRange(ConfigKey key, double value, string what)
+    {
+        if (key.EffectiveRange is { } range && !range.Contains(value))
+            throw new FormatException($"must be {range} (got {what})");
+    }
+
+    private static void Count(ConfigKey key, int count, string what)
+    {
+        if (key.Length is { } length && count != length)
+            throw new FormatException($"expects {length} values, got {count} ({what})");
+        if (count < key.MinItems)
+            throw new FormatException($"expects at least {key.MinItems} value{(key.MinItems == 1 ? "" : "s")}, got {count} ({what})");
+    }
+
+    private static string Text(long l) => l.ToString(CultureInfo.InvariantCulture);
+    private static string Text(double d) => d.ToString("R", CultureInfo.InvariantCulture);
 
     private static bool ParseBool(string s) => s.Trim() switch
     {

@@ -168,7 +168,7 @@ public sealed class SearchSpace
                 // The trainer refuses a value outside the key's range: a trial drawn there would only fail.
                 foreach (var (bound, value) in new[] { ("min", p.Min), ("max", p.Max) })
                     if (value is { } v && !range.Contains(v))
-                        errors.Add(new($"{where}.{bound}", $"{key} takes values in {range}, got {v.ToString("R", CultureInfo.InvariantCulture)}"));
+                        errors.Add(new($"{where}.{bound}", $"{key} must be {range}, got {v.ToString("R", CultureInfo.InvariantCulture)}"));
             }
             dimensions.Add(new Dimension(key, kind.Value, p.Min ?? 0, p.Max ?? 0, p.Step, p.Values ?? [], schema.Kind));
         }

@@ -14,6 +14,8 @@ internal static class BenchCollectivesCommand
 {
     private const double Goal = 0.70;
     private const double MB = 1e6, GB = 1e9;
+    private const double MaxSizeMb = 4096;
+    private const int MaxWorld = 64;
 
     public static readonly CliCommand Definition = new("bench collectives",
         "all-reduce bus bandwidth of the collectives vs the raw loopback TCP stream",
@@ -43,7 +45,11 @@ internal static class BenchCollectivesCommand
     {
         var backend = args.Option("backend") ?? "tcp";
         if (backend is not ("tcp" or "nccl")) throw new CliUsageException($"--backend must be tcp or nccl, got '{backend}'");
-        var sizes = List(args.Option("sizes") ?? "1,10,100", "sizes").Select(mb => (long)(mb * MB) / 4 * 4).ToArray();
+        var sizesMb = List(args.Option("sizes") ?? "1,10,100", "sizes");
+        // every rank of a world holds its buffers in this host's memory
+        if (sizesMb.FirstOrDefault(mb => mb > MaxSizeMb) is > 0 and var tooLarge)
+            throw new CliUsageException($"--sizes: {tooLarge} MB is more than the {MaxSizeMb} MB a case may take");
+        var sizes = sizesMb.Select(mb => (long)(mb * MB) / 4 * 4).ToArray();
         int reps = args.Int("reps", 10), warmup = args.Int("warmup", 2);
         var check = args.Flag("check");
         if (args.Flag("worker"))
@@ -58,7 +64,8 @@ internal static class BenchCollectivesCommand
         args.EnsureNoPositionals();
         if (reps < 1 || warmup < 0) throw new CliUsageException("--reps must be at least 1 and --warmup at least 0");
         var worlds = worldsText is not null
-            ? List(worldsText, "worlds").Select(w => (int)w).ToArray()
+            ? List(worldsText, "worlds").Select(w => w <= MaxWorld ? (int)w
+                : throw new CliUsageException($"--worlds: at most {MaxWorld} ranks (one process each) on this host, got {w}")).ToArray()
             : backend == "nccl" ? DefaultNcclWorlds() : [2, 4];
         if (worlds.Any(w => w < 1 || (backend == "tcp" && w < 2))) throw new CliUsageException("--worlds: the tcp ring needs at least 2 ranks, nccl at least 1");
 

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using FastReid.Config;
 using FastReid.Data;
+using FastReid.Data.Datasets;
 using FastReid.Data.Transforms;
 using FastReid.Engine;
 using FastReid.Evaluation;
@@ -49,7 +50,7 @@ internal static partial class EmbedCommand
         """,
         [InferenceModel.AllowPartialOption], Run);
 
-    [GeneratedRegex(@"^([-\d]+)_c(\d+)")]
+    [GeneratedRegex(@"^(-1|\d+)_c(\d+)")]
     private static partial Regex MarketName();
 
     private static int Run(CliArgs args)
@@ -106,9 +107,9 @@ internal static partial class EmbedCommand
 
     private static ImageRecord ToRecord(string file)
     {
-        var m = MarketName().Match(Path.GetFileName(file));
-        return m.Success
-            ? new ImageRecord(file, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) - 1, "images")
+        // a name off the rule (0001-1_c1s1_000001_00.jpg) has no identity: the .npz then holds no pids or camids
+        return FileNameDataset.Parse(MarketName(), Path.GetFileName(file)) is var (pid, cam)
+            ? new ImageRecord(file, pid, cam - 1, "images")
             : new ImageRecord(file, int.MinValue, int.MinValue, "images");
     }
 

@@ -141,7 +141,7 @@ internal static class EvaluateCommand
             args.EnsureNoPositionals();
         }
 
-        var root = args.Option("datasets") ?? DatasetRegistry.Root(Console.Error.WriteLine);
+        var datasetsRoot = args.Option("datasets");
         int? batchOption = args.Option("batch") is null ? null : args.Int("batch", 0);
         if (batchOption < 1) throw new CliUsageException("--batch must be at least 1");
         var mean = EmbedCommand.Triple(args.Option("mean"), "--mean", 0);
@@ -154,6 +154,7 @@ internal static class EvaluateCommand
         if (configPath is not null)
         {
             cfg = ConfigLoader.Load(configPath, args.Positionals);
+            if (onnxPath is null) ConfigPreflight.ForInference(cfg);
             options = DefaultTrainer.EvaluationOptionsFrom(cfg) with { Roc = true };
             flip = cfg.Bool("TEST.FLIP.ENABLED");
             var sizeTest = cfg.Ints("INPUT.SIZE_TEST");
@@ -170,6 +171,8 @@ internal static class EvaluateCommand
         args.EnsureAllUsed();
         try { FeatureValidation.Check(options); }
         catch (FastReidException e) { throw new CliUsageException(e.Message); }
+        // only now, with the config and options known to be good: an s3:// root is synced here
+        var root = datasetsRoot ?? DatasetRegistry.Root(Console.Error.WriteLine);
         var tests = DataBuilder.BuildTests(cfg, root);
         if (tests.Count == 0) throw new FastReidException($"{configPath}: DATASETS.TESTS is empty: nothing to evaluate");
 

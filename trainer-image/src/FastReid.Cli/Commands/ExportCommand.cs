@@ -71,6 +71,7 @@ internal static class ExportCommand
             if (images.Count == 0) throw new FastReidException($"--images: folder '{imagesDir}' holds no .jpg, .jpeg or .png files");
         }
         var cfg = ConfigLoader.Load(configPath, args.Positionals);
+        ConfigPreflight.ForInference(cfg);
         var size = cfg.Ints("INPUT.SIZE_TEST");
         var options = new OnnxExportOptions(size[0], size[1], opset, staticBatch, tolerance, Images: images);
         var (report, modelUri, _) = ExportRun.Run(cfg, outputDir, options, Console.Error.WriteLine, allowPartial);

@@ -1,5 +1,3 @@
-using FastReid.Distributed;
-
 namespace FastReid.Cli.Launch;
 
 /// <summary>
@@ -27,6 +25,6 @@ internal static class LauncherWatch
         try { Console.Error.WriteLine($"fastreid: the launcher (pid {launcher}) is gone; this worker stops"); }
         catch (IOException) { } // its stderr may have been the launcher's pipe
         // the same code as a lost peer: the run can be resumed from its checkpoint
-        Environment.Exit(CollectiveException.ExitCode);
+        Environment.Exit(ExitCodes.PeerLost);
     }
 }

@@ -88,8 +88,12 @@ public static class Npy
             .Select(s => long.TryParse(s.TrimEnd('L'), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0 ? v
                 : throw new FastReidException($"{name}: bad shape '({shapeMatch.Groups[1].Value})' in .npy header"))
             .ToArray();
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        if (count > Array.MaxLength) throw new FastReidException($"{name}: {count} elements are more than one array can hold");
+        // checked: a shape such as (2**63 - 1, 2**63 - 1) must not wrap around to a small count
+        long count;
+        try { count = shape.Aggregate(1L, (a, b) => checked(a * b)); }
+        catch (OverflowException) { count = long.MaxValue; }
+        if (count > Array.MaxLength)
+            throw new FastReidException($"{name}: shape ({string.Join(", ", shape)}) holds more elements than one array can ({Array.MaxLength})");
         var data = Array.CreateInstance(type.Type, count);
         ReadElements(stream, data, type.Size, name);
         return new NpyArray(dtype, shape, data);

@@ -10,7 +10,7 @@ public class CollectiveException(int rank, string message, Exception? inner = nu
     /// The trainer's exit code when its collectives fail: not one the operator's podFailurePolicy fails the Job
     /// on, so the Job retries and every rank resumes from the newest checkpoint.
     /// </summary>
-    public const int ExitCode = 5;
+    public override int ExitCode => ExitCodes.PeerLost;
 
     public int Rank { get; } = rank;
 }

@@ -18,9 +18,8 @@ public static class InferenceModel
 
     public static MetaArch Load(FastReidConfig cfg, Device device, Action<string> log, bool allowPartial = false)
     {
+        ConfigPreflight.ForInference(cfg);
         var weights = cfg.String("MODEL.WEIGHTS");
-        if (weights.Length == 0)
-            throw new FastReidException("MODEL.WEIGHTS is empty: give the trained weights (e.g. OUTPUT_DIR/model_final.pth) as MODEL.WEIGHTS PATH");
         var state = WeightLoading.ReadStateDict(weights, "MODEL.WEIGHTS");
         int classes = cfg.Int("MODEL.HEADS.NUM_CLASSES");
         if (classes == 0)

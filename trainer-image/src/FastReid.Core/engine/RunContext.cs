@@ -72,6 +72,8 @@ public sealed class RunContext : IDisposable
     public static RunContext Create(FastReidConfig cfg, TextWriter output, bool interactive, int? metricsPort)
     {
         var distributed = DistributedEnv.FromEnvironment();
+        // nothing is set up (no rendezvous, output, dataset sync) for a config that cannot run
+        ConfigPreflight.ForTraining(cfg, distributed.WorldSize);
         var warnings = new List<string>();
         var device = Devices.Choose(cfg, warnings.Add);
         // the ranks meet before anything is read or written: a rank that fails later closes its connections,

@@ -56,11 +56,10 @@ public sealed class TrainingSession : IDisposable
 
         BatchSize = cfg.Int("SOLVER.IMS_PER_BATCH");
         Budget = TrainingBudget.FromConfig(cfg);
-        if (BatchSize < 2) throw new FastReidException($"SOLVER.IMS_PER_BATCH must be at least 2 (got {BatchSize})");
-        CheckGlobalBatch(cfg, BatchSize, run.Collectives.WorldSize);
         ItersPerEpoch = Math.Max(1, Train.Records.Count / BatchSize);
-        var sizeTrain = CheckSize(cfg.Ints("INPUT.SIZE_TRAIN"), "INPUT.SIZE_TRAIN");
-        var sizeTest = CheckSize(cfg.Ints("INPUT.SIZE_TEST"), "INPUT.SIZE_TEST");
+        // the config's own limits (ConfigSchema) and ConfigPreflight.ForTraining (RunContext) hold for batch, sizes and ranks
+        var sizeTrain = cfg.Ints("INPUT.SIZE_TRAIN");
+        var sizeTest = cfg.Ints("INPUT.SIZE_TEST");
         _workers = Math.Max(1, cfg.Int("DATALOADER.NUM_WORKERS"));
         _augmenter = new Augmenter(cfg);
         TrainDecoder = new ImageDecoder(sizeTrain[0], sizeTrain[1]);
@@ -91,21 +90,6 @@ public sealed class TrainingSession : IDisposable
     }
 
     /// <summary>
-    /// IMS_PER_BATCH is the global batch, as in FastReID: each of the ranks takes an equal, contiguous slice of
-    /// it, and with the identity sampler a slice holds whole identities (K images each).
-    /// </summary>
-    private static void CheckGlobalBatch(FastReidConfig cfg, int batch, int worldSize)
-    {
-        if (worldSize == 1) return;
-        if (batch % worldSize != 0)
-            throw new FastReidException($"SOLVER.IMS_PER_BATCH ({batch}) is the global batch and must divide evenly over WORLD_SIZE {worldSize} ranks");
-        int k = cfg.Int("DATALOADER.NUM_INSTANCE");
-        if (cfg.String("DATALOADER.SAMPLER_TRAIN") == "NaiveIdentitySampler" && k > 0 && batch / worldSize % k != 0)
-            throw new FastReidException($"SOLVER.IMS_PER_BATCH ({batch}) over WORLD_SIZE {worldSize} gives {batch / worldSize} images per rank, " +
-                $"not a multiple of DATALOADER.NUM_INSTANCE ({k}): an identity's images would be split across ranks");
-    }
-
-    /// <summary>
     /// Every rank computes the split from its own copy of the data (one per node); a rank that held out other
     /// identities (a node whose dataset differs) would train and evaluate on another split, so all ranks stop.
     /// </summary>
@@ -118,11 +102,6 @@ public sealed class TrainingSession : IDisposable
             throw new FastReidException($"rank(s) {string.Join(", ", differing)} held out other validation identities than rank 0 " +
                 $"({ValidationSplit.FractionKey}, {ValidationSplit.SeedKey}): every rank must read the same training set and the same config");
     }
-
-    private static int[] CheckSize(int[] size, string key) =>
-        size.Length == 2 && size[0] >= 16 && size[1] >= 16
-            ? size
-            : throw new FastReidException($"{key} must be [height, width] with both at least 16 (got [{string.Join(", ", size)}])");
 
     public void Dispose()
     {

@@ -32,11 +32,8 @@ public static class WeightLoading
 
     private static void LoadImageNetBackbone(FastReidConfig cfg, MetaArch model, ProgressReporter progress)
     {
+        ConfigPreflight.PretrainPathGiven(cfg);
         var pretrain = cfg.String("MODEL.BACKBONE.PRETRAIN_PATH");
-        if (pretrain.Length == 0)
-            throw new FastReidException(
-                "MODEL.BACKBONE.PRETRAIN is True but MODEL.BACKBONE.PRETRAIN_PATH is empty: this trainer never downloads weights; " +
-                "give torchvision ImageNet weights for the backbone (.pth or .safetensors) or set MODEL.BACKBONE.PRETRAIN False");
         var state = ReadStateDict(pretrain, "MODEL.BACKBONE.PRETRAIN_PATH");
         foreach (var key in state.Keys.Where(k => k.StartsWith("fc.", StringComparison.Ordinal)).ToList()) state.Remove(key);
         progress.Line(Load(model, state, prefix: "backbone.", sourceName: pretrain));

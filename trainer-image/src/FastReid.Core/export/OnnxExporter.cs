@@ -156,4 +156,7 @@ public static class OnnxExporter
 }
 
 /// <summary>onnxruntime disagrees with the TorchSharp model beyond the tolerance: retrying will not help (exit code 3).</summary>
-public sealed class ExportVerificationException(string message) : FastReidException(message);
+public sealed class ExportVerificationException(string message) : FastReidException(message)
+{
+    public override int ExitCode => ExitCodes.VerificationFailed;
+}

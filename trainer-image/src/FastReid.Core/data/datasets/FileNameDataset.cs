@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace FastReid.Data.Datasets;
@@ -6,7 +7,7 @@ namespace FastReid.Data.Datasets;
 /// Shared reader for datasets that encode identity and camera in file names
 /// (Market-1501, DukeMTMC-reID, VeRi-776): one folder per split, <c>-1</c> identities are junk and skipped.
 /// </summary>
-internal static class FileNameDataset
+public static class FileNameDataset
 {
     public static List<ImageRecord> ReadSplit(string dir, Regex pattern, string dataset, int maxCamera, int maxPid, bool skipJunk = true)
     {
@@ -15,12 +16,8 @@ internal static class FileNameDataset
         var records = new List<ImageRecord>();
         foreach (var path in Directory.EnumerateFiles(dir).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal))
         {
-            var name = Path.GetFileName(path);
-            var m = pattern.Match(name);
-            if (!m.Success)
-                throw new FastReidException($"{dataset}: '{path}' does not follow the naming rule {pattern} (identity_cCAMERA...)");
-            int pid = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-            int cam = int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (Parse(pattern, Path.GetFileName(path)) is not var (pid, cam))
+                throw new FastReidException($"{dataset}: '{path}' does not follow the naming rule {pattern} (identity_cCAMERA..., identity -1 or digits)");
             if (pid == -1 && skipJunk) continue;
             if (pid < -1 || pid > maxPid)
                 throw new FastReidException($"{dataset}: '{path}': identity {pid} is outside 0..{maxPid}");
@@ -31,6 +28,19 @@ internal static class FileNameDataset
         if (records.Count == 0)
             throw new FastReidException($"{dataset}: split folder '{dir}' holds no usable images");
         return records;
+    }
+
+    /// <summary>
+    /// The identity and camera a file name gives by <paramref name="pattern"/> (groups 1 and 2), or null when it does not
+    /// follow the rule or a number does not fit in 32 bits. FastReID's <c>map(int, pattern.search(path).groups())</c>
+    /// raises on such names (e.g. <c>0001-1_c1s1_000001_00.jpg</c>); they are named instead.
+    /// </summary>
+    public static (int Pid, int Camera)? Parse(Regex pattern, string fileName)
+    {
+        var m = pattern.Match(fileName);
+        return m.Success && int.TryParse(m.Groups[1].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var pid)
+            && int.TryParse(m.Groups[2].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var cam)
+            ? (pid, cam) : null;
     }
 
     /// <summary>

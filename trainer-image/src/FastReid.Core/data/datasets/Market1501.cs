@@ -9,7 +9,7 @@ namespace FastReid.Data.Datasets;
 /// </summary>
 public static partial class Market1501
 {
-    [GeneratedRegex(@"^([-\d]+)_c(\d)")]
+    [GeneratedRegex(@"^(-1|\d+)_c(\d)")]
     private static partial Regex Pattern();
 
     public static ReidDataset Load(string root, bool withTest = true)
@@ -23,7 +23,7 @@ public static partial class Market1501
 /// <summary>DukeMTMC-reID (<c>$FASTREID_DATASETS/DukeMTMC-reID/</c>): the Market layout with cameras 1..8.</summary>
 public static partial class DukeMtmc
 {
-    [GeneratedRegex(@"^([-\d]+)_c(\d)")]
+    [GeneratedRegex(@"^(-1|\d+)_c(\d)")]
     private static partial Regex Pattern();
 
     public static ReidDataset Load(string root, bool withTest = true)
@@ -36,7 +36,7 @@ public static partial class DukeMtmc
 /// <summary>VeRi-776 (<c>$FASTREID_DATASETS/VeRi/</c>): <c>image_train</c>, <c>image_query</c>, <c>image_test</c>; names <c>VVVV_cCCC_...</c>.</summary>
 public static partial class VeRi
 {
-    [GeneratedRegex(@"^([-\d]+)_c(\d\d\d)")]
+    [GeneratedRegex(@"^(-1|\d+)_c(\d\d\d)")]
     private static partial Regex Pattern();
 
     public static ReidDataset Load(string root, bool withTest = true)

@@ -102,6 +102,8 @@ public static class SyntheticMarket
         if (o.Identities < 4 || o.Identities > 1500) throw new FastReidException($"--identities must be in 4..1500 (got {o.Identities})");
         if (o.Cameras < 2 || o.Cameras > 6) throw new FastReidException($"--cameras must be in 2..6, as in Market-1501 (got {o.Cameras})");
         if (o.Width < 16 || o.Height < 32) throw new FastReidException($"image size {o.Width}x{o.Height} is too small (at least 16x32)");
+        if (o.Width > Config.ConfigSchema.MaxSide || o.Height > Config.ConfigSchema.MaxSide)
+            throw new FastReidException($"image size {o.Width}x{o.Height} is too large (at most {Config.ConfigSchema.MaxSide} a side, as INPUT.SIZE_TRAIN)");
         if (o.TrainImagesPerIdentity < 2) throw new FastReidException("--train-images must be at least 2");
         if (o.GalleryImagesPerIdentity < 1) throw new FastReidException("--gallery-images must be at least 1");
         if (o.QueriesPerIdentity < 1) throw new FastReidException("--queries must be at least 1");
