@@ -279,7 +279,7 @@ public class ValidationTests
     {
         var config = FastReid.Config.FastReidConfig.Defaults();
         var error = Assert.Throws<FastReid.Config.ConfigException>(() => config.ApplyOverrides(["SOLVER.MAX_EPOCH", "3000000000"]));
-        Assert.Equal("command line: SOLVER.MAX_EPOCH: must be in [1, 2147483647], got 3000000000", error.Message);
+        Assert.Equal("command line: SOLVER.MAX_EPOCH: must be from 1 to 2147483647 (got 3000000000)", error.Message);
         Assert.Equal("SOLVER.MAX_EPOCH", error.Key);
     }
 }

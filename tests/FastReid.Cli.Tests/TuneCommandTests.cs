@@ -332,6 +332,17 @@ public sealed class TuneCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_pvc_dataset_is_refused_on_one_machine_with_what_to_give_instead()
+    {
+        var manifest = Manifest(maxTrials: 2, parallelism: 1);
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("{name: Synthetic}", "{name: Market1501, uri: \"pvc://datasets/market\"}", StringComparison.Ordinal));
+        var (code, stdout, stderr) = CliRunner.Run(Env(), Tune(manifest));
+        Assert.True(code == 1, $"expected exit 1, got {code}: {stderr}{stdout}");
+        Assert.Contains($"{manifest}: spec.template.dataset.uri: 'pvc://datasets/market' names a PersistentVolumeClaim, which only a cluster mounts", stderr);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "sweep")), "nothing is started for a manifest this machine cannot run");
+    }
+
+    [Fact]
     public void An_unknown_search_key_is_named_with_the_closest_one()
     {
         var manifest = Manifest(maxTrials: 2, parallelism: 1);

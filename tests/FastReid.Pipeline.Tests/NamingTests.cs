@@ -26,12 +26,13 @@ public class NamingTests
     }
 
     [Fact]
-    public void Training_changes_rename_the_run_suspension_and_ttl_do_not()
+    public void Training_changes_rename_the_run_suspension_ttl_and_pending_deadline_do_not()
     {
         var baseName = ExperimentNames.RunName(Experiment());
         var suspended = Experiment();
         suspended.Spec.RunPolicy.Suspend = true;
         suspended.Spec.RunPolicy.TtlSecondsAfterFinished = 10;
+        suspended.Spec.RunPolicy.PendingDeadlineSeconds = 1800; // raising the deadline must not restart a training
         Assert.Equal(baseName, ExperimentNames.RunName(suspended));
 
         var moreNodes = Experiment();

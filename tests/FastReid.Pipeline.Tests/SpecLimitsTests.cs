@@ -85,13 +85,13 @@ public class SpecLimitsTests
     }
 
     [Theory]
-    [InlineData("""{"SOLVER":{"MAX_EPOCH":3000000000}}""", "spec.config.SOLVER.MAX_EPOCH", "must be in [1, 2147483647], got 3000000000")]
-    [InlineData("""{"SOLVER":{"MAX_EPOCH":0}}""", "spec.config.SOLVER.MAX_EPOCH", "must be in [1, 2147483647], got 0")]
-    [InlineData("""{"SEED":10000000000}""", "spec.config.SEED", "must be in [-2147483648, 2147483647] (a 32-bit integer), got 10000000000")]
-    [InlineData("""{"INPUT":{"SIZE_TRAIN":[8,128]}}""", "spec.config.INPUT.SIZE_TRAIN", "must be in [16, 2147483647], got 8")]
-    [InlineData("""{"INPUT":{"SIZE_TEST":[256]}}""", "spec.config.INPUT.SIZE_TEST", "expected a list of 2 values, got 1")]
-    [InlineData("""{"SOLVER":{"IMS_PER_BATCH":1}}""", "spec.config.SOLVER.IMS_PER_BATCH", "must be in [2, 2147483647], got 1")]
-    [InlineData("""{"KD":{"TEMPERATURE":0}}""", "spec.config.KD.TEMPERATURE", "must be in (0, inf], got 0")]
+    [InlineData("""{"SOLVER":{"MAX_EPOCH":3000000000}}""", "spec.config.SOLVER.MAX_EPOCH", "must be from 1 to 2147483647 (got 3000000000)")]
+    [InlineData("""{"SOLVER":{"MAX_EPOCH":0}}""", "spec.config.SOLVER.MAX_EPOCH", "must be from 1 to 2147483647 (got 0)")]
+    [InlineData("""{"SEED":10000000000}""", "spec.config.SEED", "must be from -1 to 2147483647 (got 10000000000)")]
+    [InlineData("""{"INPUT":{"SIZE_TRAIN":[8,128]}}""", "spec.config.INPUT.SIZE_TRAIN", "must be from 16 to 1024 (got 8 in [8, 128])")]
+    [InlineData("""{"INPUT":{"SIZE_TEST":[256]}}""", "spec.config.INPUT.SIZE_TEST", "expects 2 values, got 1 ([256])")]
+    [InlineData("""{"SOLVER":{"IMS_PER_BATCH":1}}""", "spec.config.SOLVER.IMS_PER_BATCH", "must be from 2 to 4096 (got 1)")]
+    [InlineData("""{"KD":{"TEMPERATURE":0}}""", "spec.config.KD.TEMPERATURE", "must be above 0 (got 0)")]
     public void A_config_value_the_trainer_refuses_is_invalid_naming_the_key_and_the_range(string config, string path, string message)
     {
         var e = Fixtures.Experiment();
@@ -120,6 +120,6 @@ public class SpecLimitsTests
             ["SOLVER.IMS_PER_BATCH"] = new SearchParameter { Type = "randint", Min = 1, Max = 256 },
         }, errors));
         var error = Assert.Single(errors);
-        Assert.Equal(("spec.searchSpace[\"SOLVER.IMS_PER_BATCH\"].min", "SOLVER.IMS_PER_BATCH takes values in [2, 2147483647], got 1"), (error.Path, error.Message));
+        Assert.Equal(("spec.searchSpace[\"SOLVER.IMS_PER_BATCH\"].min", "SOLVER.IMS_PER_BATCH must be from 2 to 4096, got 1"), (error.Path, error.Message));
     }
 }

@@ -192,6 +192,19 @@ public static partial class Validation
             errors.Add(new(path, $"'{uri}' is a local path, which a cluster pod does not have (files written there vanish with the pod); use s3://bucket/prefix or pvc://CLAIM/path (a PersistentVolumeClaim of this namespace)"));
     }
 
+    /// <summary>
+    /// What a run on one machine (<c>fastreid tune</c>) refuses: a <c>pvc://</c> URI, which names a claim only a
+    /// cluster mounts. The mirror of <see cref="CheckClusterLocations(ReidExperimentSpec, string, List{FieldError})"/>.
+    /// </summary>
+    public static void CheckLocalLocations(ReidExperimentSpec spec, string path, List<FieldError> errors)
+    {
+        foreach (var (uri, field) in new[] { (spec.Dataset.Uri, $"{path}.dataset.uri"), (spec.Output?.Uri, $"{path}.output.uri") })
+        {
+            if (uri is { Length: > 0 } && StorageLocation.TryParse(uri, out _) is { IsPvc: true })
+                errors.Add(new(field, $"'{uri}' names a PersistentVolumeClaim, which only a cluster mounts; on this machine give a folder (an absolute path) or s3://bucket/prefix"));
+        }
+    }
+
     private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Checks the data-annotation rules on every property, recursively, naming each error by its JSON path.</summary>

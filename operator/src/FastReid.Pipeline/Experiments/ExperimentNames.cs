@@ -61,21 +61,29 @@ public static class ExperimentNames
         return $"{prefix}-{digest}";
     }
 
-    /// <summary>10 hex digits over uid + the training-relevant spec (all but runPolicy.suspend and ttlSecondsAfterFinished).</summary>
+    /// <summary>10 hex digits over uid + the training-relevant spec (all but <see cref="RemoveRunlessPolicy"/>'s fields).</summary>
     public static string SpecDigest(ReidExperiment experiment) => SpecDigest(experiment.Metadata.Uid, experiment.Spec);
 
-    /// <summary>10 hex digits over a uid and a spec, less runPolicy.suspend and ttlSecondsAfterFinished (they change nothing a run makes).</summary>
+    /// <summary>10 hex digits over a uid and a spec, less <see cref="RemoveRunlessPolicy"/>'s fields (they change nothing a run makes).</summary>
     public static string SpecDigest<TSpec>(string? uid, TSpec spec)
     {
         var json = JsonNode.Parse(ApiJson.Serialize(spec))!.AsObject();
-        if (json["runPolicy"] is JsonObject runPolicy)
-        {
-            runPolicy.Remove("suspend");
-            runPolicy.Remove("ttlSecondsAfterFinished");
-        }
+        RemoveRunlessPolicy(json);
         var canonical = Canonical(json)!.ToJsonString();
         var bytes = SHA256.HashData(Encoding.UTF8.GetBytes((uid ?? "") + "\n" + canonical));
         return Convert.ToHexStringLower(bytes)[..10];
+    }
+
+    /// <summary>
+    /// The runPolicy fields that change nothing a run makes, so a change of them keeps the run: suspend,
+    /// ttlSecondsAfterFinished and pendingDeadlineSeconds (raising a deadline must not restart a training that runs).
+    /// </summary>
+    public static void RemoveRunlessPolicy(JsonObject spec)
+    {
+        if (spec["runPolicy"] is not JsonObject runPolicy) return;
+        runPolicy.Remove("suspend");
+        runPolicy.Remove("ttlSecondsAfterFinished");
+        runPolicy.Remove("pendingDeadlineSeconds");
     }
 
     /// <summary>Labels on every child and on the pods.</summary>

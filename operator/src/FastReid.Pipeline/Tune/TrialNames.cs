@@ -39,11 +39,7 @@ public static class TrialNames
         spec.Remove("parallelism");
         spec.Remove("maxTrials");
         spec.Remove("maxFailedTrials");
-        if (spec["template"]?["runPolicy"] is JsonObject runPolicy)
-        {
-            runPolicy.Remove("suspend");
-            runPolicy.Remove("ttlSecondsAfterFinished");
-        }
+        if (spec["template"] is JsonObject template) ExperimentNames.RemoveRunlessPolicy(template);
         return ExperimentNames.SpecDigest(sweep.Metadata.Uid, spec);
     }
 

@@ -52,6 +52,7 @@ internal sealed record SweepManifest(string Path, TuneSweep Sweep, SearchSpace S
 
         var errors = new List<FieldError>(Validation.Validate(sweep));
         errors.AddRange(SpecConfig.Validate(sweep.Spec.Template.Config ?? [], "spec.template.config"));
+        Validation.CheckLocalLocations(sweep.Spec.Template, "spec.template", errors);
         var space = SearchSpace.Parse(sweep.Spec.SearchSpace, errors);
         var algorithm = space is null ? null : SearchAlgorithms.Create(sweep.Spec, space, errors);
         var budgetKey = sweep.Spec.Budget?.Key ?? BudgetKeys.MaxEpoch.Key;
