@@ -68,7 +68,7 @@ public sealed class WeightLoadingTests : IDisposable
     {
         var cfg = ModelTests.TinyConfig("MODEL.BACKBONE.PRETRAIN", "True");
         using var model = new Baseline(cfg, numClasses: 3);
-        Assert.Contains("PRETRAIN_PATH is empty", Assert.Throws<FastReidException>(() => WeightLoading.LoadInitialWeights(cfg, model, _quiet)).Message);
+        Assert.Contains("PRETRAIN_PATH is empty", Assert.Throws<ConfigException>(() => WeightLoading.LoadInitialWeights(cfg, model, _quiet)).Message);
         var junk = Path.Combine(_dir, "junk.pth");
         File.WriteAllText(junk, "not a checkpoint");
         var cfg2 = ModelTests.TinyConfig("MODEL.WEIGHTS", junk);

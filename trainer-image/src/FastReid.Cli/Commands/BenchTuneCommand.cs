@@ -200,7 +200,9 @@ internal static class BenchTuneCommand
 
 /// <summary>
 /// A test function over a box, carried by float config keys (their names do not matter to the algorithms), with
-/// a fidelity z in (0, 1]: a bias and a noise that both vanish at z = 1.
+/// a fidelity z in (0, 1]: a bias and a noise that both vanish at z = 1. The algorithms search the unit cube, mapped
+/// linearly onto the box: the keys keep the ranges the trainer accepts (Branin's x from -5 is no learning rate), and
+/// an affine map changes nothing the algorithms compare.
 /// </summary>
 internal sealed class TestFunction
 {
@@ -212,7 +214,7 @@ internal sealed class TestFunction
     {
         Name = name; Min = min; _low = low; _high = high; _f = f;
         _keys = [.. new[] { "SOLVER.BASE_LR", "SOLVER.MOMENTUM", "SOLVER.WEIGHT_DECAY", "SOLVER.GAMMA", "SOLVER.WARMUP_FACTOR", "MODEL.LOSSES.CE.EPSILON" }.Take(low.Length)];
-        Parameters = _keys.Select((k, i) => (k, i)).ToDictionary(x => x.k, x => new SearchParameter { Type = "uniform", Min = low[x.i], Max = high[x.i] });
+        Parameters = _keys.ToDictionary(k => k, _ => new SearchParameter { Type = "uniform", Min = 0, Max = 1 });
         var errors = new List<FieldError>();
         Space = SearchSpace.Parse(Parameters, errors) ?? throw new InvalidOperationException(string.Join("; ", errors));
         var random = new Random(12345);
@@ -225,7 +227,7 @@ internal sealed class TestFunction
     public Dictionary<string, SearchParameter> Parameters { get; }
     public SearchSpace Space { get; }
 
-    private double[] X(TrialParams p) => [.. _keys.Select(k => p[k]!.GetValue<double>())];
+    private double[] X(TrialParams p) => [.. _keys.Select((k, i) => _low[i] + p[k]!.GetValue<double>() * (_high[i] - _low[i]))];
 
     /// <summary>Normalised regret of a configuration: noise-free, at full fidelity.</summary>
     public double Regret(TrialParams p) => (_f(X(p), 1) - Min) / (Max - Min);

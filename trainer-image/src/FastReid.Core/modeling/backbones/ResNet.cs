@@ -208,7 +208,7 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>, IPreActivation
         var o = nn.functional.relu(bn1.forward(conv1.forward(x)));
         o = bn2.forward(conv2.forward(o));
         var identity = downsample is null ? x : downsample.forward(x);
-        return (o + identity).MoveToOuterDisposeScope();
+        return o.add(identity, Scalars.One).MoveToOuterDisposeScope();
     }
 }
 
@@ -247,7 +247,7 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>, IPreActivation
         o = nn.functional.relu(bn2.forward(conv2.forward(o)));
         o = bn3.forward(conv3.forward(o));
         var identity = downsample is null ? x : downsample.forward(x);
-        return (o + identity).MoveToOuterDisposeScope();
+        return o.add(identity, Scalars.One).MoveToOuterDisposeScope();
     }
 }
 
@@ -281,6 +281,6 @@ public sealed class NonLocal : nn.Module<Tensor, Tensor>
         var px = phi.forward(x).view(n, Inter, -1);
         var f = torch.matmul(tx, px);
         var y = torch.matmul(f / f.shape[^1], gx).permute(0, 2, 1).contiguous().view(n, Inter, x.shape[2], x.shape[3]);
-        return (W.forward(y) + x).MoveToOuterDisposeScope();
+        return W.forward(y).add(x, Scalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -21,13 +21,17 @@ public static class Pooling
 /// <summary>GeM pooling: (mean x^p)^(1/p), p fixed at 3 or learnt (parameter <c>p</c>, FastReID's GeMP).</summary>
 public sealed class GeneralizedMeanPooling : nn.Module<Tensor, Tensor>
 {
-    private const double Eps = 1e-6;
+    // Scalars held by the module (see Scalars): the clamp bound and the fixed exponent and its inverse
+    private readonly Scalar eps = 1e-6.ToScalar();
     private readonly double fixedP;
+    private readonly Scalar fixedPower, fixedRoot;
     private readonly Parameter? p;
 
     public GeneralizedMeanPooling(double norm, bool learnable) : base(learnable ? "GeneralizedMeanPoolingP" : "GeneralizedMeanPooling")
     {
         fixedP = norm;
+        fixedPower = norm.ToScalar();
+        fixedRoot = (1.0 / norm).ToScalar();
         if (learnable) p = nn.Parameter(torch.ones(1) * norm);
         RegisterComponents();
     }
@@ -38,8 +42,8 @@ public sealed class GeneralizedMeanPooling : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         Tensor result = p is null
-            ? nn.functional.adaptive_avg_pool2d(x.clamp(min: Eps).pow(fixedP), 1).pow(1.0 / fixedP)
-            : nn.functional.adaptive_avg_pool2d(x.clamp(min: Eps).pow(p), 1).pow(1.0 / p);
+            ? nn.functional.adaptive_avg_pool2d(x.clamp(min: eps).pow(fixedPower), 1).pow(fixedRoot)
+            : nn.functional.adaptive_avg_pool2d(x.clamp(min: eps).pow(p), 1).pow(p.reciprocal());
         return result.MoveToOuterDisposeScope();
     }
 }
@@ -52,6 +56,6 @@ public sealed class AdaptiveAvgMaxPool : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return (nn.functional.adaptive_avg_pool2d(x, 1) + nn.functional.adaptive_max_pool2d(x, [1, 1])).MoveToOuterDisposeScope();
+        return nn.functional.adaptive_avg_pool2d(x, 1).add(nn.functional.adaptive_max_pool2d(x, [1, 1]), Scalars.One).MoveToOuterDisposeScope();
     }
 }
