@@ -28,6 +28,12 @@ public static class RunLifecycle
     /// <summary>How soon to look again for the rank-0 pod of a succeeded Job within <see cref="ResultGrace"/>.</summary>
     public static readonly TimeSpan ResultRetry = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How long a Job failed by its pods waits for the failed pod to be observed before failing without the pod's
+    /// message (one status, one event, in the trainer's words, rather than a vaguer one first and a second later).
+    /// </summary>
+    public static readonly TimeSpan FailedPodGrace = TimeSpan.FromSeconds(10);
+
     /// <summary>The Running reason of a run its pending deadline failed (its Failed condition has the pod's reason).</summary>
     public const string PendingDeadlineExceeded = "PendingDeadlineExceeded";
 
@@ -117,6 +123,10 @@ internal sealed class RunLook<TStatus> where TStatus : ResourceStatus, IRunStatu
     public TimeSpan? Finished(JobState state, Func<string?, string?> readResult, Func<JobState, (string Reason, string Message)> failure,
         long? ttlSecondsAfterFinished, Action removeChildren, string removed)
     {
+        // Wait (status as it was) for the pod that failed the Job; its update wakes the next look.
+        if (state.FailedPodPending && !(SameRun && Phases.IsFinished(Previous.Phase))
+            && state.CompletionTime is { } failedAt && Now - failedAt < RunLifecycle.FailedPodGrace)
+            return failedAt + RunLifecycle.FailedPodGrace - Now;
         Status.CompletionTime ??= state.CompletionTime ?? Now;
         SetCondition(ConditionTypes.Running, false, "Finished", "the Job finished");
         // A pod's stuck reason stays: it may be why the Job ended (activeDeadlineSeconds).

@@ -24,9 +24,18 @@ internal sealed record JobState(
     bool RankZeroPodSeen,
     string? RankZeroMessage,
     string? LastFailureSource,
+    bool FailedPodSeen,
     IReadOnlyList<PodWait> Waiting)
 {
     public bool Finished => Succeeded || Failed;
+
+    /// <summary>
+    /// The Job failed because of its pods (backoff limit, pod failure policy, failed indexes), yet no failed pod
+    /// is observed: the Job's and the pods' watches are separate streams, so the pod's termination message (the
+    /// trainer's words, the why of the failure) may arrive a moment after the Job's condition.
+    /// </summary>
+    public bool FailedPodPending => Failed && !FailedPodSeen
+        && FailureReason is "BackoffLimitExceeded" or "PodFailurePolicy" or "FailedIndexes" or "MaxFailedIndexesExceeded";
 
     public static JobState Of(V1Job job, IReadOnlyList<V1Pod> allPods, string runName)
     {
@@ -59,6 +68,7 @@ internal sealed record JobState(
             RankZeroPodSeen: rankZero is not null,
             RankZeroMessage: rankZero is { Status.Phase: "Succeeded" } ? Terminated(rankZero)?.Message : null,
             LastFailureSource: init is null ? null : $"init container {init.Name} (exit code {init.State.Terminated.ExitCode})",
+            FailedPodSeen: lastFailed is not null,
             Waiting: waiting);
     }
 
