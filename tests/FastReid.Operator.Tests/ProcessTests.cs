@@ -49,15 +49,15 @@ public sealed class ProcessTests
             using var killOnFailure = new Finally(() => { if (!process.HasExited) process.Kill(entireProcessTree: true); });
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
-            for (int i = 0; i < 1500 && server.StatusPuts.IsEmpty && !process.HasExited; i++) await Task.Delay(20);
-            await Task.Delay(300);
+            const string jobs = "/apis/batch/v1/namespaces/team-a/jobs";
+            for (int i = 0; i < 1500 && (server.StatusPuts.IsEmpty || !server.Posts.Contains(jobs)) && !process.HasExited; i++) await Task.Delay(20); // polling interval
             if (process.HasExited) Assert.Fail("the operator exited early: " + await stderr);
             using (var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await term!.WaitForExitAsync();
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             await process.WaitForExitAsync(wait.Token);
 
             Assert.Equal(0, process.ExitCode);
-            Assert.Contains("/apis/batch/v1/namespaces/team-a/jobs", server.Posts);
+            Assert.Contains(jobs, server.Posts);
             Assert.False(server.StatusPuts.IsEmpty);
             var logs = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.All(logs, line => JsonNode.Parse(line)); // structured: one JSON object per line
