@@ -22,15 +22,22 @@ internal static class CliRunner
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>Starts the binary with stdout and stderr redirected; the caller reads them and waits.</summary>
+    /// <summary>
+    /// Starts the binary with stdout and stderr redirected; the caller reads them and waits. It runs with SIGINT's
+    /// default handling, as from a terminal: a suite started in the background (<c>nohup make test &amp;</c>) inherits
+    /// SIGINT ignored, the runtime then keeps ignoring it, and a Ctrl-C test would see no Ctrl-C at all. <c>env</c>
+    /// execs the binary, so the process's id is the binary's.
+    /// </summary>
     public static Process Start(IReadOnlyDictionary<string, string>? env, params string[] args)
     {
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fastreid"))
+        var start = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = RepoRoot,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "fastreid"));
         foreach (var a in args) start.ArgumentList.Add(a);
         ClearInherited(start.Environment);
         if (env is not null) foreach (var (k, v) in env) start.Environment[k] = v;
