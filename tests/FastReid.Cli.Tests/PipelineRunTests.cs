@@ -38,6 +38,19 @@ public sealed class PipelineRunTests : IDisposable
         {Spec(epochs)}
         """;
 
+    /// <summary>A TuneSweep "sweep" of the tiny template over SOLVER.BASE_LR; <paramref name="rest"/>: more of its spec, indented by two.</summary>
+    private static string Sweep(string rest) => $"""
+        apiVersion: fastreid.io/v1alpha1
+        kind: TuneSweep
+        metadata: {"{"}name: sweep{"}"}
+        spec:
+          template:
+        {Spec(1, "    ")}
+          searchSpace:
+            SOLVER.BASE_LR: {"{"}type: loguniform, min: 1.0e-4, max: 1.0e-2{"}"}
+        {rest}
+        """;
+
     private string Manifest(string name, params string[] documents)
     {
         var path = Path.Combine(_dir, name);
@@ -67,21 +80,13 @@ public sealed class PipelineRunTests : IDisposable
               source: {experimentRef: {name: teacher}}
               format: onnx
             """;
-        var sweep = $"""
-            apiVersion: fastreid.io/v1alpha1
-            kind: TuneSweep
-            metadata: {"{"}name: sweep{"}"}
-            spec:
-              template:
-            {Spec(1, "    ")}
-              searchSpace:
-                SOLVER.BASE_LR: {"{"}type: loguniform, min: 1.0e-4, max: 1.0e-2{"}"}
-              algorithm: {"{"}name: random, seed: 1{"}"}
-              validation: {"{"}identityFraction: 0.5{"}"}
+        var sweep = Sweep("""
+              algorithm: {name: random, seed: 1}
+              validation: {identityFraction: 0.5}
               parallelism: 2
               maxTrials: 2
               maxFailedTrials: 1
-            """;
+            """);
         // the DistillJob and the export come before the teacher they read
         var file = Manifest("all.yaml", distill, export, Experiment("teacher", 1), sweep);
 
@@ -165,17 +170,7 @@ public sealed class PipelineRunTests : IDisposable
               source: {experimentRef: {name: no-such-source}}
               format: onnx
             """,
-            $"""
-            apiVersion: fastreid.io/v1alpha1
-            kind: TuneSweep
-            metadata: {"{"}name: sweep{"}"}
-            spec:
-              template:
-            {Spec(1, "    ")}
-              searchSpace:
-                SOLVER.BASE_LR: {"{"}type: loguniform, min: 1.0e-4, max: 1.0e-2{"}"}
-              maxTrials: 2
-            """);
+            Sweep("  maxTrials: 2")); // maxFailedTrials defaults to 3
 
         var (code, stdout, stderr) = Pipeline("run", "-f", file, "--state", State);
         Assert.Equal(1, code);

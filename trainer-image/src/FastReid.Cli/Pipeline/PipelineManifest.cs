@@ -21,7 +21,8 @@ internal sealed record ManifestResource(string File, int Document, ICustomResour
 /// </summary>
 internal static class PipelineManifest
 {
-    private static readonly JsonSerializerOptions Strict = new(ApiJson.Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+    /// <summary>A misspelt field is an error, as kubectl's strict field validation makes it against the CRD schema.</summary>
+    internal static readonly JsonSerializerOptions Strict = new(ApiJson.Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
 
     public static List<ManifestResource> Load(IReadOnlyList<string> files, PlannerOptions options, Func<string, string, bool> inState)
     {
