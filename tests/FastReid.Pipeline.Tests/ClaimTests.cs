@@ -148,6 +148,19 @@ public sealed class ClaimTests
     }
 
     [Fact]
+    public void On_one_machine_a_local_output_is_planned_and_a_claim_is_refused_instead()
+    {
+        var local = new PlannerOptions { OneMachine = true };
+        var plan = Plan(OnClaims(output: "/data/models/x", dataset: "s3://datasets/market1501"), options: local);
+        Assert.Null(Conditions.Find(plan.Status.Conditions, ConditionTypes.InvalidSpec) is { Status: "True" } c ? c.Message : null);
+        Assert.Contains("OUTPUT_DIR: '/data/models/x'", ConfigYaml(plan));
+
+        var onClaim = Plan(OnClaims(output: "pvc://fastreid-runs/exp", dataset: "s3://datasets/market1501"), options: local);
+        Assert.Empty(onClaim.Actions);
+        Assert.Contains("spec.output.uri: 'pvc://fastreid-runs/exp' names a PersistentVolumeClaim, which only a cluster mounts", Invalid(onClaim).Message);
+    }
+
+    [Fact]
     public void A_local_dataset_path_is_refused_on_the_cluster()
     {
         var plan = Plan(OnClaims(dataset: "/mnt/reid"));

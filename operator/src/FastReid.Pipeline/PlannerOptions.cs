@@ -36,6 +36,33 @@ public sealed record PlannerOptions
         return null;
     }
 
+    /// <summary>
+    /// Where the planned pods run: false on a cluster, where a URI may not be a local path (a pod has none of this
+    /// machine's folders); true on one machine (<c>fastreid pipeline run</c>), where it may not be a <c>pvc://</c> claim.
+    /// </summary>
+    public bool OneMachine { get; init; }
+
+    /// <summary>The location rule of <see cref="OneMachine"/> for one URI field.</summary>
+    public void CheckLocation(string? uri, string path, List<FieldError> errors)
+    {
+        if (OneMachine) Validation.CheckLocalLocation(uri, path, errors);
+        else Validation.CheckClusterLocation(uri, path, errors);
+    }
+
+    /// <summary>The location rule of <see cref="OneMachine"/> for an experiment's dataset and output.</summary>
+    public void CheckLocations(ReidExperimentSpec spec, string path, List<FieldError> errors)
+    {
+        if (OneMachine) Validation.CheckLocalLocations(spec, path, errors);
+        else Validation.CheckClusterLocations(spec, path, errors);
+    }
+
+    /// <summary>The location rule of <see cref="OneMachine"/> for a teacher's or an export's source.</summary>
+    public void CheckLocations(ModelSource source, string path, List<FieldError> errors)
+    {
+        if (OneMachine) Validation.CheckLocalLocations(source, path, errors);
+        else Validation.CheckClusterLocations(source, path, errors);
+    }
+
     /// <summary>Port of the rank-0 rendezvous (torch.distributed MASTER_PORT).</summary>
     public int MasterPort { get; init; } = 29500;
 

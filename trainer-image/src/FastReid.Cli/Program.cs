@@ -20,6 +20,8 @@ CliCommand[] commands =
     ExportCommand.Definition,
     DataSynthCommand.Definition,
     TuneCommand.Definition,
+    PipelineCommand.Run,
+    PipelineCommand.Status,
     BenchTrainCommand.Definition,
     BenchExportCommand.Definition,
     BenchCollectivesCommand.Definition,

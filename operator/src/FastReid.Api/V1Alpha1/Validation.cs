@@ -198,11 +198,22 @@ public static partial class Validation
     /// </summary>
     public static void CheckLocalLocations(ReidExperimentSpec spec, string path, List<FieldError> errors)
     {
-        foreach (var (uri, field) in new[] { (spec.Dataset.Uri, $"{path}.dataset.uri"), (spec.Output?.Uri, $"{path}.output.uri") })
-        {
-            if (uri is { Length: > 0 } && StorageLocation.TryParse(uri, out _) is { IsPvc: true })
-                errors.Add(new(field, $"'{uri}' names a PersistentVolumeClaim, which only a cluster mounts; on this machine give a folder (an absolute path) or s3://bucket/prefix"));
-        }
+        CheckLocalLocation(spec.Dataset.Uri, $"{path}.dataset.uri", errors);
+        CheckLocalLocation(spec.Output?.Uri, $"{path}.output.uri", errors);
+    }
+
+    /// <summary><see cref="CheckLocalLocations(ReidExperimentSpec, string, List{FieldError})"/> for a teacher's or an export's source.</summary>
+    public static void CheckLocalLocations(ModelSource source, string path, List<FieldError> errors)
+    {
+        CheckLocalLocation(source.ModelUri, $"{path}.modelUri", errors);
+        CheckLocalLocation(source.ConfigUri, $"{path}.configUri", errors);
+    }
+
+    /// <summary>A <c>pvc://</c> URI named by <paramref name="path"/>, refused on one machine with what to use instead.</summary>
+    public static void CheckLocalLocation(string? uri, string path, List<FieldError> errors)
+    {
+        if (uri is { Length: > 0 } && StorageLocation.TryParse(uri, out _) is { IsPvc: true })
+            errors.Add(new(path, $"'{uri}' names a PersistentVolumeClaim, which only a cluster mounts; on this machine give a folder (an absolute path) or s3://bucket/prefix"));
     }
 
     private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);

@@ -47,7 +47,7 @@ public static class DistillStudent
             if (job.Spec.Teachers[i].ExperimentRef?.Name == student)
                 errors.Add(new($"spec.teachers[{i}].experimentRef.name", $"names {student}, the student this DistillJob trains"));
             // a teacher on a claim is mounted read-only into the student's pods (its KD keys name the mounted paths)
-            Validation.CheckClusterLocations(job.Spec.Teachers[i], $"spec.teachers[{i}]", errors);
+            options.CheckLocations(job.Spec.Teachers[i], $"spec.teachers[{i}]", errors);
         }
         var config = job.Spec.Student.Config ?? [];
         foreach (var (key, from) in OwnedKeys.Where(k => SpecConfig.Sets(config, k.Key)))

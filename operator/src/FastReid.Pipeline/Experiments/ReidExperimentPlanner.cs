@@ -37,8 +37,8 @@ public static class ReidExperimentPlanner
         var name = experiment.Metadata.Name ?? "";
         var output = options.ResolveOutput(spec.Output, ns, name, errors);
 
-        Validation.CheckClusterLocations(spec, "spec", errors);
-        if (spec.Output is null && output is not null) Validation.CheckClusterLocation(output.Uri, "spec.output (the operator's default storage)", errors);
+        options.CheckLocations(spec, "spec", errors);
+        if (spec.Output is null && output is not null) options.CheckLocation(output.Uri, "spec.output (the operator's default storage)", errors);
 
         var configErrors = options.ValidateConfig(spec.Config ?? [], "spec.config");
         errors.AddRange(configErrors);

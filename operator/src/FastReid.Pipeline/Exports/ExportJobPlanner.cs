@@ -28,8 +28,8 @@ public static class ExportJobPlanner
         DerivedNames.CheckOwnerLabel(errors, job);
         DerivedNames.Check(errors, "metadata.name", job.Metadata.Name, "the export's Job name (also a label value)", ExportNames.JobName(job));
         var output = options.ResolveOutput(job.Spec.Output, job.Metadata.Namespace ?? "default", job.Metadata.Name ?? "", errors);
-        Validation.CheckClusterLocations(job.Spec.Source, "spec.source", errors);
-        Validation.CheckClusterLocation(output?.Uri, job.Spec.Output is null ? "spec.output (the operator's default storage)" : "spec.output.uri", errors);
+        options.CheckLocations(job.Spec.Source, "spec.source", errors);
+        options.CheckLocation(output?.Uri, job.Spec.Output is null ? "spec.output (the operator's default storage)" : "spec.output.uri", errors);
         if (errors.Count > 0 || output is null)
             return Reject(job, errors, observed.Now);
         return new PlanContext(job, output, observed, sourceExperiment, options).Plan();

@@ -131,7 +131,8 @@ internal static class WorkerLauncher
         return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [typeof(WorkerLauncher).Assembly.Location]) : (path, []);
     }
 
-    private static int FreePort()
+    /// <summary>A TCP port free on the loopback now (a rendezvous port for workers of this machine).</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

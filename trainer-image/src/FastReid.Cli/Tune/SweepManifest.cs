@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using FastReid.Api.V1Alpha1;
 using FastReid.Config;
 using FastReid.Pipeline.Experiments;
@@ -11,8 +10,7 @@ namespace FastReid.Cli.Tune;
 /// <summary>A TuneSweep manifest read and checked as the operator checks it, with its search space and algorithm.</summary>
 internal sealed record SweepManifest(string Path, TuneSweep Sweep, SearchSpace Space, ISearchAlgorithm Algorithm)
 {
-    // A misspelt field is an error, as kubectl's strict field validation makes it against the CRD schema.
-    private static readonly JsonSerializerOptions Strict = new(ApiJson.Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+    private static JsonSerializerOptions Strict => Pipeline.PipelineManifest.Strict;
 
     /// <summary>
     /// The one TuneSweep in <paramref name="path"/>. Every problem is reported at once, each as
