@@ -4,7 +4,9 @@
 # thread count, in alternating processes (ours, PyTorch, ours, ...). Each side's rate is the median of its rounds;
 # ratio = ours / PyTorch (goal >= 1.0). The last round's seconds per step in forward (ours: with the losses), loss,
 # backward and optimizer are kept as the profile. Writes bench/results/train-vs-pytorch.json.
-# usage: bench/train-vs-pytorch.sh [FASTREID] [ROUNDS]
+# usage: [CASES="R18 R50-batch32"] bench/train-vs-pytorch.sh [FASTREID] [ROUNDS]
+# CASES runs only the named cases and keeps the other cases' entries of an earlier run (each entry has its own rounds
+# and load average).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FASTREID="${1:-artifacts/fastreid/fastreid}"
@@ -27,22 +29,23 @@ cases=(
   "R50-batch32|50|1.0|32|1|MODEL.BACKBONE.DEPTH 50x MODEL.BACKBONE.WIDTH_MULT 1.0 MODEL.BACKBONE.FEAT_DIM 2048 SOLVER.IMS_PER_BATCH 32"
 )
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 write_results() {
-  "$PY" - "$OUT" "$ROUNDS" "$THREADS" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" "$("$PY" -c 'import torch; print(torch.__version__)')" "${entries[@]}" <<'EOF'
+  "$PY" - "$OUT" "$THREADS" "$("$PY" -c 'import torch; print(torch.__version__)')" "${entries[@]}" <<'EOF'
 import datetime, json, os, sys
-out, rounds, threads, load_before, load_after, torch_version, *entries = sys.argv[1:]
+out, threads, torch_version, *entries = sys.argv[1:]
+cases = [json.loads(e) for e in entries]
+if os.environ.get("CASES") and os.path.exists(out):  # keep the cases this run did not measure
+    names = {c["model"] for c in cases}
+    cases = [c for c in json.load(open(out))["cases"] if c["model"] not in names] + cases
 result = {
     "benchmark": "train-step-vs-pytorch",
     "command": "bash bench/train-vs-pytorch.sh",
     "recipe": "bagtricks_R18-cpu: BNNeck, CE+LS 0.1 + batch-hard triplet 0.3, Adam, 128x64 input, pre-made batch",
     "pytorch": f"{torch_version} (Debian python3-torch, libopenblas0-pthread)",
     "threads": int(threads),
-    "rounds": int(rounds),
     "rate": "median of the rounds, each side in its own process, alternating",
     "goal": "ratio = ours / PyTorch >= 1.0",
-    "cases": [json.loads(e) for e in entries],
-    "load_average": {"before": load_before, "after": load_after},
+    "cases": cases,
     "machine": f"{os.cpu_count()} cores",
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
 }
@@ -56,6 +59,8 @@ EOF
 entries=()
 for c in "${cases[@]}"; do
   IFS='|' read -r name depth width batch steps overrides <<<"$c"
+  if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $name "* ]]; then continue; fi
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   ours=() theirs=() classes=""
   for r in $(seq 1 "$ROUNDS"); do
     # shellcheck disable=SC2086 # the overrides are KEY VALUE words
@@ -69,16 +74,17 @@ for c in "${cases[@]}"; do
     echo "$name round $r/$ROUNDS: ours ${ours[-1]} steps/s, PyTorch ${theirs[-1]} steps/s"
   done
   o=$(median "${ours[@]}") t=$(median "${theirs[@]}")
-  entries+=("$("$PY" - "$name" "$depth" "$width" "$batch" "$classes" "$steps" "$o" "$t" "${ours[*]}" "${theirs[*]}" "$work/ours.json" "$work/theirs.json" <<'EOF'
+  entries+=("$("$PY" - "$name" "$depth" "$width" "$batch" "$classes" "$steps" "$o" "$t" "${ours[*]}" "${theirs[*]}" "$work/ours.json" "$work/theirs.json" "$ROUNDS" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
 import json, sys
-name, depth, width, batch, classes, steps, o, t, ours, theirs, ours_json, theirs_json = sys.argv[1:]
+name, depth, width, batch, classes, steps, o, t, ours, theirs, ours_json, theirs_json, rounds, load_before, load_after = sys.argv[1:]
 ours_profile = json.load(open(ours_json))["premade_seconds_per_step"]
 theirs_profile = json.load(open(theirs_json))["seconds_per_step"]
 print(json.dumps({"model": name, "depth": int(depth), "width_mult": float(width), "batch": int(batch), "classes": int(classes),
-                  "steps_per_round": int(steps), "ours_steps_per_s": float(o), "pytorch_steps_per_s": float(t),
+                  "rounds": int(rounds), "steps_per_round": int(steps), "ours_steps_per_s": float(o), "pytorch_steps_per_s": float(t),
                   "ratio": round(float(o) / float(t), 4), "ours_rounds": [float(v) for v in ours.split()],
                   "pytorch_rounds": [float(v) for v in theirs.split()],
-                  "profile_last_round_seconds_per_step": {"ours": ours_profile, "pytorch": theirs_profile}}))
+                  "profile_last_round_seconds_per_step": {"ours": ours_profile, "pytorch": theirs_profile},
+                  "load_average": {"before": load_before, "after": load_after}}))
 EOF
 )")
   echo "$name: ours $o steps/s, PyTorch $t steps/s"
