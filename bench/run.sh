@@ -16,6 +16,10 @@ trap 'rm -rf "$data" bench/results/export.json.tmp' EXIT
 FASTREID_DATASETS="$data" "$FASTREID" bench train --config trainer-image/configs/Synthetic/bagtricks_R18-cpu.yml \
   --steps 10 --rounds 3 --out bench/results/train.json
 
+# Training step vs PyTorch (issue 16): our pre-made step vs its PyTorch twin (Debian's python3-torch, installed with
+# apt if missing) for the CPU recipe, full-width R18 and R50 (batch 32), alternating processes, median of 3 rounds.
+bash bench/train-vs-pytorch.sh "$FASTREID" 3
+
 # ONNX export (issue 7): onnxruntime CPU latency vs TorchSharp eager for the full-width bagtricks R18 and R50
 # at 256x128, batch 1 and 32, both runtimes interleaved in one process per model (random weights).
 # Into a fresh file, so that no entry of an earlier run survives.
