@@ -50,7 +50,7 @@ test: build test-deps
 demo: build-cli
 	@bash trainer-image/scripts/demo.sh "$(FASTREID)" "$(DEMO_DATA)" "$(DEMO_DIR)"
 
-bench: build-cli
+bench: build
 	@bash bench/run.sh "$(FASTREID)"
 
 clean:

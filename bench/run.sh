@@ -35,6 +35,10 @@ mv bench/results/export.json.tmp bench/results/export.json
 "$FASTREID" bench collectives --sizes 1,10,100 --worlds 2,4 --reps 10 --out bench/results/distributed.json
 # The NCCL path needs a GPU machine: bench/gpu/nccl-check.sh (writes bench/results/nccl.json).
 
+# Operator at scale (issue 16): 500 ReidExperiments in one kubectl apply against the emulator: experiment -> Job
+# latency, operator peak RSS, the operator's rate vs a plain client creating the same children (needs make build).
+bash bench/operator.sh 500
+
 # Data-parallel training (issue 12): CPU recipe throughput at 1 process vs 2 ranks on this host.
 bash bench/distributed-training.sh "$FASTREID" 3
 

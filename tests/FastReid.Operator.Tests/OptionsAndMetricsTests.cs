@@ -115,7 +115,9 @@ public class OptionsAndMetricsTests
         metrics.ReconcileDuration.WithLabels("ReidExperiment").Observe(0.02);
         metrics.WatchRestarts.WithLabels("Job", "expired").Inc();
         metrics.QueueDepth.WithLabels("ReidExperiment").Set(2);
-        metrics.SetPhases("ReidExperiment", ["Running", "Running", "Succeeded", null]);
+        foreach (var phase in new[] { "Pending", "Pending", "Succeeded", null }) metrics.MovePhase("ReidExperiment", null, false, phase, true);
+        metrics.MovePhase("ReidExperiment", "Pending", true, "Running", true);
+        metrics.MovePhase("ReidExperiment", "Pending", true, "Running", true);
         var text = await metrics.ExportAsync();
         Assert.Contains("fastreid_operator_resources{kind=\"ReidExperiment\",phase=\"Running\"} 2", text);
         Assert.Contains("fastreid_operator_resources{kind=\"ReidExperiment\",phase=\"Failed\"} 0", text);

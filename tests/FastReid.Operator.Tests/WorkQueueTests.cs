@@ -22,6 +22,36 @@ public class WorkQueueTests
     }
 
     [Fact]
+    public async Task A_priority_key_is_handed_out_before_keys_queued_earlier_and_once()
+    {
+        using var queue = new WorkQueue<ObjectKey>();
+        var c = new ObjectKey("ns", "c");
+        queue.Add(A); queue.Add(B);
+        queue.Add(c, priority: true);
+        queue.Add(B, priority: true); // already queued: moves to the front lane, still queued once
+        Assert.Equal(3, queue.Depth);
+        Assert.Equal(c, await Take(queue));
+        Assert.Equal(B, await Take(queue));
+        Assert.Equal(A, await Take(queue));
+        Assert.Equal(0, queue.Depth);
+        var none = queue.TakeAsync(new CancellationTokenSource(TimeSpan.FromMilliseconds(200)).Token);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => none);
+    }
+
+    [Fact]
+    public async Task A_priority_add_while_in_progress_requeues_it_in_the_front_lane()
+    {
+        using var queue = new WorkQueue<ObjectKey>();
+        queue.Add(A);
+        Assert.Equal(A, await Take(queue));
+        queue.Add(B);
+        queue.Add(A, priority: true); // the user edited it while it was being reconciled
+        queue.Done(A);
+        Assert.Equal(A, await Take(queue));
+        Assert.Equal(B, await Take(queue));
+    }
+
+    [Fact]
     public async Task A_key_in_progress_is_not_handed_out_again_until_done()
     {
         using var queue = new WorkQueue<ObjectKey>();

@@ -61,8 +61,9 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
             var own = resources[definition.Kind];
             own.Changed += (old, now) =>
             {
-                queue.Add(ChildIndex.KeyOf((now ?? old)!));
-                Metrics.SetPhases(definition.Kind.Kind, own.Snapshot().Select(ChildIndex.PhaseOf));
+                // A new resource or a new spec is a user's request: ahead of the follow-ups of our own writes.
+                queue.Add(ChildIndex.KeyOf((now ?? old)!), priority: old is null || (now is not null && ChildIndex.GenerationOf(old) != ChildIndex.GenerationOf(now)));
+                Metrics.MovePhase(definition.Kind.Kind, old is null ? null : ChildIndex.PhaseOf(old), old is not null, now is null ? null : ChildIndex.PhaseOf(now), now is not null);
             };
             // A changed child wakes its owner: put back what was deleted or edited, follow what finished.
             foreach (var source in index.Sources)

@@ -30,12 +30,29 @@ public sealed class OperatorMetrics
         Leader = factory.CreateGauge("fastreid_operator_leader", "1 while this replica holds the leader Lease.");
     }
 
-    /// <summary>Sets the per-phase gauge from a snapshot of phases (every known phase is written, absent ones as 0).</summary>
-    public void SetPhases(string kind, IEnumerable<string?> phases)
+    private readonly Dictionary<(string Kind, string Phase), int> _phases = [];
+
+    /// <summary>
+    /// Moves one resource of <paramref name="kind"/> from phase <paramref name="old"/> to <paramref name="now"/> in the
+    /// per-phase gauge (null: it did not exist, or no longer does). Counting the change instead of recounting every
+    /// cached resource keeps a burst of N creations at O(N), not O(N²).
+    /// </summary>
+    public void MovePhase(string kind, string? old, bool existed, string? now, bool exists)
     {
-        var counts = phases.GroupBy(p => p ?? "Unknown").ToDictionary(g => g.Key, g => g.Count());
-        foreach (var phase in new[] { "Pending", "Running", "Succeeded", "Failed", "Unknown" }.Union(counts.Keys))
-            ResourcesByPhase.WithLabels(kind, phase).Set(counts.GetValueOrDefault(phase));
+        lock (_phases)
+        {
+            if (existed) Count(kind, old ?? "Unknown", -1);
+            if (exists) Count(kind, now ?? "Unknown", +1);
+            foreach (var phase in new[] { "Pending", "Running", "Succeeded", "Failed", "Unknown" })
+                ResourcesByPhase.WithLabels(kind, phase).Set(_phases.GetValueOrDefault((kind, phase)));
+        }
+    }
+
+    private void Count(string kind, string phase, int delta)
+    {
+        var count = _phases.GetValueOrDefault((kind, phase)) + delta;
+        _phases[(kind, phase)] = count;
+        ResourcesByPhase.WithLabels(kind, phase).Set(count);
     }
 
     public async Task<string> ExportAsync(CancellationToken ct = default)

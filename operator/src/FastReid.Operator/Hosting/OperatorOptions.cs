@@ -19,7 +19,8 @@ public sealed record OperatorOptions
     /// <summary>Port of /metrics, /healthz and /readyz; 0 serves nothing.</summary>
     public int MetricsPort { get; init; } = 8080;
     public string MetricsAddress { get; init; } = "0.0.0.0";
-    public int Workers { get; init; } = 2;
+    /// <summary>Concurrent reconciles: each mostly waits on the API server, so a burst wants more of them than cores.</summary>
+    public int Workers { get; init; } = 8;
     public string TrainerImage { get; init; } = "fastreid-trainer:latest";
     public OutputSpec? DefaultStorage { get; init; }
     public int MasterPort { get; init; } = 29500;
@@ -39,7 +40,7 @@ public sealed record OperatorOptions
           --identity NAME                   this replica's name in the Lease (default: $POD_NAME or host-pid)
           --metrics-port N                  port of /metrics, /healthz, /readyz; 0 = none (default: 8080)
           --metrics-address ADDR            address to listen on (default: 0.0.0.0)
-          --workers N                       concurrent reconciles (default: 2)
+          --workers N                       concurrent reconciles (default: 8)
           --trainer-image IMAGE             trainer image when spec.resources.image is empty
           --default-storage URI             s3://bucket/prefix or pvc://CLAIM/path for experiments without spec.output
           --default-storage-endpoint URL    S3 endpoint of the default storage

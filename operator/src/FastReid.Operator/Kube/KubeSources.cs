@@ -28,7 +28,7 @@ public sealed class KubeSources(IKubernetes client, string? watchNamespace)
                 ? await client.CustomObjects.ListClusterCustomObjectAsync(kind.Group, kind.Version, kind.Plural, cancellationToken: ct).ConfigureAwait(false)
                 : await client.CustomObjects.ListNamespacedCustomObjectAsync(kind.Group, kind.Version, watchNamespace, kind.Plural, cancellationToken: ct).ConfigureAwait(false);
             var list = KubernetesClusterApi.ToJsonObject(body);
-            var items = list["items"]?.AsArray().OfType<JsonObject>().Select(i => (JsonObject)i.DeepClone()).ToList() ?? [];
+            var items = list["items"]?.AsArray().OfType<JsonObject>().Select(i => Trim((JsonObject)i.DeepClone())).ToList() ?? [];
             return (items, list["metadata"]?["resourceVersion"]?.GetValue<string>() ?? "");
         },
         (version, ct) => Adapt<object, JsonObject>(
@@ -37,7 +37,7 @@ public sealed class KubeSources(IKubernetes client, string? watchNamespace)
                     allowWatchBookmarks: true, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct)
                 : client.CustomObjects.WatchListNamespacedCustomObjectAsync(kind.Group, kind.Version, watchNamespace, kind.Plural,
                     allowWatchBookmarks: true, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct),
-            KubernetesClusterApi.ToJsonObject, o => o["metadata"]?["resourceVersion"]?.GetValue<string>()),
+            o => Trim(KubernetesClusterApi.ToJsonObject(o)), o => o["metadata"]?["resourceVersion"]?.GetValue<string>()),
         o => new ObjectKey(o["metadata"]?["namespace"]?.GetValue<string>() ?? "", o["metadata"]?["name"]?.GetValue<string>() ?? ""),
         o => o["metadata"]?["resourceVersion"]?.GetValue<string>());
 
@@ -47,7 +47,9 @@ public sealed class KubeSources(IKubernetes client, string? watchNamespace)
             : client.BatchV1.ListNamespacedJobAsync(watchNamespace, labelSelector: ChildSelector, cancellationToken: ct),
         (version, onError, ct) => watchNamespace is null
             ? client.BatchV1.WatchListJobForAllNamespacesAsync(allowWatchBookmarks: true, labelSelector: ChildSelector, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct)
-            : client.BatchV1.WatchListNamespacedJobAsync(watchNamespace, allowWatchBookmarks: true, labelSelector: ChildSelector, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct));
+            : client.BatchV1.WatchListNamespacedJobAsync(watchNamespace, allowWatchBookmarks: true, labelSelector: ChildSelector, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct),
+        // Planners read a Job's metadata, spec.suspend and status; its pod template (containers, env, volumes) is the bulk.
+        job => { if (job.Spec is { } spec) spec.Template = new V1PodTemplateSpec { Metadata = spec.Template?.Metadata }; });
 
     public ResourceSource<V1Service> Services() => Typed<V1Service, V1ServiceList>("Service",
         ct => watchNamespace is null
@@ -72,23 +74,55 @@ public sealed class KubeSources(IKubernetes client, string? watchNamespace)
             : client.CoreV1.ListNamespacedPodAsync(watchNamespace, labelSelector: ChildSelector, cancellationToken: ct),
         (version, onError, ct) => watchNamespace is null
             ? client.CoreV1.WatchListPodForAllNamespacesAsync(allowWatchBookmarks: true, labelSelector: ChildSelector, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct)
-            : client.CoreV1.WatchListNamespacedPodAsync(watchNamespace, allowWatchBookmarks: true, labelSelector: ChildSelector, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct));
+            : client.CoreV1.WatchListNamespacedPodAsync(watchNamespace, allowWatchBookmarks: true, labelSelector: ChildSelector, resourceVersion: version, timeoutSeconds: WatchTimeoutSeconds, onError: onError, cancellationToken: ct),
+        // Planners read a pod's metadata and status (phase, conditions, container states), never its spec.
+        pod => pod.Spec = null!);
 
     private static ResourceSource<T> Typed<T, TList>(
         string kind,
         Func<CancellationToken, Task<TList>> list,
-        Func<string, Action<Exception>, CancellationToken, IAsyncEnumerable<(WatchEventType, T)>> watch)
+        Func<string, Action<Exception>, CancellationToken, IAsyncEnumerable<(WatchEventType, T)>> watch,
+        Action<T>? trim = null)
         where T : class, IKubernetesObject<V1ObjectMeta>
         where TList : IKubernetesObject<V1ListMeta>, IItems<T> => new(
         kind,
         async ct =>
         {
             var result = await list(ct).ConfigureAwait(false);
-            return (result.Items?.ToList() ?? [], result.Metadata?.ResourceVersion ?? "");
+            return (result.Items?.Select(t => Trim(t, trim)).ToList() ?? [], result.Metadata?.ResourceVersion ?? "");
         },
-        (version, ct) => Adapt<T, T>(onError => watch(version, onError, ct), t => t, t => t.Metadata?.ResourceVersion),
+        (version, ct) => Adapt<T, T>(onError => watch(version, onError, ct), t => Trim(t, trim), t => t.Metadata?.ResourceVersion),
         t => new ObjectKey(t.Metadata.NamespaceProperty ?? "", t.Metadata.Name),
         t => t.Metadata?.ResourceVersion);
+
+    /// <summary>
+    /// What the informer caches keep of an object: what planners and the child index read. Managed fields (often
+    /// the largest part of an object) go from every kind, and so does kubectl's last-applied annotation (a second
+    /// copy of the spec); reconciles re-read their own resource from the server before writing it, so nothing
+    /// written back comes from this trimmed copy.
+    /// </summary>
+    private static JsonObject Trim(JsonObject resource)
+    {
+        if (resource["metadata"] is JsonObject meta)
+        {
+            meta.Remove("managedFields");
+            if (meta["annotations"] is JsonObject annotations) annotations.Remove(LastApplied);
+        }
+        return resource;
+    }
+
+    private const string LastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
+    private static T Trim<T>(T item, Action<T>? trim) where T : IKubernetesObject<V1ObjectMeta>
+    {
+        if (item.Metadata is { } meta)
+        {
+            meta.ManagedFields = null;
+            meta.Annotations?.Remove(LastApplied);
+        }
+        trim?.Invoke(item);
+        return item;
+    }
 
     /// <summary>
     /// The client's watch stream as <see cref="WatchEvent{T}"/>s; a 410 Gone (as an HTTP status or a Status

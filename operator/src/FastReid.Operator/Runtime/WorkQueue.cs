@@ -4,14 +4,20 @@ namespace FastReid.Operator.Runtime;
 /// The controller work queue, with client-go's guarantees: a key is queued at most once however often it is
 /// added; a key being processed is never handed to a second worker — if it is added meanwhile it is queued
 /// again when <see cref="Done"/> is called; failures are retried with per-key exponential backoff.
+/// Keys added with <c>priority</c> (a user's new or edited resource) are handed out before the others (the echo of
+/// our own writes: a child appeared, a status changed), so under a burst of N new resources the first reconcile
+/// of each, the one that creates its Job, does not wait behind the other resources' follow-ups; a queued key
+/// added again with priority moves to the front lane.
 /// </summary>
 public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
 {
     private readonly object _gate = new();
     private readonly Queue<TKey> _queue = new();
-    private readonly HashSet<TKey> _queued = [];
+    private readonly Queue<TKey> _priority = new();
+    /// <summary>Queued keys and their lane (true: priority); a key promoted to priority stays behind in <see cref="_queue"/>, skipped when met.</summary>
+    private readonly Dictionary<TKey, bool> _queued = [];
     private readonly HashSet<TKey> _processing = [];
-    private readonly HashSet<TKey> _dirty = [];
+    private readonly Dictionary<TKey, bool> _dirty = [];
     private readonly Dictionary<TKey, int> _failures = [];
     private readonly SemaphoreSlim _available = new(0);
     private readonly TimeSpan _baseDelay;
@@ -27,16 +33,28 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
     }
 
     /// <summary>Keys waiting (not counting those being processed).</summary>
-    public int Depth { get { lock (_gate) return _queue.Count; } }
+    public int Depth { get { lock (_gate) return _queued.Count; } }
 
-    public void Add(TKey key)
+    public void Add(TKey key) => Add(key, priority: false);
+
+    public void Add(TKey key, bool priority)
     {
         lock (_gate)
         {
             if (_shutdown.IsCancellationRequested) return;
-            if (_processing.Contains(key)) { _dirty.Add(key); return; }
-            if (!_queued.Add(key)) return;
-            _queue.Enqueue(key);
+            if (_processing.Contains(key))
+            {
+                if (priority) _dirty[key] = true;
+                else _dirty.TryAdd(key, false);
+                return;
+            }
+            if (_queued.TryGetValue(key, out var lane))
+            {
+                if (priority && !lane) { _queued[key] = true; _priority.Enqueue(key); }
+                return;
+            }
+            _queued[key] = priority;
+            (priority ? _priority : _queue).Enqueue(key);
         }
         _available.Release();
     }
@@ -89,24 +107,33 @@ public sealed class WorkQueue<TKey> : IDisposable where TKey : notnull
             await _available.WaitAsync(linked.Token).ConfigureAwait(false);
             lock (_gate)
             {
-                if (_queue.Count == 0) continue;
-                var key = _queue.Dequeue();
-                _queued.Remove(key);
-                _processing.Add(key);
-                return key;
+                if (TryDequeue(out var key))
+                {
+                    _processing.Add(key);
+                    return key;
+                }
             }
         }
     }
 
+    private bool TryDequeue(out TKey key)
+    {
+        while (_priority.TryDequeue(out key!))
+            if (_queued.TryGetValue(key, out var priority) && priority) { _queued.Remove(key); return true; }
+        while (_queue.TryDequeue(out key!))
+            if (_queued.TryGetValue(key, out var priority) && !priority) { _queued.Remove(key); return true; } // promoted ones are met in _priority
+        return false;
+    }
+
     public void Done(TKey key)
     {
-        bool requeue;
+        bool requeue, priority;
         lock (_gate)
         {
             _processing.Remove(key);
-            requeue = _dirty.Remove(key);
+            requeue = _dirty.Remove(key, out priority);
         }
-        if (requeue) Add(key);
+        if (requeue) Add(key, priority);
     }
 
     public void ShutDown() => _shutdown.Cancel();
