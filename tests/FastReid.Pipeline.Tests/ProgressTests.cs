@@ -87,7 +87,7 @@ public sealed class ProgressTests
     }
 
     [Fact]
-    public void The_planner_reads_the_rank_zero_pod_on_the_trainer_metrics_port_at_most_once_per_interval()
+    public void The_planner_reads_the_running_rank_zero_pod_by_its_ip_on_the_trainer_metrics_port_at_most_once_per_interval()
     {
         var (e, observed) = Running(T0.AddMinutes(1));
         Assert.Equal(new Uri("http://10.1.2.3:9400/metrics"), ReidExperimentPlanner.ProgressTarget(e, observed));
@@ -99,8 +99,9 @@ public sealed class ProgressTests
         Assert.NotNull(ReidExperimentPlanner.ProgressTarget(e, observed));
 
         var (_, withoutIp) = Running(T0.AddMinutes(1), podIp: null);
-        var run = e.Status.JobName;
-        Assert.Equal(new Uri($"http://{run}-0.{run}.team-a.svc:9400/metrics"), ReidExperimentPlanner.ProgressTarget(e, withoutIp));
+        Assert.Null(ReidExperimentPlanner.ProgressTarget(e, withoutIp));
+        var (_, ipv6) = Running(T0.AddMinutes(1), podIp: "fd00::7");
+        Assert.Equal(new Uri("http://[fd00::7]:9400/metrics"), ReidExperimentPlanner.ProgressTarget(e, ipv6));
     }
 
     [Fact]

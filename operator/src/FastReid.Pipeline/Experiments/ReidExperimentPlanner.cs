@@ -65,8 +65,8 @@ public static class ReidExperimentPlanner
     /// <summary>
     /// The rank-0 trainer's metrics page to read before planning (the operator fetches it and passes the
     /// <see cref="MetricsScrape"/> as an observed child), or null: progress is off (metrics port 0), the run's
-    /// Job is not running or its rank-0 pod is not, or the last reading is younger than the progress interval.
-    /// The pod's IP, else its DNS name under the run's headless Service.
+    /// Job is not running or its rank-0 pod is not (or has no IP yet), or the last reading is younger than the
+    /// progress interval. The pod's IP: the operator needs no DNS for it.
     /// </summary>
     public static Uri? ProgressTarget(ReidExperiment experiment, ObservedChildren observed, PlannerOptions? options = null)
     {
@@ -77,10 +77,8 @@ public static class ReidExperimentPlanner
             return null;
         if (observed.Of<V1Job>().FirstOrDefault(j => j.Metadata?.Name == runName) is not { } job) return null;
         var state = JobState.Of(job, observed.Of<V1Pod>(), runName);
-        if (state.Finished || state.RunningPods == 0) return null;
-        string host = state.RankZeroRunningIp is { Length: > 0 } address
-            ? (address.Contains(':', StringComparison.Ordinal) ? $"[{address}]" : address)
-            : $"{runName}-0.{runName}.{experiment.Metadata.Namespace ?? "default"}.svc";
+        if (state.Finished || state.RankZeroRunningIp is not { Length: > 0 } address) return null;
+        string host = address.Contains(':', StringComparison.Ordinal) ? $"[{address}]" : address;
         return new Uri(string.Create(CultureInfo.InvariantCulture, $"http://{host}:{options.TrainerMetricsPort}/metrics"));
     }
 
