@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using FastReid.Api.V1Alpha1;
 using FastReid.Operator.Controllers;
 using FastReid.Operator.Hosting;
@@ -20,15 +18,6 @@ public sealed partial class EmulatorTests
 {
     private static readonly string Fastreid = Repo.PathOf("artifacts", "fastreid", "fastreid");
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     private static Process StartFastreid(string dir, IReadOnlyDictionary<string, string> env, params string[] args)
     {
         var start = new ProcessStartInfo(Fastreid) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -46,7 +35,7 @@ public sealed partial class EmulatorTests
     public async Task A_running_experiment_shows_its_trainers_progress_in_kubectl_get_and_a_failed_read_only_in_the_running_message()
     {
         Assert.True(File.Exists(Fastreid), $"{Fastreid} is missing: run `make build-cli` first (make test does)");
-        int port = FreePort();
+        int port = HostTests.FreePort();
         await _stop.CancelAsync();
         Assert.Equal(0, await _running);
         var options = OperatorOptions.Parse(["--metrics-port", "0", "--leader-elect=false", "--identity", "op-progress", "--trainer-metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], _ => null);
