@@ -203,7 +203,11 @@ internal sealed class PlannedPods
     private string[] Args(V1Container container, string? index)
     {
         Assert.Equal("fastreid", Assert.Single(container.Command)); // the binary CliRunner runs
-        return [.. container.Args.Select(a => Local(a, index))];
+        var args = container.Args.Select(a => Local(a, index)).ToArray();
+        // each pod has a network of its own; here they share one, so the metrics page gets a port nobody holds
+        int metrics = Array.IndexOf(args, "--metrics-port");
+        if (metrics >= 0) args[metrics + 1] = DistributedTrainingTests.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return args;
     }
 
     /// <summary>A path in the pod as a path here.</summary>

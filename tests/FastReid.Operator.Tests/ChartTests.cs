@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using FastReid.KubeEmulator;
 using FastReid.Operator.Hosting;
@@ -304,7 +303,7 @@ public sealed class ChartTests
     [InlineData("namespace")]
     public async Task The_rendered_chart_installs_on_the_emulator_and_its_operator_takes_the_lease_and_turns_ready(string scope)
     {
-        int port = FreePort();
+        int port = HostTests.FreePort();
         var objects = _chart.Objects(_chart.ValuesWith(("metrics.port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("rbac.scope", $"\"{scope}\"")));
         await using var kube = await KubeEmulatorServer.StartAsync();
         var dir = Directory.CreateTempSubdirectory("chart-").FullName;
@@ -360,12 +359,5 @@ public sealed class ChartTests
         {
             Directory.Delete(dir, recursive: true);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -18,7 +18,8 @@ namespace FastReid.Operator.Tests;
 /// <summary>The whole operator in-process (informers, queue, controller, web endpoints) against a scripted API server.</summary>
 public sealed class HostTests
 {
-    private static int FreePort()
+    /// <summary>A port nothing listens on now (the tests' servers bind to it next).</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -45,7 +45,7 @@ public class ChildrenTests
         var (_, _, job) = FirstRun(Experiment(nodes: 2, gpus: 2));
         var container = job.Spec.Template.Spec.Containers.Single();
         Assert.Equal(["fastreid"], container.Command);
-        Assert.Equal(["train", "--nproc-per-node", "2", "--config", "/etc/fastreid/config.yaml"], container.Args);
+        Assert.Equal(["train", "--nproc-per-node", "2", "--config", "/etc/fastreid/config.yaml", "--metrics-port", "9400"], container.Args);
         // the launcher's inputs: worker i of pod NODE_RANK n becomes RANK 2n + i of WORLD_SIZE 4
         var env = Env(job);
         Assert.Equal("2", env["NNODES"].Value);
@@ -63,7 +63,7 @@ public class ChildrenTests
         var env = Env(job);
         Assert.Equal("3", env["WORLD_SIZE"].Value);
         Assert.Equal("1", env["NPROC_PER_NODE"].Value);
-        Assert.Equal(["train", "--nproc-per-node", "1", "--config", "/etc/fastreid/config.yaml"], job.Spec.Template.Spec.Containers.Single().Args);
+        Assert.Equal(["train", "--nproc-per-node", "1", "--config", "/etc/fastreid/config.yaml", "--metrics-port", "9400"], job.Spec.Template.Spec.Containers.Single().Args);
         Assert.False(job.Spec.Template.Spec.Containers.Single().Resources.Limits.ContainsKey("nvidia.com/gpu"));
         Assert.DoesNotContain(job.Spec.Template.Spec.Volumes, v => v.Name == "dshm");
         Assert.Contains("DEVICE: 'cpu'", configMap.Data["config.yaml"]);

@@ -403,4 +403,28 @@ public sealed class TuneSweepPlannerTests
         // Without the annotation the run id is the run name, as before.
         Assert.Equal(ExperimentNames.RunName(Experiment()), ExperimentNames.RunId(Experiment()));
     }
+
+    [Fact]
+    public void The_median_rule_stops_a_running_trial_whose_live_evaluation_is_below_the_others()
+    {
+        var sweep = Sweep("median", parallelism: 3, maxTrials: 3);
+        sweep.Spec.Algorithm.Settings = new AlgorithmSettings { MedianStopping = new MedianStoppingSettings { GracePeriod = 1, MinTrials = 2 } };
+        var world = new World(sweep);
+        world.Look();
+        var trials = world.Trials;
+        Assert.Equal(3, trials.Count);
+        foreach (var (name, figure) in trials.Zip([0.9, 0.8, 0.1]))
+        {
+            world.Report(name, Phases.Running);
+            // what the trial's controller read from its trainer's metrics page
+            world.Children[name].Status!.Progress = new TrainingProgress
+            {
+                Epoch = 3, MaxEpoch = 60, Iteration = 90, MaxIteration = 1800,
+                LastEvaluation = new ProgressEvaluation { Epoch = 2, MAP = figure, Rank1 = figure },
+            };
+        }
+        var plan = world.Look(minute: 2);
+        Assert.Equal(["Running", "Running", "Stopped"], plan.Status.Trials!.Select(t => t.Phase));
+        Assert.NotNull(world.Children[trials[2]].Metadata.Annotations?.GetValueOrDefault(TrialNames.StoppedAnnotation));
+    }
 }

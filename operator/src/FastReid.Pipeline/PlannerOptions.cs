@@ -67,6 +67,15 @@ public sealed record PlannerOptions
     public int MasterPort { get; init; } = 29500;
 
     /// <summary>
+    /// Port of the trainer's Prometheus page (<c>fastreid train --metrics-port</c>), served by rank 0 and read by the
+    /// operator into <c>status.progress</c>; 0 turns both off.
+    /// </summary>
+    public int TrainerMetricsPort { get; init; } = 9400;
+
+    /// <summary>How often a running experiment's progress is read at most (and looked at again to read it).</summary>
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
     /// Seconds a run's pod may stay stuck (a blocking waiting or scheduling reason) before the run fails, when
     /// <c>spec.runPolicy.pendingDeadlineSeconds</c> is absent; 0 never fails.
     /// </summary>

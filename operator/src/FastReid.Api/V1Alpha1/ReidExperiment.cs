@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace FastReid.Api.V1Alpha1;
 
@@ -9,6 +10,7 @@ namespace FastReid.Api.V1Alpha1;
 [PrinterColumn("Phase", "string", ".status.phase")]
 [PrinterColumn("mAP", "number", ".status.metrics.mAP")]
 [PrinterColumn("Rank-1", "number", ".status.metrics.rank1")]
+[PrinterColumn("Progress", "string", ".status.progress.summary")]
 [PrinterColumn("Nodes", "integer", ".spec.resources.nodes", Priority = 1)]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
 [CelRule("size(self.metadata.name) <= 63", "metadata.name must be at most 63 characters: it names the Job, Service and pod host names")]
@@ -39,4 +41,32 @@ public sealed class ReidExperimentStatus : ResourceStatus, IRunStatus
     public ArtefactsStatus? Artefacts { get; set; }
     [Description("The Job of the current run; children of a run share its name.")]
     public string? JobName { get; set; }
+    [Description("Live progress of the running training, read from rank 0's metrics endpoint; kept after the run ends.")]
+    public TrainingProgress? Progress { get; set; }
+}
+
+/// <summary>Where a running training is, as its rank-0 trainer's <c>fastreid_train_*</c> gauges said at <see cref="ObservedAt"/>.</summary>
+public sealed class TrainingProgress
+{
+    [Description("Percent and epoch for the printer column, e.g. \"37% e3/10\".")]
+    public string? Summary { get; set; }
+    [Description("Current epoch, 1-based.")] public int? Epoch { get; set; }
+    [Description("Epochs the run trains (SOLVER.MAX_EPOCH).")] public int? MaxEpoch { get; set; }
+    [Description("Iterations done (resumed ones included).")] public long? Iteration { get; set; }
+    [Description("Iterations of the whole run.")] public long? MaxIteration { get; set; }
+    [Description("Iterations done, in percent of the run's (0-100).")] public double? Percent { get; set; }
+    [Description("Estimated seconds of training left.")] public long? EtaSeconds { get; set; }
+    [Description("Training throughput, averaged over the run.")] public double? ImagesPerSecond { get; set; }
+    [Description("Total loss of the last iteration.")] public double? Loss { get; set; }
+    [Description("Base learning rate of the last iteration.")] public double? LearningRate { get; set; }
+    [Description("The last evaluation during training (validation split or test set).")] public ProgressEvaluation? LastEvaluation { get; set; }
+    [Description("When the operator read these figures.")] public DateTimeOffset? ObservedAt { get; set; }
+}
+
+/// <summary>An evaluation during training: after which epoch, and its figures.</summary>
+public sealed class ProgressEvaluation
+{
+    [Description("Epoch (1-based) after which it ran.")] public int? Epoch { get; set; }
+    [JsonPropertyName("mAP"), Description("Mean average precision, a fraction.")] public double? MAP { get; set; }
+    [Description("CMC rank-1, a fraction.")] public double? Rank1 { get; set; }
 }

@@ -10,6 +10,9 @@ namespace FastReid.Operator.Controllers;
 /// <summary>A resource's children as the informer caches hold them now.</summary>
 public delegate ObservedChildren ObserveChildren(KindDescriptor kind, ObjectMeta owner, DateTimeOffset now);
 
+/// <summary>The text of a trainer's metrics page (HTTP GET); throws when it cannot be read. The one network read besides the API server.</summary>
+public delegate Task<string> FetchMetricsPage(Uri target, CancellationToken ct);
+
 /// <summary>
 /// Changes of a related kind that wake resources of this kind: <see cref="Map"/> takes the changed object and
 /// this kind's cached resources, and names those to look at again (an ExportJob waits for its experiment).
@@ -22,7 +25,7 @@ public interface IControllerDefinition
 {
     KindDescriptor Kind { get; }
     IReadOnlyList<RelatedWatch> Watches { get; }
-    Func<ObjectKey, CancellationToken, Task<ReconcileResult>> Reconciler(IClusterApi cluster, ObserveChildren observe, PlannerOptions options, TimeProvider time, ILogger logger);
+    Func<ObjectKey, CancellationToken, Task<ReconcileResult>> Reconciler(IClusterApi cluster, ObserveChildren observe, PlannerOptions options, TimeProvider time, ILogger logger, FetchMetricsPage? fetchPage = null);
 }
 
 /// <summary>
@@ -42,9 +45,12 @@ public sealed record ControllerDefinition<TResource, TStatus>(
 
     public IReadOnlyList<RelatedWatch> Watches { get; init; } = [];
 
-    public EntityController<TResource, TStatus> Create(IClusterApi cluster, ObserveChildren observe, PlannerOptions options, TimeProvider time, ILogger logger) =>
-        new(this, cluster, observe, options, time, logger);
+    /// <summary>The trainer metrics page to read before planning (the planner decides; the page is passed as a <see cref="Pipeline.Progress.MetricsScrape"/> child).</summary>
+    public Func<TResource, ObservedChildren, PlannerOptions, Uri?>? ProgressTarget { get; init; }
 
-    public Func<ObjectKey, CancellationToken, Task<ReconcileResult>> Reconciler(IClusterApi cluster, ObserveChildren observe, PlannerOptions options, TimeProvider time, ILogger logger) =>
-        Create(cluster, observe, options, time, logger).ReconcileAsync;
+    public EntityController<TResource, TStatus> Create(IClusterApi cluster, ObserveChildren observe, PlannerOptions options, TimeProvider time, ILogger logger, FetchMetricsPage? fetchPage = null) =>
+        new(this, cluster, observe, options, time, logger, fetchPage);
+
+    public Func<ObjectKey, CancellationToken, Task<ReconcileResult>> Reconciler(IClusterApi cluster, ObserveChildren observe, PlannerOptions options, TimeProvider time, ILogger logger, FetchMetricsPage? fetchPage = null) =>
+        Create(cluster, observe, options, time, logger, fetchPage).ReconcileAsync;
 }

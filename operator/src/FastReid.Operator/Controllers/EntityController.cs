@@ -2,6 +2,7 @@ using FastReid.Api.V1Alpha1;
 using FastReid.Operator.Kube;
 using FastReid.Operator.Runtime;
 using FastReid.Pipeline;
+using FastReid.Pipeline.Progress;
 using Microsoft.Extensions.Logging;
 
 namespace FastReid.Operator.Controllers;
@@ -19,7 +20,8 @@ public sealed class EntityController<TResource, TStatus>(
     ObserveChildren observe,
     PlannerOptions options,
     TimeProvider time,
-    ILogger logger)
+    ILogger logger,
+    FetchMetricsPage? fetchPage = null)
     where TResource : class, ICustomResource<TStatus>
     where TStatus : ResourceStatus
 {
@@ -29,9 +31,18 @@ public sealed class EntityController<TResource, TStatus>(
         if (snapshot is null) return ReconcileResult.Done; // deleted: owner references take the children with it
         var resource = snapshot.Resource;
         var now = time.GetUtcNow();
-        var plan = snapshot.ReadError is { } readError
-            ? definition.Reject(resource, [readError], now)
-            : definition.Plan(resource, observe(definition.Kind, resource.Metadata, now), await ContextAsync(resource, key, ct).ConfigureAwait(false));
+        Plan<TStatus> plan;
+        if (snapshot.ReadError is { } readError)
+        {
+            plan = definition.Reject(resource, [readError], now);
+        }
+        else
+        {
+            var observed = observe(definition.Kind, resource.Metadata, now);
+            if (fetchPage is not null && definition.ProgressTarget?.Invoke(resource, observed, options) is { } target)
+                observed = observed.With<MetricsScrape>([await ScrapeAsync(fetchPage, target, ct).ConfigureAwait(false)]);
+            plan = definition.Plan(resource, observed, await ContextAsync(resource, key, ct).ConfigureAwait(false));
+        }
 
         // A child the API server rejected for this generation is not sent again: only a spec change can fix it.
         var generation = resource.Metadata.Generation ?? 0;
@@ -50,6 +61,27 @@ public sealed class EntityController<TResource, TStatus>(
             await cluster.ReplaceStatusAsync(snapshot, plan.Status, ct).ConfigureAwait(false);
         await PlanApplier.RecordAsync(cluster, definition.Kind, resource.Metadata, events, logger, ct).ConfigureAwait(false);
         return requeue is { } after ? ReconcileResult.After(after) : ReconcileResult.Done;
+    }
+
+    /// <summary>A trainer's page is read in at most this long: a slow trainer must not hold a worker.</summary>
+    public static readonly TimeSpan ScrapeTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Reads the page; any failure (refused, timed out, not 200) becomes the scrape's error, never the reconcile's.</summary>
+    private async Task<MetricsScrape> ScrapeAsync(FetchMetricsPage fetch, Uri target, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ScrapeTimeout);
+        try
+        {
+            var page = await fetch(target, timeout.Token).ConfigureAwait(false);
+            return new MetricsScrape(target, page, null, time.GetUtcNow());
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested && e is HttpRequestException or OperationCanceledException or IOException)
+        {
+            var why = e is OperationCanceledException ? $"no answer in {ScrapeTimeout.TotalSeconds:0} s" : e.Message;
+            logger.LogDebug("progress not read from {Target}: {Error}", target, why);
+            return new MetricsScrape(target, null, why, time.GetUtcNow());
+        }
     }
 
     private async Task<PlanContext> ContextAsync(TResource resource, ObjectKey key, CancellationToken ct)

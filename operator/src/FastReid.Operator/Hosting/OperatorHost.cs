@@ -75,13 +75,15 @@ public sealed class OperatorHost(OperatorOptions options, IKubernetes client, IL
         var planner = new PlannerOptions
         {
             TrainerImage = options.TrainerImage, DefaultStorage = options.DefaultStorage, MasterPort = options.MasterPort,
-            PendingDeadlineSeconds = options.PendingDeadlineSeconds,
+            PendingDeadlineSeconds = options.PendingDeadlineSeconds, TrainerMetricsPort = options.TrainerMetricsPort,
         };
+        using var trainerPages = TrainerPages.Client();
+        FetchMetricsPage fetchPage = (target, token) => trainerPages.GetStringAsync(target, token);
         var cluster = new KubernetesClusterApi(client, options.Identity);
         var loops = queues.Select(q =>
         {
             var logger = loggers.CreateLogger("controller." + q.Key.Kind.Kind);
-            return new ControllerLoop(q.Key.Kind.Kind, q.Value, q.Key.Reconciler(cluster, index.Observe, planner, TimeProvider.System, logger), Metrics, logger, options.Workers);
+            return new ControllerLoop(q.Key.Kind.Kind, q.Value, q.Key.Reconciler(cluster, index.Observe, planner, TimeProvider.System, logger, fetchPage), Metrics, logger, options.Workers);
         }).ToList();
         Task RunLoops(CancellationToken token) => Task.WhenAll(loops.Select(l => l.RunAsync(token)));
 

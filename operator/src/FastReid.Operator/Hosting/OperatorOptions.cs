@@ -26,6 +26,8 @@ public sealed record OperatorOptions
     public int MasterPort { get; init; } = 29500;
     /// <summary>The pending deadline of runs whose runPolicy has none; 0 never fails a stuck run.</summary>
     public int PendingDeadlineSeconds { get; init; } = 600;
+    /// <summary>Port of the trainers' metrics page, read into status.progress; 0 = no progress.</summary>
+    public int TrainerMetricsPort { get; init; } = 9400;
 
     public const string Usage = """
         Usage: fastreid-operator run [options]
@@ -48,6 +50,8 @@ public sealed record OperatorOptions
           --master-port N                   torch.distributed rendezvous port (default: 29500)
           --pending-deadline-seconds N      fail a run whose pod is stuck unstarted this long, when its
                                             runPolicy.pendingDeadlineSeconds is absent; 0 = never (default: 600)
+          --trainer-metrics-port N          port rank 0 of each training serves metrics on, read into
+                                            status.progress every 15 s; 0 = none (default: 9400)
         """;
 
     public static OperatorOptions Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null)
@@ -98,6 +102,7 @@ public sealed record OperatorOptions
             TrainerImage = Take("trainer-image") ?? defaults.TrainerImage,
             MasterPort = Int("master-port", defaults.MasterPort, 1, 65535),
             PendingDeadlineSeconds = Int("pending-deadline-seconds", defaults.PendingDeadlineSeconds, 0, int.MaxValue),
+            TrainerMetricsPort = Int("trainer-metrics-port", defaults.TrainerMetricsPort, 0, 65535),
         };
         if (!System.Text.RegularExpressions.Regex.IsMatch(options.TrainerImage, Validation.Image))
             throw new OptionsException($"--trainer-image {Validation.ImageRule}, got '{options.TrainerImage}'");

@@ -133,9 +133,12 @@ public static class ExperimentChildren
                     Image = run.Image,
                     ImagePullPolicy = "IfNotPresent",
                     Command = [options.TrainerCommand],
-                    Args = TrainerArgs(spec.Resources),
+                    Args = TrainerArgs(spec.Resources, options),
                     Env = Env(run, options),
-                    Ports = [new V1ContainerPort { Name = "rendezvous", ContainerPort = options.MasterPort, Protocol = "TCP" }],
+                    Ports = options.TrainerMetricsPort > 0
+                        ? [new V1ContainerPort { Name = "rendezvous", ContainerPort = options.MasterPort, Protocol = "TCP" },
+                           new V1ContainerPort { Name = "metrics", ContainerPort = options.TrainerMetricsPort, Protocol = "TCP" }]
+                        : [new V1ContainerPort { Name = "rendezvous", ContainerPort = options.MasterPort, Protocol = "TCP" }],
                     Resources = Resources(spec.Resources),
                     VolumeMounts = mounts,
                     TerminationMessagePath = ResultFile,
@@ -175,10 +178,14 @@ public static class ExperimentChildren
 
     /// <summary>
     /// One worker per GPU (one on a CPU pod), started by the trainer's launcher: worker i of pod NODE_RANK gets
-    /// LOCAL_RANK i and RANK NODE_RANK × NPROC_PER_NODE + i from it, so the pod needs no shell arithmetic.
+    /// LOCAL_RANK i and RANK NODE_RANK × NPROC_PER_NODE + i from it, so the pod needs no shell arithmetic. Rank 0
+    /// serves the metrics page the operator reads the progress from.
     /// </summary>
-    public static List<string> TrainerArgs(ResourcesSpec resources) =>
-        ["train", "--nproc-per-node", Invariant(WorkersPerNode(resources)), "--config", $"{ConfigMountPath}/{ConfigFileName}"];
+    public static List<string> TrainerArgs(ResourcesSpec resources, PlannerOptions options) =>
+    [
+        "train", "--nproc-per-node", Invariant(WorkersPerNode(resources)), "--config", $"{ConfigMountPath}/{ConfigFileName}",
+        .. options.TrainerMetricsPort > 0 ? ["--metrics-port", Invariant(options.TrainerMetricsPort)] : Array.Empty<string>(),
+    ];
 
     private static int WorkersPerNode(ResourcesSpec resources) => Math.Max(1, resources.GpusPerNode);
 

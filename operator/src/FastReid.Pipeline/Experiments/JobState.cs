@@ -8,7 +8,8 @@ namespace FastReid.Pipeline.Experiments;
 /// termination message and exit code, or, when the trainer never ran because an init container (synthetic data)
 /// failed, that container's message, with <see cref="LastFailureSource"/> naming it (the exit code stays the
 /// trainer's: podFailurePolicy and the planners read only the trainer's codes). <see cref="Waiting"/> holds the
-/// pods that have not started, stuck ones first, then by name.
+/// pods that have not started, stuck ones first, then by name. <see cref="RankZeroRunningIp"/> is the address of
+/// the running rank-0 pod (whose trainer serves the metrics the progress is read from).
 /// </summary>
 internal sealed record JobState(
     bool Succeeded,
@@ -25,7 +26,8 @@ internal sealed record JobState(
     string? RankZeroMessage,
     string? LastFailureSource,
     bool FailedPodSeen,
-    IReadOnlyList<PodWait> Waiting)
+    IReadOnlyList<PodWait> Waiting,
+    string? RankZeroRunningIp)
 {
     public bool Finished => Succeeded || Failed;
 
@@ -69,7 +71,8 @@ internal sealed record JobState(
             RankZeroMessage: rankZero is { Status.Phase: "Succeeded" } ? Terminated(rankZero)?.Message : null,
             LastFailureSource: init is null ? null : $"init container {init.Name} (exit code {init.State.Terminated.ExitCode})",
             FailedPodSeen: lastFailed is not null,
-            Waiting: waiting);
+            Waiting: waiting,
+            RankZeroRunningIp: pods.FirstOrDefault(p => CompletionIndex(p) is "0" or null && p.Status?.Phase == "Running")?.Status?.PodIP);
     }
 
     /// <summary>The init container that ended the pod: the first one that exited non-zero.</summary>

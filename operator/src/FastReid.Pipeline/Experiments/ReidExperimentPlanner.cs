@@ -1,6 +1,7 @@
 using System.Globalization;
 using FastReid.Api.V1Alpha1;
 using FastReid.Config;
+using FastReid.Pipeline.Progress;
 using k8s.Models;
 
 namespace FastReid.Pipeline.Experiments;
@@ -59,6 +60,26 @@ public static class ReidExperimentPlanner
         DerivedNames.Check(errors, "metadata.name", name, "the run's Job, Service and ConfigMap name (also a label value)", runName);
         DerivedNames.Check(errors, "metadata.name", name, "the host name of the last pod", $"{runName}-{spec.Resources.Nodes - 1}");
         return new ResolvedRun(experiment, runName, ns, yaml, output, image) { RunId = ExperimentNames.RunId(experiment), Claims = claims };
+    }
+
+    /// <summary>
+    /// The rank-0 trainer's metrics page to read before planning (the operator fetches it and passes the
+    /// <see cref="MetricsScrape"/> as an observed child), or null: progress is off (metrics port 0), the run's
+    /// Job is not running or its rank-0 pod is not (or has no IP yet), or the last reading is younger than the
+    /// progress interval. The pod's IP: the operator needs no DNS for it.
+    /// </summary>
+    public static Uri? ProgressTarget(ReidExperiment experiment, ObservedChildren observed, PlannerOptions? options = null)
+    {
+        options ??= new PlannerOptions();
+        if (options.TrainerMetricsPort <= 0 || experiment.Metadata.DeletionTimestamp is not null || experiment.Spec.RunPolicy.Suspend) return null;
+        var runName = ExperimentNames.RunName(experiment);
+        if (experiment.Status?.Progress?.ObservedAt is { } last && experiment.Status.JobName == runName && observed.Now - last < options.ProgressInterval)
+            return null;
+        if (observed.Of<V1Job>().FirstOrDefault(j => j.Metadata?.Name == runName) is not { } job) return null;
+        var state = JobState.Of(job, observed.Of<V1Pod>(), runName);
+        if (state.Finished || state.RankZeroRunningIp is not { Length: > 0 } address) return null;
+        string host = address.Contains(':', StringComparison.Ordinal) ? $"[{address}]" : address;
+        return new Uri(string.Create(CultureInfo.InvariantCulture, $"http://{host}:{options.TrainerMetricsPort}/metrics"));
     }
 
     /// <summary>
@@ -153,8 +174,11 @@ public static class ReidExperimentPlanner
                     Status.Phase = state.RunningPods > 0 ? Phases.Running : Phases.Pending;
                     SetCondition(ConditionTypes.Running, state.RunningPods > 0,
                         state.RunningPods > 0 ? "PodsRunning" : "PodsPending",
-                        string.Create(CultureInfo.InvariantCulture, $"{state.RunningPods} of {nodes} pod(s) running"));
+                        string.Create(CultureInfo.InvariantCulture, $"{state.RunningPods} of {nodes} pod(s) running") + ReadProgress());
                     requeue = _look.WatchPods(state, nodes, options.PendingDeadline(experiment.Spec.RunPolicy));
+                    // a running training is looked at again to read its progress
+                    if (state.RunningPods > 0 && options.TrainerMetricsPort > 0 && !(requeue < options.ProgressInterval))
+                        requeue = options.ProgressInterval;
                 }
                 if (state.FailedPods > 0)
                 {
@@ -166,6 +190,19 @@ public static class ReidExperimentPlanner
 
             return _look.Finished(state, ReadResult, Failure, experiment.Spec.RunPolicy.TtlSecondsAfterFinished,
                 () => DeleteRunChildren(exceptJob: false), $"Job, Service and ConfigMap {run.RunName}");
+        }
+
+        /// <summary>
+        /// Takes the progress from the scraped metrics page, if one was read for this look; returns what the Running
+        /// condition's message adds: nothing, or why no progress was read (the progress itself is left as it was).
+        /// </summary>
+        private string ReadProgress()
+        {
+            if (observed.Of<MetricsScrape>().FirstOrDefault() is not { } scrape) return "";
+            if (scrape.Page is not { } page) return $"; progress not read from {scrape.Target}: {scrape.Error}";
+            if (TrainerProgress.Parse(page, scrape.At, out var error) is not { } progress) return $"; progress not read from {scrape.Target}: {error}";
+            Status.Progress = progress;
+            return "";
         }
 
         /// <summary>Metrics and artefacts from the rank-0 result; null when read, else why not.</summary>

@@ -208,8 +208,20 @@ public static class TuneSweepPlanner
             if (TrialNames.StoppedReason(child) is { } reason && phase is Running or Pending)
                 (phase, message) = (Stopped, reason);
             var state = phase switch { Succeeded => TrialState.Succeeded, Failed => TrialState.Failed, Stopped => TrialState.Stopped, _ => TrialState.Running };
-            return new Trial(record, View(record, state, results), phase, metrics, message, child, Stale: false);
+            return new Trial(record, View(record, state, results, Readings(status)), phase, metrics, message, child, Stale: false);
         }
+
+        /// <summary>
+        /// The trial's intermediate reading for the median stopping rule: the last evaluation in its status.progress
+        /// (read from its trainer), at its epoch, when the budget is counted in epochs (SOLVER.MAX_EPOCH) and the
+        /// evaluation has the objective's figures (mAP, rank-1).
+        /// </summary>
+        private IReadOnlyList<Reading> Readings(ReidExperimentStatus? status) =>
+            (_spec.Budget?.Key ?? "SOLVER.MAX_EPOCH") == "SOLVER.MAX_EPOCH"
+            && status?.Progress?.LastEvaluation is { Epoch: > 0 and var epoch } evaluation
+            && SweepSearch.Objective(new ReidMetrics { MAP = evaluation.MAP, Rank1 = evaluation.Rank1 }, Metric) is { } objective
+                ? [new Reading(epoch, SweepSearch.Loss(objective, _spec.Objective))]
+                : [];
 
         /// <summary>A trial whose child is gone (or not seen yet): deleted while it ran counts as failed; a finished one keeps its result.</summary>
         private Trial Missing(int id, TrialStatus? row, string? takenBy)
@@ -240,9 +252,9 @@ public static class TuneSweepPlanner
             return new Trial(record, View(record, state, record.Results), row.Phase ?? Pending, row.Metrics, row.Message, child, stale);
         }
 
-        private TrialView View(TrialRecord record, TrialState state, IReadOnlyList<TrialResult> results) =>
+        private TrialView View(TrialRecord record, TrialState state, IReadOnlyList<TrialResult> results, IReadOnlyList<Reading>? readings = null) =>
             new(record.Id, TrialParams.FromJson(record.Params), record.Bracket, EffectiveBudget(record.Budget), state,
-                [.. results.Select(r => new RungResult(r.Budget, SweepSearch.Loss(r.Objective, _spec.Objective)))], []);
+                [.. results.Select(r => new RungResult(r.Budget, SweepSearch.Loss(r.Objective, _spec.Objective)))], readings ?? []);
 
         private Trial Start(int id, Suggestion suggestion)
         {

@@ -5,7 +5,7 @@ namespace FastReid.Engine.Hooks;
 
 /// <summary>
 /// The step's progress line (or live bar) and the Prometheus gauges: loss, rate, throughput and epoch after
-/// each step, mAP after each evaluation. Throughput is averaged over this run's steps.
+/// each step (with where the run is: iteration of total, ETA), the last evaluation after each one. Throughput is averaged over this run's steps.
 /// </summary>
 public sealed class ProgressHook(RunContext run, TrainStep step, int batchSize) : HookBase
 {
@@ -22,10 +22,12 @@ public sealed class ProgressHook(RunContext run, TrainStep step, int batchSize) 
     {
         var t = Trainer;
         double perIter = _watch.Elapsed.TotalSeconds / (t.Iteration - _firstIteration);
-        var eta = TimeSpan.FromSeconds(perIter * ((long)t.MaxEpoch * t.ItersPerEpoch - t.Iteration));
+        long total = (long)t.MaxEpoch * t.ItersPerEpoch;
+        var eta = TimeSpan.FromSeconds(perIter * (total - t.Iteration));
         run.Progress.Iteration(t.Epoch + 1, t.MaxEpoch, t.IterInEpoch, t.ItersPerEpoch, t.LastLosses, step.LearningRate, batchSize / perIter, eta);
         run.Metrics.Iteration(t.LastLosses, step.LearningRate, batchSize / perIter, t.Epoch + 1);
+        run.Metrics.Position(t.MaxEpoch, t.Iteration, total, eta);
     }
 
-    public override void AfterEvaluation(int epoch, ReidMetrics metrics) => run.Metrics.Evaluated(metrics.MAP);
+    public override void AfterEvaluation(int epoch, ReidMetrics metrics) => run.Metrics.Evaluated(epoch, metrics);
 }
