@@ -77,6 +77,9 @@ internal sealed class LocalPod
 
     public string Folder => _folder;
 
+    /// <summary>The port of the running trainer's metrics page on 127.0.0.1 (null before it starts, or without one).</summary>
+    public int? MetricsPort { get; private set; }
+
     /// <summary>The file standing for the trainer's termination-message path.</summary>
     private string TerminationFile => Path.Combine(_folder, "termination-log");
 
@@ -92,8 +95,8 @@ internal sealed class LocalPod
             if (code != 0) return new PodEnd(code, LogTail(init.Name), init.Name, DateTimeOffset.UtcNow);
         }
         var trainer = spec.Containers.Single(c => c.Name == TrainerPod.Container);
-        // Trainer progress: the operator's status.progress (issue 17) scrapes rank 0's --metrics-port; when that
-        // reading lands in FastReid.Pipeline, the runner shows the same fields from this pod (no second scraper here).
+        // Trainer progress: the operator reads rank 0's metrics page into status.progress (TrainerProgress.Parse);
+        // the runner is to read this pod's page at MetricsPort the same way (not yet: it shows phases and events).
         var exit = await RunContainerAsync(trainer);
         if (_stopping) return null;
         var written = File.Exists(TerminationFile) ? File.ReadAllText(TerminationFile) : "";
@@ -116,7 +119,15 @@ internal sealed class LocalPod
         var folder = Directory.CreateDirectory(Path.Combine(_folder, container.Name)).FullName;
         var (self, prefix) = WorkerLauncher.SelfCommand();
         var env = Env(container);
-        using var process = TrialProcess.Start(folder, self, [.. prefix, .. (container.Args ?? []).Select(Local)], env);
+        var args = (container.Args ?? []).Select(Local).ToList();
+        // Each pod of a cluster has a network of its own; here every pod shares this machine's, so the trainer's
+        // metrics page (the planner's fixed port) gets a port nobody holds, and two trainings never collide on it.
+        if (args.IndexOf("--metrics-port") is var at and >= 0 && at + 1 < args.Count)
+        {
+            MetricsPort = WorkerLauncher.FreePort();
+            args[at + 1] = MetricsPort.Value.ToString(CultureInfo.InvariantCulture);
+        }
+        using var process = TrialProcess.Start(folder, self, [.. prefix, .. args], env);
         _process = process;
         _started(process);
         if (_stopping) await process.StopAsync(WorkerLauncher.DefaultGrace);
