@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace FastReid.Evaluation;
 
 /// <summary>
@@ -40,6 +43,7 @@ internal static class NearestNeighbours
         var rowIndex = Filled(new int[(long)count * k], int.MaxValue);
         var columnValue = new float[]?[workers];
         var columnIndex = new int[]?[workers];
+        var columnWorst = new float[]?[workers];  // the last value of each column list, contiguous for the scan
         var buffers = new float[]?[workers];
         products.ForEachChunk(count, blockRows, (start, n, worker) =>
         {
@@ -54,22 +58,14 @@ internal static class NearestNeighbours
                 for (int r = 0; r < n; r++) VectorMath.AddScalar(tail, normSq![start + r], buffer.AsSpan(r * width, width));
                 products.Multiply(rows, start, n, rows, start, width, dim, buffer, alpha: -2, beta: 1);
             }
+            var colWorst = columnWorst[worker] ??= Filled(new float[count], worst);
             for (int r = 0; r < n; r++)
             {
                 int i = start + r;
                 var row = new ReadOnlySpan<float>(buffer, r * width, width);
-                var value = rowValue.AsSpan(i * k, k);
-                var index = rowIndex.AsSpan(i * k, k);
-                for (int c = 0; c < width; c++)
-                    if (Better(row[c], start + c, value[k - 1], index[k - 1], largest)) Insert(value, index, row[c], start + c, largest);
+                ScanRow(row, start, rowValue.AsSpan(i * k, k), rowIndex.AsSpan(i * k, k), largest);
                 // Columns past the block see row i only here.
-                for (int c = n; c < width; c++)
-                {
-                    int j = start + c;
-                    long last = (long)j * k + k - 1;
-                    if (Better(row[c], i, colValue[last], colIndex[last], largest))
-                        Insert(colValue.AsSpan(j * k, k), colIndex.AsSpan(j * k, k), row[c], i, largest);
-                }
+                ScanColumns(row[n..], start + n, i, colValue, colIndex, colWorst, k, largest);
             }
         });
         Parallel.For(0, count, j =>
@@ -85,6 +81,45 @@ internal static class NearestNeighbours
             }
         });
         return (rowIndex, rowValue);
+    }
+
+    /// <summary>Offers (row[c], first + c) to one best-first list; a vector of values none of which can enter is skipped at once.</summary>
+    private static void ScanRow(ReadOnlySpan<float> row, int first, Span<float> value, Span<int> index, bool largest)
+    {
+        int k = value.Length, width = Vector<float>.Count, c = 0;
+        var values = MemoryMarshal.Cast<float, Vector<float>>(row);
+        for (int v = 0; v < values.Length; v++)
+        {
+            var threshold = new Vector<float>(value[k - 1]);
+            if (largest ? !Vector.GreaterThanOrEqualAny(values[v], threshold) : !Vector.LessThanOrEqualAny(values[v], threshold)) continue;
+            for (c = v * width; c < (v + 1) * width; c++)
+                if (Better(row[c], first + c, value[k - 1], index[k - 1], largest)) Insert(value, index, row[c], first + c, largest);
+        }
+        for (c = values.Length * width; c < row.Length; c++)
+            if (Better(row[c], first + c, value[k - 1], index[k - 1], largest)) Insert(value, index, row[c], first + c, largest);
+    }
+
+    /// <summary>Offers (row[c], i) to the list of column first + c, for every c; worst holds each list's last value.</summary>
+    private static void ScanColumns(ReadOnlySpan<float> row, int first, int i, float[] value, int[] index, float[] worst, int k,
+        bool largest)
+    {
+        int width = Vector<float>.Count;
+        var values = MemoryMarshal.Cast<float, Vector<float>>(row);
+        var worsts = MemoryMarshal.Cast<float, Vector<float>>(worst.AsSpan(first, row.Length));
+        for (int v = 0; v < values.Length; v++)
+        {
+            if (largest ? !Vector.GreaterThanOrEqualAny(values[v], worsts[v]) : !Vector.LessThanOrEqualAny(values[v], worsts[v])) continue;
+            for (int c = v * width; c < (v + 1) * width; c++) Offer(row[c], first + c);
+        }
+        for (int c = values.Length * width; c < row.Length; c++) Offer(row[c], first + c);
+
+        void Offer(float v, int j)
+        {
+            long last = (long)j * k + k - 1;
+            if (!Better(v, i, value[last], index[last], largest)) return;
+            Insert(value.AsSpan(j * k, k), index.AsSpan(j * k, k), v, i, largest);
+            worst[j] = value[last];
+        }
     }
 
     private static T[] Filled<T>(T[] array, T value)
