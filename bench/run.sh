@@ -6,7 +6,12 @@ cd "$(dirname "$0")/.."
 FASTREID="${1:-artifacts/fastreid/fastreid}"
 mkdir -p bench/results
 dotnet build bench/eval -c Release --nologo -v quiet
-# Evaluation engine (issue 3): Market-scale evaluation vs the bare libtorch product, MSMT17 time and peak RSS, re-ranking.
+# Evaluation engine (issues 3, 16): Market and MSMT17-scale evaluation and Market re-ranking vs the best distance
+# product on this machine (numpy over Debian's OpenBLAS, libtorch, the evaluator's own), interleaved in one run;
+# peak RSS. numpy and OpenBLAS are the comparison's (and the evaluator's faster product): installed here, never by make test.
+if ! dpkg -s python3-numpy libopenblas0-pthread >/dev/null 2>&1; then
+  apt-get install -y -q python3-numpy libopenblas0-pthread >/dev/null || echo "bench: no numpy/OpenBLAS; eval.json compares with libtorch only" >&2
+fi
 bench/eval/bin/Release/net10.0/FastReid.Bench.Eval all bench/results/eval.json
 
 # Trainer input pipeline (issue 2): training steps/s fed by the real pipeline vs one pre-made batch, same run.

@@ -43,7 +43,7 @@ internal sealed class KReciprocalJaccard
     }
 
     /// <param name="query">features after any query expansion (unnormalised).</param>
-    public static KReciprocalJaccard Build(FeatureSet query, FeatureSet gallery, bool cosine, int k1, int k2, long budgetBytes)
+    public static KReciprocalJaccard Build(FeatureSet query, FeatureSet gallery, bool cosine, int k1, int k2, RowProducts products, long budgetBytes)
     {
         int n = query.Count + gallery.Count, dim = query.Dim;
         var all = new float[(long)n * dim];
@@ -51,7 +51,7 @@ internal sealed class KReciprocalJaccard
         gallery.Features.CopyTo(all, query.Features.Length);
         if (cosine) VectorMath.NormalizeRows(all, n, dim, result: all);
 
-        var (rank, _) = NearestNeighbours.BySquaredL2(all, n, dim, k1, budgetBytes);
+        var (rank, _) = NearestNeighbours.BySquaredL2(all, n, dim, k1, products, budgetBytes);
         int kk = Math.Min(k1, n);
         int half = (int)Math.Round(k1 / 2.0, MidpointRounding.ToEven);
         var reciprocal = new int[n][];

@@ -1,16 +1,13 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace FastReid.Evaluation;
 
 /// <summary>
 /// FastReID's query–gallery distances, two ways. <see cref="ComputeBlock"/> fills a block of query
-/// rows with libtorch float32 products, exactly as FastReID forms them (cosine: 1 − q̂·ĝ;
+/// rows with float32 products (<see cref="RowProducts"/>), exactly as FastReID forms them (cosine: 1 − q̂·ĝ;
 /// euclidean: ‖q‖² + ‖g‖² − 2 q·g). <see cref="Exact"/> recomputes one pair in float64, and
 /// <see cref="ErrorBound"/> bounds how far the two can differ, so ranking decisions that a float32
 /// rounding could flip are settled exactly and the metrics equal those of an exact implementation.
 /// </summary>
-internal sealed class MetricDistance : IDisposable
+internal sealed class MetricDistance
 {
     private const double Unit = 1.0 / (1 << 24); // float32 unit roundoff
     private readonly FeatureSet _query;
@@ -20,13 +17,15 @@ internal sealed class MetricDistance : IDisposable
     private readonly double[] _galleryScale;  // same for gallery rows
     private readonly double _maxGalleryNormSq;
     private readonly double _roundoffPerScale;
-    private readonly Tensor _queryRows;
-    private readonly Tensor _galleryRows;
-    private readonly Tensor? _queryNormSq;
-    private readonly Tensor? _galleryNormSq;
+    private readonly RowProducts _products;
+    private readonly float[] _queryRows;      // cosine: normalised rows; euclidean: the features
+    private readonly float[] _galleryRows;
+    private readonly float[]? _queryNormSq;
+    private readonly float[]? _galleryNormSq;
 
-    public MetricDistance(FeatureSet query, FeatureSet gallery, bool cosine)
+    public MetricDistance(FeatureSet query, FeatureSet gallery, bool cosine, RowProducts products)
     {
+        _products = products;
         _query = query;
         _gallery = gallery;
         _cosine = cosine;
@@ -41,15 +40,15 @@ internal sealed class MetricDistance : IDisposable
         _roundoffPerScale = (Math.Min(query.Dim, 10 * Math.Sqrt(query.Dim)) + 16) * Unit * 1.25;
         if (cosine)
         {
-            _queryRows = torch.from_array(VectorMath.NormalizeRows(query.Features, query.Count, query.Dim)).view(query.Count, query.Dim);
-            _galleryRows = torch.from_array(VectorMath.NormalizeRows(gallery.Features, gallery.Count, gallery.Dim)).view(gallery.Count, gallery.Dim);
+            _queryRows = VectorMath.NormalizeRows(query.Features, query.Count, query.Dim);
+            _galleryRows = VectorMath.NormalizeRows(gallery.Features, gallery.Count, gallery.Dim);
         }
         else
         {
-            _queryRows = torch.from_array(query.Features).view(query.Count, query.Dim);
-            _galleryRows = torch.from_array(gallery.Features).view(gallery.Count, gallery.Dim);
-            _queryNormSq = torch.from_array(_queryScale.Select(v => (float)v).ToArray());
-            _galleryNormSq = torch.from_array(_galleryScale.Select(v => (float)v).ToArray());
+            _queryRows = query.Features;
+            _galleryRows = gallery.Features;
+            _queryNormSq = _queryScale.Select(v => (float)v).ToArray();
+            _galleryNormSq = _galleryScale.Select(v => (float)v).ToArray();
         }
     }
 
@@ -70,22 +69,17 @@ internal sealed class MetricDistance : IDisposable
     /// <summary>Writes distances of query rows [start, start + rows) to all gallery rows into buffer, row-major.</summary>
     public void ComputeBlock(int start, int rows, float[] buffer)
     {
-        long g = _gallery.Count;
+        int g = _gallery.Count;
         if ((long)rows * g > buffer.Length) throw new ArgumentException("buffer too small for the block", nameof(buffer));
-        using var scope = torch.NewDisposeScope();
-        var output = torch.from_array(buffer).narrow(0, 0, rows * g).view(rows, g);
-        var block = _queryRows.narrow(0, start, rows);
         if (_cosine)
         {
-            output.addmm_(block, _galleryRows.t(), beta: 0, alpha: -1);
-            output.add_(1.0f);
+            _products.Multiply(_queryRows, start, rows, _galleryRows, 0, g, _query.Dim, buffer, alpha: -1, beta: 0);
+            var block = buffer.AsSpan(0, rows * g);
+            VectorMath.AddScalar(block, 1.0f, block);
+            return;
         }
-        else
-        {
-            output.copy_(_queryNormSq!.narrow(0, start, rows).unsqueeze(1).expand(rows, g));
-            output.add_(_galleryNormSq!.unsqueeze(0));
-            output.addmm_(block, _galleryRows.t(), beta: 1, alpha: -2);
-        }
+        for (int r = 0; r < rows; r++) VectorMath.AddScalar(_galleryNormSq!, _queryNormSq![start + r], buffer.AsSpan(r * g, g));
+        _products.Multiply(_queryRows, start, rows, _galleryRows, 0, g, _query.Dim, buffer, alpha: -2, beta: 1);
     }
 
     /// <summary>The float64 distance of one pair.</summary>
@@ -105,12 +99,4 @@ internal sealed class MetricDistance : IDisposable
     /// <summary>An upper bound of any distance of query q.</summary>
     public double MaxDistance(int q) =>
         _cosine ? 2.0 : Math.Pow(Math.Sqrt(_queryScale[q]) + Math.Sqrt(_maxGalleryNormSq), 2);
-
-    public void Dispose()
-    {
-        _queryRows.Dispose();
-        _galleryRows.Dispose();
-        _queryNormSq?.Dispose();
-        _galleryNormSq?.Dispose();
-    }
 }

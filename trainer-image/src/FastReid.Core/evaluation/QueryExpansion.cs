@@ -8,7 +8,7 @@ namespace FastReid.Evaluation;
 internal static class QueryExpansion
 {
     public static (FeatureSet Query, FeatureSet Gallery) Apply(FeatureSet query, FeatureSet gallery,
-        int times, int k, double alpha, long budgetBytes)
+        int times, int k, double alpha, RowProducts products, long budgetBytes)
     {
         int n = query.Count + gallery.Count, dim = query.Dim;
         var all = new float[(long)n * dim];
@@ -17,7 +17,7 @@ internal static class QueryExpansion
         for (int t = 0; t < times; t++)
         {
             var normalised = VectorMath.NormalizeRows(all, n, dim);
-            var (index, similarity) = NearestNeighbours.ByInnerProduct(normalised, n, dim, k, budgetBytes);
+            var (index, similarity) = NearestNeighbours.ByInnerProduct(normalised, n, dim, k, products, budgetBytes);
             int kk = Math.Min(k, n);
             var expanded = new float[all.Length];
             var source = all;

@@ -16,17 +16,18 @@ internal sealed class RankingDistance(MetricDistance metric, KReciprocalJaccard?
         ? metric.ErrorBound(q)
         : lambda * metric.ErrorBound(q) + Math.ScaleB(1.0 + lambda * metric.MaxDistance(q), -22);
 
+    /// <summary>Rows [start, start + rows) into buffer, row-major; one caller's block, computed on its own thread.</summary>
     public void ComputeBlock(int start, int rows, float[] buffer)
     {
         metric.ComputeBlock(start, rows, buffer);
         if (jaccard is null) return;
         int g = metric.GalleryCount;
-        Parallel.For(0, rows, () => new double[g], (r, _, scratch) =>
+        var scratch = new double[g];
+        for (int r = 0; r < rows; r++)
         {
             jaccard.Row(start + r, scratch);
             var row = buffer.AsSpan(r * g, g);
             for (int i = 0; i < g; i++) row[i] = (float)(scratch[i] * (1 - lambda) + row[i] * lambda);
-            return scratch;
-        }, _ => { });
+        }
     }
 }

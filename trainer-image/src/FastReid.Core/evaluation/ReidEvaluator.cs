@@ -10,17 +10,21 @@ namespace FastReid.Evaluation;
 /// </summary>
 public static class ReidEvaluator
 {
-    public static ReidMetrics Evaluate(FeatureSet query, FeatureSet gallery, EvaluationOptions options)
+    public static ReidMetrics Evaluate(FeatureSet query, FeatureSet gallery, EvaluationOptions options) =>
+        Evaluate(query, gallery, options, RowProducts.Default);
+
+    /// <summary>As <see cref="Evaluate(FeatureSet, FeatureSet, EvaluationOptions)"/> with the given products (tests pin libtorch).</summary>
+    internal static ReidMetrics Evaluate(FeatureSet query, FeatureSet gallery, EvaluationOptions options, RowProducts products)
     {
         FeatureValidation.Check(options);
         FeatureValidation.CheckPair(query, gallery);
         bool cosine = options.Metric == "cosine";
         if (options.Aqe && options.QeTimes > 0)
-            (query, gallery) = QueryExpansion.Apply(query, gallery, options.QeTimes, options.QeK, options.Alpha, options.MemoryBudgetBytes);
+            (query, gallery) = QueryExpansion.Apply(query, gallery, options.QeTimes, options.QeK, options.Alpha, products, options.MemoryBudgetBytes);
 
-        using var metric = new MetricDistance(query, gallery, cosine);
+        var metric = new MetricDistance(query, gallery, cosine, products);
         var jaccard = options.Rerank
-            ? KReciprocalJaccard.Build(query, gallery, cosine, options.K1, options.K2, options.MemoryBudgetBytes)
+            ? KReciprocalJaccard.Build(query, gallery, cosine, options.K1, options.K2, products, options.MemoryBudgetBytes)
             : null;
         var distance = new RankingDistance(metric, jaccard, options.Lambda);
         var matches = FindMatches(query, gallery, distance);
@@ -29,7 +33,7 @@ public static class ReidEvaluator
             throw new FastReidException(
                 "no valid query: no query pid appears in the gallery under another camera (same pid and same camid are excluded)");
 
-        var pass = new BlockPass(query, gallery, distance, matches, options.MemoryBudgetBytes);
+        var pass = new BlockPass(query, gallery, distance, matches, products, options.MemoryBudgetBytes);
         RocCurve? roc = null;
         double[]? positives = null;
         long negatives = 0;
@@ -98,53 +102,56 @@ public static class ReidEvaluator
         return total;
     }
 
-    /// <summary>One sweep over query blocks: rank each valid query and/or count its non-matches for ROC.</summary>
+    /// <summary>
+    /// One sweep over query blocks: rank each valid query and/or count its non-matches for ROC. Each worker
+    /// computes a block of query rows and scans it before taking the next, so product and scan never wait
+    /// on each other and the block is still in cache when scanned.
+    /// </summary>
     private sealed class BlockPass(FeatureSet query, FeatureSet gallery, RankingDistance distance,
-        (double[] Distances, int[] Indices)?[] matches, long budgetBytes)
+        (double[] Distances, int[] Indices)?[] matches, RowProducts products, long budgetBytes)
     {
+        /// <summary>Rows per block: past ~256 rows a product gains nothing, and the blocks share half the budget.</summary>
+        private const int MaxBlockRows = 256;
+
         public QueryOutcome?[] Run(bool rank, RocCurve? roc, out long[]? gaps, out long[]? ties)
         {
-            int g = gallery.Count;
-            // Half the budget for the float32 block; the rest covers per-thread scratch and the ranking state.
-            int blockRows = (int)Math.Clamp(budgetBytes / 2 / (4L * g), 1, Math.Min(Math.Min(query.Count, 2048), int.MaxValue / 2 / g));
-            var buffer = new float[(long)blockRows * g];
+            int g = gallery.Count, workers = products.Workers;
+            int blockRows = (int)Math.Clamp(budgetBytes / 2 / (4L * g * workers), 1, Math.Min(MaxBlockRows, int.MaxValue / g));
+            var buffers = new float[]?[workers];
             var outcomes = new QueryOutcome?[query.Count];
-            long[]? totalGaps = roc is null ? null : new long[roc.Bins];
-            long[]? totalTies = roc is null ? null : new long[roc.Bins];
-            var sync = new object();
-            for (int start = 0; start < query.Count; start += blockRows)
+            var localGaps = new long[]?[workers];
+            var localTies = new long[]?[workers];
+            products.ForEachChunk(query.Count, blockRows, (start, rows, worker) =>
             {
-                int rows = Math.Min(blockRows, query.Count - start);
+                var buffer = buffers[worker] ??= new float[(long)blockRows * g];
                 distance.ComputeBlock(start, rows, buffer);
-                int blockStart = start;
-                Parallel.For(0, rows,
-                    () => roc is null ? (Gaps: Array.Empty<long>(), Ties: Array.Empty<long>()) : (Gaps: new long[roc.Bins], Ties: new long[roc.Bins]),
-                    (r, _, local) =>
-                    {
-                        int q = blockStart + r;
-                        var row = new ReadOnlySpan<float>(buffer, r * g, g);
-                        if (rank && matches[q] is { } m)
-                            outcomes[q] = QueryRanking.Rank(row, gallery.Pids, query.Pids[q], m.Distances, m.Indices,
-                                distance.ErrorBound(q), gi => distance.Exact(q, gi));
-                        roc?.CountNegatives(row, gallery.Pids, query.Pids[q], local.Gaps, local.Ties);
-                        return local;
-                    },
-                    local =>
-                    {
-                        if (roc is null) return;
-                        lock (sync)
-                        {
-                            for (int i = 0; i < local.Gaps.Length; i++)
-                            {
-                                totalGaps![i] += local.Gaps[i];
-                                totalTies![i] += local.Ties[i];
-                            }
-                        }
-                    });
-            }
-            gaps = totalGaps;
-            ties = totalTies;
+                if (roc is not null)
+                {
+                    localGaps[worker] ??= new long[roc.Bins];
+                    localTies[worker] ??= new long[roc.Bins];
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    int q = start + r;
+                    var row = new ReadOnlySpan<float>(buffer, r * g, g);
+                    if (rank && matches[q] is { } m)
+                        outcomes[q] = QueryRanking.Rank(row, gallery.Pids, query.Pids[q], m.Distances, m.Indices,
+                            distance.ErrorBound(q), gi => distance.Exact(q, gi));
+                    roc?.CountNegatives(row, gallery.Pids, query.Pids[q], localGaps[worker]!, localTies[worker]!);
+                }
+            });
+            gaps = roc is null ? null : Sum(localGaps, roc.Bins);
+            ties = roc is null ? null : Sum(localTies, roc.Bins);
             return outcomes;
+        }
+
+        private static long[] Sum(long[]?[] perWorker, int bins)
+        {
+            var total = new long[bins];
+            foreach (var counts in perWorker)
+                if (counts is not null)
+                    for (int i = 0; i < bins; i++) total[i] += counts[i];
+            return total;
         }
     }
 }

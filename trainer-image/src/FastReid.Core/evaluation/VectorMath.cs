@@ -48,6 +48,16 @@ internal static class VectorMath
         return sum;
     }
 
+    /// <summary>target[i] = source[i] + c, in float32.</summary>
+    public static void AddScalar(ReadOnlySpan<float> source, float c, Span<float> target)
+    {
+        var vs = MemoryMarshal.Cast<float, Vector<float>>(source);
+        var vt = MemoryMarshal.Cast<float, Vector<float>>(target);
+        var vc = new Vector<float>(c);
+        for (int i = 0; i < vs.Length; i++) vt[i] = vs[i] + vc;
+        for (int i = vs.Length * Vector<float>.Count; i < source.Length; i++) target[i] = source[i] + c;
+    }
+
     public static double SquaredNorm(ReadOnlySpan<float> a) => Dot(a, a);
 
     /// <summary>Rows divided by max(‖row‖, 1e-12), as torch.nn.functional.normalize; computed in float64.</summary>
