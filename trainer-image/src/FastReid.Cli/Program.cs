@@ -20,6 +20,7 @@ CliCommand[] commands =
     ExportCommand.Definition,
     DataSynthCommand.Definition,
     TuneCommand.Definition,
+    ReportCommand.Definition,
     BenchTrainCommand.Definition,
     BenchExportCommand.Definition,
     BenchCollectivesCommand.Definition,
