@@ -25,6 +25,7 @@ internal static class ReportCommand
     {
         if (args.Positionals.Count != 1) throw new CliUsageException("expected one RUN_OR_PIPELINE_DIR");
         var dir = args.Positionals[0];
+        if (!Directory.Exists(dir)) throw new CliUsageException($"{dir}: no such directory (expected a run or pipeline directory)");
         var outDir = args.Option("out") ?? Path.Combine(dir, "report");
         args.EnsureAllUsed();
         var page = Report.Report.Write(dir, outDir);

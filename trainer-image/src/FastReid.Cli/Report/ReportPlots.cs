@@ -17,7 +17,7 @@ internal static class ReportPlots
         foreach (var s in series)
         {
             var scatter = plot.Add.Scatter(s.X, s.Y);
-            scatter.LegendText = s.Label;
+            if (series.Count > 1) scatter.LegendText = s.Label; // a lone series is named by the title
             scatter.MarkerSize = s.Points || s.X.Length < 30 ? 6 : 0;
             if (s.Points) scatter.LineWidth = 0;
         }
@@ -25,6 +25,13 @@ internal static class ReportPlots
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
         if (series.Count > 1) plot.ShowLegend();
+        // a flat curve (a constant learning rate) would otherwise get the default -1..1 and look like zero
+        var ys = series.SelectMany(s => s.Y).Where(double.IsFinite).ToList();
+        if (ys.Count > 0 && ys.Max() - ys.Min() <= 1e-9 * Math.Max(Math.Abs(ys.Max()), 1e-30))
+        {
+            double v = ys[0], pad = v == 0 ? 1 : Math.Abs(v) * 0.5;
+            plot.Axes.SetLimitsY(v - pad, v + pad);
+        }
         plot.SavePng(path, Width, Height);
     }
 }
