@@ -39,6 +39,7 @@ test-deps:
 	@bash tests/s3rver/install.sh
 	@bash tests/onnx-check/install.sh
 	@bash tests/pytorch/install.sh
+	@bash tests/report-check/install.sh
 	@command -v promtool >/dev/null 2>&1 || { echo "installing promtool (Debian package prometheus)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@command -v kubectl >/dev/null 2>&1 || { echo "kubectl is required by the emulator and operator tests: install it (apt package kubectl)"; exit 1; }

@@ -63,6 +63,8 @@ public sealed class S3TrainingTests(TinyDataset data) : IClassFixture<TinyDatase
         Assert.NotNull(manifest);
         var paths = manifest!.Entries.Select(e => e.Path).ToList();
         foreach (var f in new[] { "config.yaml", "model_final.pth", "model_best.pth", "metrics.json" }) Assert.Contains(f, paths);
+        // TensorBoard's event file reaches the output as the other artefacts do
+        Assert.Contains(paths, p => p.StartsWith(FastReid.Engine.TensorBoardEvents.FilePrefix, StringComparison.Ordinal));
         Assert.Contains(paths, p => p.StartsWith("checkpoints/model_", StringComparison.Ordinal) && p.EndsWith("/model.pth", StringComparison.Ordinal));
         Assert.Empty(await manifest.VerifyAsync(storage));
         var checkpoints = await new CheckpointStore(storage).ListAsync();

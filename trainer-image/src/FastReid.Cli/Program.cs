@@ -22,6 +22,7 @@ CliCommand[] commands =
     TuneCommand.Definition,
     PipelineCommand.Run,
     PipelineCommand.Status,
+    ReportCommand.Definition,
     BenchTrainCommand.Definition,
     BenchExportCommand.Definition,
     BenchCollectivesCommand.Definition,

@@ -21,7 +21,7 @@ public sealed record TrainOutcome(string OutputDir, ReidMetrics? Final, ReidMetr
 
 /// <summary>
 /// FastReID's DefaultTrainer: builds the run from the config, registers the default hooks (LR schedule,
-/// progress, periodic evaluation, best model by (mAP + R1) / 2, checkpoints, publishing) around any extra
+/// progress, TensorBoard events, periodic evaluation, best model by (mAP + R1) / 2, checkpoints, publishing) around any extra
 /// ones, trains for the config's budget, and writes <c>config.yaml</c>, <c>model_final.pth</c>,
 /// <c>model_best.pth</c>, <c>metrics.json</c>, <c>manifest.json</c> and the result JSON to <c>OUTPUT_DIR</c>.
 /// </summary>
@@ -76,9 +76,12 @@ public sealed class DefaultTrainer : TrainerBase
             if (run.IsMain) AtomicFile.Write(Path.Combine(run.OutputDir, file), tmp => WeightLoading.Save(session.Model, tmp));
         }
         var checkpointer = new PeriodicCheckpointer(cfg.Int("SOLVER.CHECKPOINT_PERIOD"), checkpointing, trainer.CheckpointState);
-        trainer.Register(new LRScheduler(session.Step), new ProgressHook(run, session.Step, batchSize),
+        var progressHook = new ProgressHook(run, session.Step, batchSize);
+        trainer.Register(new LRScheduler(session.Step), progressHook,
             new EvalHook(cfg.Int("TEST.EVAL_PERIOD"), epoch => Evaluate(session.Extractor, session.EvaluationSets, session.EvaluationOptions, progress, epoch, run.Collectives)),
             new BestCheckpointer(SaveWeights));
+        // after the evaluation hook: its last evaluation (in AfterTrain) is written before the file is closed
+        if (run.IsMain) trainer.Register(new TensorBoardHook(run, session.Step, progressHook));
         trainer.Register(extra);
         trainer.Register(checkpointer, new PublishHook(run, checkpointing, checkpointer));
         trainer.TrainEpochs(state?.Epoch ?? 0, maxEpoch);

@@ -12,6 +12,9 @@ public sealed class ProgressHook(RunContext run, TrainStep step, int batchSize) 
     private Stopwatch _watch = new();
     private long _firstIteration;
 
+    /// <summary>Training throughput averaged over this run's steps so far (other hooks registered after this one read it).</summary>
+    public double ImagesPerSecond { get; private set; }
+
     public override void BeforeTrain()
     {
         _firstIteration = Trainer.Iteration;
@@ -24,8 +27,9 @@ public sealed class ProgressHook(RunContext run, TrainStep step, int batchSize) 
         double perIter = _watch.Elapsed.TotalSeconds / (t.Iteration - _firstIteration);
         long total = (long)t.MaxEpoch * t.ItersPerEpoch;
         var eta = TimeSpan.FromSeconds(perIter * (total - t.Iteration));
-        run.Progress.Iteration(t.Epoch + 1, t.MaxEpoch, t.IterInEpoch, t.ItersPerEpoch, t.LastLosses, step.LearningRate, batchSize / perIter, eta);
-        run.Metrics.Iteration(t.LastLosses, step.LearningRate, batchSize / perIter, t.Epoch + 1);
+        ImagesPerSecond = batchSize / perIter;
+        run.Progress.Iteration(t.Epoch + 1, t.MaxEpoch, t.IterInEpoch, t.ItersPerEpoch, t.LastLosses, step.LearningRate, ImagesPerSecond, eta);
+        run.Metrics.Iteration(t.LastLosses, step.LearningRate, ImagesPerSecond, t.Epoch + 1);
         run.Metrics.Position(t.MaxEpoch, t.Iteration, total, eta);
     }
 
