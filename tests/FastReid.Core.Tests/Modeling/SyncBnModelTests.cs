@@ -22,8 +22,12 @@ public sealed class SyncBnModelTests
     {
         using var bn = new Baseline(Config(sync: false), numClasses: 4);
         using var sync = new Baseline(Config(sync: true), numClasses: 4);
-        Assert.DoesNotContain(sync.modules(), m => m is BatchNorm2d);
-        Assert.Equal(bn.modules().Count(m => m is BatchNorm2d), sync.modules().Count(m => m is SyncBatchNorm));
+        static bool Plain(object m) => m is PlainBatchNorm and not SyncBatchNorm;
+        Assert.DoesNotContain(sync.modules(), Plain);
+        Assert.Equal(bn.modules().Count(Plain), sync.modules().Count(m => m is SyncBatchNorm));
+        // TorchSharp's own BatchNorm2d counts batches with an implicit Scalar a GC can free mid-call: none is left
+        Assert.DoesNotContain(bn.modules(), m => m is BatchNorm2d);
+        Assert.True(bn.modules().Count(Plain) > 0);
         Assert.Equal(bn.state_dict().Keys, sync.state_dict().Keys);
         Assert.Contains("heads.bottleneck.0.num_batches_tracked", sync.state_dict().Keys);
     }

@@ -16,7 +16,7 @@ public static class Norms
     {
         BatchNorm bn = kind switch
         {
-            "BN" => nn.BatchNorm2d(channels),
+            "BN" => new PlainBatchNorm(channels),
             "syncBN" => new SyncBatchNorm(channels),
             _ => throw new FastReidException($"normalisation '{kind}' is not supported yet (use BN or syncBN)"),
         };

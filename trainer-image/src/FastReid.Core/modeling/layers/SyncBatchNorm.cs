@@ -10,7 +10,7 @@ namespace FastReid.Modeling.Layers;
 /// for [N, C, H, W] input. In training, with a <see cref="Group"/> of more than one rank, the per-channel
 /// sum, sum of squares and element count of every rank are added up by one autograd all-reduce; the global
 /// mean and biased variance normalise, and the running statistics take the global mean and the unbiased
-/// global variance with the same momentum rule as <see cref="BatchNorm"/>. In evaluation, or with no group
+/// global variance with the same momentum rule as <see cref="PlainBatchNorm"/>. In evaluation, or with no group
 /// (or a group of one), it is the plain batch norm, bit for bit, so export and single-process training see
 /// nothing new. Parameters and buffers are BatchNorm2d's (<c>weight</c>, <c>bias</c>, <c>running_mean</c>,
 /// <c>running_var</c>, <c>num_batches_tracked</c>): a BN checkpoint loads into syncBN and back.
@@ -21,15 +21,10 @@ namespace FastReid.Modeling.Layers;
 /// </para>
 /// </summary>
 public sealed class SyncBatchNorm(long numFeatures, double eps = 1e-5, double momentum = 0.1, bool affine = true, bool trackRunningStats = true)
-    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats, null, null, nameof(SyncBatchNorm))
+    : PlainBatchNorm(numFeatures, eps, momentum, affine, trackRunningStats, nameof(SyncBatchNorm))
 {
     /// <summary>The ranks whose batches are normalised together; set by <see cref="DistributedModel.Attach"/>.</summary>
     public ICollectives? Group { get; internal set; }
-
-    protected override void ValidateInputDimensions(Tensor input)
-    {
-        if (input.ndim != 4) throw new ArgumentException($"expected 4D input [N, C, H, W] (got {input.ndim}D input)");
-    }
 
     public override Tensor forward(Tensor input)
     {
@@ -55,11 +50,13 @@ public sealed class SyncBatchNorm(long numFeatures, double eps = 1e-5, double mo
     private void UpdateRunningStats(Tensor mean, Tensor biasedVariance, Tensor n)
     {
         using var _ = no_grad();
-        num_batches_tracked!.add_(1);
-        double factor = momentum is null or 0 ? 1.0 / num_batches_tracked.item<long>() : momentum.Value;
+        CountBatch(num_batches_tracked!);
+        double factor = momentum is null or 0 ? 1.0 / num_batches_tracked!.item<long>() : momentum.Value;
         double elements = n.item<float>();
         var unbiased = biasedVariance * (elements / Math.Max(elements - 1, 1));
-        running_mean!.mul_(1 - factor).add_(mean.detach(), alpha: factor);
-        running_var!.mul_(1 - factor).add_(unbiased.detach(), alpha: factor);
+        // held until the end of this method: an implicit Scalar could be finalized during the native call
+        using Scalar keep = (1 - factor).ToScalar(), take = factor.ToScalar();
+        running_mean!.mul_(keep).add_(mean.detach(), alpha: take);
+        running_var!.mul_(keep).add_(unbiased.detach(), alpha: take);
     }
 }

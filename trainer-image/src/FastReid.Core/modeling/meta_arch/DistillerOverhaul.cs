@@ -1,6 +1,7 @@
 using FastReid.Config;
 using FastReid.Distill;
 using FastReid.Modeling.Backbones;
+using FastReid.Modeling.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -50,7 +51,7 @@ public sealed class DistillerOverhaul : Distiller
     {
         var conv = nn.Conv2d(studentChannels, teacherChannels, 1, bias: false);
         using (no_grad()) nn.init.normal_(conv.weight, 0, Math.Sqrt(2.0 / teacherChannels));
-        var bn = nn.BatchNorm2d(teacherChannels);
+        var bn = new PlainBatchNorm(teacherChannels);
         nn.init.ones_(bn.weight!);
         nn.init.zeros_(bn.bias!);
         return nn.Sequential(("0", conv), ("1", bn));
