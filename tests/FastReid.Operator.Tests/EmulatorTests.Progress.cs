@@ -66,7 +66,9 @@ public sealed partial class EmulatorTests
             Assert.Equal(Phases.Running, refused.Status!.Phase);
             Assert.Null(refused.Status.Progress);
 
-            // the real trainer, as the pod would run it (a tiny synthetic run that lasts)
+            // the real trainer, as the pod would run it (a tiny synthetic run that lasts: at 128x64 its 480 iterations
+            // take about a minute on 2 cores, several of the operator's 15 s reading intervals; at 64x32 they took about
+            // 15 s, and a run could end between two readings)
             var datasets = Path.Combine(dir, "datasets");
             var env = new Dictionary<string, string> { ["FASTREID_DATASETS"] = datasets, ["HOME"] = dir };
             using (var synth = StartFastreid(dir, env, "data", "synth", "--out", datasets, "--identities", "8", "--train-images", "64", "--cameras", "2", "--seed", "1"))
@@ -74,7 +76,7 @@ public sealed partial class EmulatorTests
             trainer = StartFastreid(dir, env, "train", "--config", Repo.PathOf("trainer-image", "configs", "Synthetic", "bagtricks_R18-cpu.yml"),
                 "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "OUTPUT_DIR", Path.Combine(dir, "out"), "SOLVER.MAX_EPOCH", "30", "SOLVER.IMS_PER_BATCH", "16", "TEST.EVAL_PERIOD", "0",
-                "MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128", "INPUT.SIZE_TRAIN", "[64,32]", "INPUT.SIZE_TEST", "[64,32]");
+                "MODEL.BACKBONE.WIDTH_MULT", "0.25", "MODEL.BACKBONE.FEAT_DIM", "128");
 
             var moving = await Eventually(async () => await Read("live") is { Status.Progress.Iteration: > 0 } e ? e : null, "status.progress from the trainer", 120_000);
             var progress = moving.Status!.Progress!;
