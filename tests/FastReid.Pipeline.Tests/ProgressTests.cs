@@ -143,4 +143,19 @@ public sealed class ProgressTests
         Assert.Empty(failed.Actions);
         Assert.Empty(failed.Events);
     }
+
+    [Fact]
+    public void A_run_that_succeeds_after_its_last_reading_shows_every_iteration_done()
+    {
+        var (e, observed) = Running(T0.AddMinutes(1));
+        var read = Plan(e, observed.With<MetricsScrape>([new MetricsScrape(new Uri("http://10.1.2.3:9400/metrics"), Page, null, T0.AddMinutes(1))]));
+        e.WithStatus(read.Status);
+        var run = read.Status.JobName!;
+        var done = T0.AddMinutes(2);
+        var finished = Plan(e, Created(Plan(Experiment(nodes: 1, gpus: 0)), done, j => Complete(j, done), Pod(run, 0, "Succeeded", ResultJson)));
+        Assert.Equal(Phases.Succeeded, finished.Status.Phase);
+        var progress = finished.Status.Progress!;
+        Assert.Equal(("100% e10/10", 100.0, 480L, 10, 0L), (progress.Summary, progress.Percent, progress.Iteration, progress.Epoch, progress.EtaSeconds));
+        Assert.Equal(read.Status.Progress!.LastEvaluation!.MAP, progress.LastEvaluation!.MAP);
+    }
 }

@@ -211,6 +211,8 @@ public static class ReidExperimentPlanner
             if (TrainerResult.TryParse(message, out var error) is not { } result) return error;
             Status.Metrics = result.Metrics;
             Status.Artefacts = result.Artefacts;
+            // the last reading was taken before the end (up to a progress interval): a finished run is at 100%
+            if (Status.Progress is { } last) Status.Progress = TrainerProgress.Completed(last);
             SetCondition(ConditionTypes.Succeeded, true, "TrainingSucceeded", MetricsText(result.Metrics));
             return null;
         }

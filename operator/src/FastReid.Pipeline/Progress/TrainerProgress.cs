@@ -62,6 +62,26 @@ public static class TrainerProgress
         };
     }
 
+    /// <summary>
+    /// The progress of a run that finished: every iteration and epoch done, no time left; the speed, loss and last
+    /// evaluation are the last reading's (the run's metrics are in status.metrics).
+    /// </summary>
+    public static TrainingProgress Completed(TrainingProgress last) => new()
+    {
+        Summary = Summary(100, last.MaxEpoch ?? last.Epoch, last.MaxEpoch),
+        Epoch = last.MaxEpoch ?? last.Epoch,
+        MaxEpoch = last.MaxEpoch,
+        Iteration = last.MaxIteration ?? last.Iteration,
+        MaxIteration = last.MaxIteration,
+        Percent = 100,
+        EtaSeconds = 0,
+        ImagesPerSecond = last.ImagesPerSecond,
+        Loss = last.Loss,
+        LearningRate = last.LearningRate,
+        LastEvaluation = last.LastEvaluation,
+        ObservedAt = last.ObservedAt,
+    };
+
     /// <summary>The printer column's text: "37% e3/10" (the epoch part only when the page has it).</summary>
     public static string Summary(double percent, int? epoch, int? maxEpoch) =>
         string.Create(CultureInfo.InvariantCulture, $"{Math.Floor(percent):0}%") + (epoch is { } e && maxEpoch is { } m ? string.Create(CultureInfo.InvariantCulture, $" e{e}/{m}") : "");
