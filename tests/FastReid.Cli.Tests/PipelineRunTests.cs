@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 
 namespace FastReid.Cli.Tests;
@@ -134,13 +135,18 @@ public sealed class PipelineRunTests : IDisposable
     }
 
     [Fact]
-    public void Ctrl_C_stops_every_child_process_and_exits_130()
+    public void A_running_training_shows_its_live_progress_then_Ctrl_C_stops_every_child_process_and_exits_130()
     {
         var file = Manifest("long.yaml", Experiment("long", 200));
         using var runner = new RunnerProcess(["pipeline", "run", "-f", file, "--state", State]);
         CliRunner.WaitUntil(() => TryPodPid("long") is { } pid && Alive(pid) && runner.Output.Contains("started (logs in", StringComparison.Ordinal),
             "the trainer's process", TimeSpan.FromSeconds(60));
         var trainer = PodPid("long");
+        // the runner reads the trainer's metrics page as the operator does: a line of status.progress per reading
+        var progress = new Regex(@"ReidExperiment/long: \d+% e\d+/200 · it \d+/\d+ · loss \d+\.\d{3} · \d+ img/s · ETA \S+");
+        CliRunner.WaitUntil(() => progress.IsMatch(runner.Output), "a progress line read from the trainer's page", TimeSpan.FromSeconds(60));
+        var (_, table, _) = Pipeline("status", "--state", State);
+        Assert.Matches(@"(?m)^long\s+Running\s.*\s\d+% e\d+/200\s", table); // kubectl get's Progress column
         runner.Signal(2); // SIGINT, as Ctrl-C in a terminal
         Assert.True(runner.WaitForExit(TimeSpan.FromSeconds(60)), "the runner did not stop after SIGINT");
         Assert.Equal(130, runner.ExitCode);
@@ -170,12 +176,21 @@ public sealed class PipelineRunTests : IDisposable
               source: {experimentRef: {name: no-such-source}}
               format: onnx
             """,
-            Sweep("  maxTrials: 2")); // maxFailedTrials defaults to 3
+            Sweep("  maxTrials: 2"), // maxFailedTrials defaults to 3
+            """
+            apiVersion: fastreid.io/v1alpha1
+            kind: ExportJob
+            metadata: {name: student-onnx}
+            spec:
+              source: {experimentRef: {name: kd-student}}
+            """);
 
         var (code, stdout, stderr) = Pipeline("run", "-f", file, "--state", State);
         Assert.Equal(1, code);
         Assert.Contains($"{file} (document 1, DistillJob/kd): spec.teachers[0].experimentRef.name: ReidExperiment 'no-such-teacher' is not in namespace default", stderr);
         Assert.Contains($"{file} (document 2, ExportJob/onnx): spec.source.experimentRef.name: ReidExperiment 'no-such-source' is not in namespace default", stderr);
+        // a DistillJob's student is an experiment of the manifests too: exporting it is a reference that resolves
+        Assert.DoesNotContain("'kd-student'", stderr);
         // the operator's own validation message (its InvalidSpec condition)
         Assert.Contains($"{file} (document 3, TuneSweep/sweep): spec.maxFailedTrials: must not exceed spec.maxTrials (2), got 3", stderr);
         Assert.DoesNotContain("started (logs in", stdout);

@@ -58,6 +58,12 @@ internal sealed class LocalJobs(LocalCluster cluster, int parallel, TextWriter l
         }
     }
 
+    /// <summary>The metrics page of the Job's running rank-0 trainer on this machine, or null (not running, or no page yet).</summary>
+    public Uri? MetricsPage(string ns, string jobName) =>
+        _running.Values.Select(r => r.Pod).FirstOrDefault(p => p.Namespace == ns && p.JobName == jobName && p.Index is null or "0")?.MetricsPort is { } port
+            ? new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/metrics"))
+            : null;
+
     private int RunningJobs() => _running.Values.Select(r => (r.Pod.Namespace, r.Pod.JobName)).Distinct().Count();
 
     private void Start(V1Job job, DateTimeOffset now)
@@ -89,7 +95,9 @@ internal sealed class LocalJobs(LocalCluster cluster, int parallel, TextWriter l
                     Annotations = index is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [ExperimentNames.CompletionIndexAnnotation] = index },
                     OwnerReferences = [new V1OwnerReference { ApiVersion = "batch/v1", Kind = "Job", Name = job.Metadata.Name, Uid = job.Metadata.Uid, Controller = true }],
                 },
-                Status = new V1PodStatus { Phase = "Running", StartTime = now.UtcDateTime },
+                // every pod shares this machine's network: the planner's progress target is this address, and the
+                // runner reads the page on the port the pod's trainer was given (MetricsPage)
+                Status = new V1PodStatus { Phase = "Running", StartTime = now.UtcDateTime, PodIP = "127.0.0.1" },
             };
             cluster.Create(ns, pod, now);
             var local = new LocalPod(job, name, index, cluster.Dir, configMaps, overrides, process => Started(ns, name, process)) { JobName = job.Metadata.Name, Namespace = ns };

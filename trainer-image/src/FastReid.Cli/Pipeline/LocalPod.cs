@@ -77,6 +77,9 @@ internal sealed class LocalPod
 
     public string Folder => _folder;
 
+    /// <summary>The pod's completion index (null for a Job that is not Indexed): rank 0 is index 0 or the only pod.</summary>
+    public string? Index => _index;
+
     /// <summary>The port of the running trainer's metrics page on 127.0.0.1 (null before it starts, or without one).</summary>
     public int? MetricsPort { get; private set; }
 
@@ -95,8 +98,7 @@ internal sealed class LocalPod
             if (code != 0) return new PodEnd(code, LogTail(init.Name), init.Name, DateTimeOffset.UtcNow);
         }
         var trainer = spec.Containers.Single(c => c.Name == TrainerPod.Container);
-        // Trainer progress: the operator reads rank 0's metrics page into status.progress (TrainerProgress.Parse);
-        // the runner is to read this pod's page at MetricsPort the same way (not yet: it shows phases and events).
+        // Trainer progress: the runner reads rank 0's page at MetricsPort as the operator reads it (PipelineRunner).
         var exit = await RunContainerAsync(trainer);
         if (_stopping) return null;
         var written = File.Exists(TerminationFile) ? File.ReadAllText(TerminationFile) : "";

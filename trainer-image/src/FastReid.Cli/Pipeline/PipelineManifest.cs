@@ -63,7 +63,7 @@ internal static class PipelineManifest
             // a reference resolves as on a cluster: to a resource of these manifests, or one the state folder already holds
             foreach (var reference in LocalKinds.References(item.Resource))
             {
-                bool defined = resources.Any(r => r.Resource is ReidExperiment && Ns(r.Resource) == Ns(item.Resource) && r.Resource.Metadata.Name == reference.Name)
+                bool defined = resources.Any(r => Ns(r.Resource) == Ns(item.Resource) && Experiments(r.Resource).Contains(reference.Name))
                     || inState(Ns(item.Resource), reference.Name);
                 if (!defined)
                     problems.Add($"{item.Where}: {reference.Field}: ReidExperiment '{reference.Name}' is not in namespace {Ns(item.Resource)} of these manifests " +
@@ -74,6 +74,17 @@ internal static class PipelineManifest
             throw new FastReidException($"the pipeline's manifests are not valid:{string.Concat(problems.Select(p => "\n  " + p))}");
         return resources;
     }
+
+    /// <summary>
+    /// The ReidExperiments a resource of the manifests stands for: itself, or a DistillJob's student (its name is known
+    /// before anything runs, so an ExportJob of the distilled student is a reference that resolves).
+    /// </summary>
+    private static IEnumerable<string> Experiments(ICustomResource resource) => resource switch
+    {
+        ReidExperiment e => [e.Metadata.Name!],
+        DistillJob d => [FastReid.Pipeline.Distill.DistillNames.StudentName(d)],
+        _ => [],
+    };
 
     internal static string Ns(ICustomResource resource) => resource.Metadata.Namespace ?? "default";
 

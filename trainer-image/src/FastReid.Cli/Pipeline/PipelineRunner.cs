@@ -1,6 +1,8 @@
 using System.Globalization;
 using FastReid.Api.V1Alpha1;
 using FastReid.Pipeline;
+using FastReid.Pipeline.Experiments;
+using FastReid.Pipeline.Progress;
 using k8s.Models;
 
 namespace FastReid.Cli.Pipeline;
@@ -33,7 +35,7 @@ internal sealed class PipelineRunner(LocalCluster cluster, PlannerOptions option
         {
             bool reaped = await _jobs.ReapAsync();
             now = DateTimeOffset.UtcNow;
-            var (changed, requeue) = Reconcile(now);
+            var (changed, requeue) = await ReconcileAsync(now);
             await _jobs.StopOrphansAsync();
             await _jobs.SyncAsync(now);
             var current = wanted.Select(w => Current(w)).ToList();
@@ -94,7 +96,7 @@ internal sealed class PipelineRunner(LocalCluster cluster, PlannerOptions option
     private static string Json<T>(T value) => FastReid.Pipeline.Experiments.ExperimentNames.CanonicalJson(value);
 
     /// <summary>Plans every resource until a pass changes nothing; returns whether anything changed and the soonest requeue asked.</summary>
-    private (bool Changed, TimeSpan? Requeue) Reconcile(DateTimeOffset now)
+    private async Task<(bool Changed, TimeSpan? Requeue)> ReconcileAsync(DateTimeOffset now)
     {
         bool any = false;
         TimeSpan? requeue = null;
@@ -104,7 +106,7 @@ internal sealed class PipelineRunner(LocalCluster cluster, PlannerOptions option
             requeue = null;
             foreach (var resource in cluster.All<ICustomResource>().OrderBy(LocalKinds.Order).ThenBy(r => r.Metadata.Name, StringComparer.Ordinal))
             {
-                var (c, r) = ReconcileOne(resource, now);
+                var (c, r) = await ReconcileOneAsync(resource, now);
                 changed |= c;
                 if (r is { } after && (requeue is null || after < requeue)) requeue = after;
             }
@@ -114,11 +116,14 @@ internal sealed class PipelineRunner(LocalCluster cluster, PlannerOptions option
         return (any, requeue);
     }
 
-    private (bool Changed, TimeSpan? Requeue) ReconcileOne(ICustomResource resource, DateTimeOffset now)
+    private async Task<(bool Changed, TimeSpan? Requeue)> ReconcileOneAsync(ICustomResource resource, DateTimeOffset now)
     {
         var ns = PipelineManifest.Ns(resource);
         if (!Exists(resource)) return (false, null); // deleted earlier in this pass (with its owner)
-        var plan = LocalKinds.Plan(resource, cluster.Observe(resource, now), name => cluster.Get<ReidExperiment>(ns, name), options);
+        var observed = cluster.Observe(resource, now);
+        if (resource is ReidExperiment experiment && ReidExperimentPlanner.ProgressTarget(experiment, observed, options) is not null)
+            observed = observed.With<MetricsScrape>([await ScrapeAsync(ns, ExperimentNames.RunName(experiment), now)]);
+        var plan = LocalKinds.Plan(resource, observed, name => cluster.Get<ReidExperiment>(ns, name), options);
         bool changed = false;
         foreach (var action in plan.Actions) changed |= ApplyAction(ns, action, now);
         var previous = LocalKinds.Status(resource);
@@ -129,11 +134,57 @@ internal sealed class PipelineRunner(LocalCluster cluster, PlannerOptions option
             changed = true;
             if (previous?.Phase != plan.Status.Phase)
                 output.WriteLine($"{Clock(now)} {resource.Kind}/{resource.Metadata.Name}: {plan.Status.Phase ?? "(no phase)"}{Headline(resource)}");
+            if (resource is ReidExperiment { Status.Progress: { } progress } && progress.ObservedAt != (previous as ReidExperimentStatus)?.Progress?.ObservedAt)
+                output.WriteLine($"{Clock(now)} {resource.Kind}/{resource.Metadata.Name}: {ProgressLine(progress)}");
         }
         foreach (var ev in plan.Events)
             output.WriteLine($"{Clock(now)} {resource.Kind}/{resource.Metadata.Name}: {ev.Reason}: {Redactor.Patterns.Redact(ev.Message)}");
         return (changed, plan.RequeueAfter);
     }
+
+    /// <summary>A trainer's page is read in at most this long (as the operator reads it): a busy trainer must not hold the runner.</summary>
+    private static readonly TimeSpan ScrapeTimeout = TimeSpan.FromSeconds(2);
+    private static readonly HttpClient Http = new() { Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <summary>
+    /// Reads the run's rank-0 metrics page on this machine (the port its pod's trainer was given), as the operator reads
+    /// the pod's page on the cluster; a page that cannot be read is the scrape's error, which the planner puts in the
+    /// Running condition's message and nothing else.
+    /// </summary>
+    private async Task<MetricsScrape> ScrapeAsync(string ns, string runName, DateTimeOffset now)
+    {
+        if (_jobs.MetricsPage(ns, runName) is not { } page)
+            return new MetricsScrape(new Uri("http://127.0.0.1/metrics"), null, "the rank-0 trainer has no metrics page yet", now);
+        using var timeout = new CancellationTokenSource(ScrapeTimeout);
+        try
+        {
+            return new MetricsScrape(page, await Http.GetStringAsync(page, timeout.Token), null, now);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+        {
+            return new MetricsScrape(page, null, e is OperationCanceledException ? $"no answer in {ScrapeTimeout.TotalSeconds:0} s" : e.Message, now);
+        }
+    }
+
+    /// <summary>One line of a reading: "42% e5/12 · it 210/504 · loss 3.412 · 118 img/s · ETA 2m31s · eval e4 mAP 51.2% R1 70.1%".</summary>
+    internal static string ProgressLine(TrainingProgress p)
+    {
+        var parts = new List<string> { p.Summary ?? "" };
+        if (p.Iteration is { } it && p.MaxIteration is { } total) parts.Add(string.Create(CultureInfo.InvariantCulture, $"it {it}/{total}"));
+        if (p.Loss is { } loss) parts.Add(string.Create(CultureInfo.InvariantCulture, $"loss {loss:0.000}"));
+        if (p.ImagesPerSecond is { } speed) parts.Add(string.Create(CultureInfo.InvariantCulture, $"{speed:0} img/s"));
+        if (p.EtaSeconds is { } eta) parts.Add($"ETA {Duration(eta)}");
+        if (p.LastEvaluation is { Epoch: { } epoch } last)
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"eval e{epoch}") +
+                (last.MAP is { } map ? string.Create(CultureInfo.InvariantCulture, $" mAP {100 * map:0.0}%") : "") +
+                (last.Rank1 is { } r1 ? string.Create(CultureInfo.InvariantCulture, $" R1 {100 * r1:0.0}%") : ""));
+        return string.Join(" · ", parts.Where(x => x.Length > 0));
+    }
+
+    private static string Duration(long seconds) =>
+        seconds >= 3600 ? string.Create(CultureInfo.InvariantCulture, $"{seconds / 3600}h{seconds % 3600 / 60:00}m")
+        : seconds >= 60 ? string.Create(CultureInfo.InvariantCulture, $"{seconds / 60}m{seconds % 60:00}s")
+        : string.Create(CultureInfo.InvariantCulture, $"{seconds}s");
 
     private bool Exists(ICustomResource resource) =>
         cluster.All<ICustomResource>().Any(r => ReferenceEquals(r, resource));
