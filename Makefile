@@ -7,15 +7,17 @@ ARTIFACTS := $(CURDIR)/artifacts
 FASTREID := $(ARTIFACTS)/fastreid/fastreid
 PUBLISH := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --self-contained false --nologo -v quiet
 DEMO_DIR ?= $(CURDIR)/output/demo
+DEMO_QUICK_DIR ?= $(CURDIR)/output/demo-quick
 DEMO_DATA ?= $(CURDIR)/datasets
 TEST_FILTER ?=
 
-.PHONY: all build build-cli test test-deps demo bench clean help crds
+.PHONY: all build build-cli test test-deps demo demo-quick bench clean help crds
 
 all: build
 
 help:
-	@echo "make demo   generate a synthetic dataset, train the CPU recipe, evaluate, print the table"
+	@echo "make demo   the pipeline on this machine: teacher, student alone and distilled, a sweep, ONNX export, report"
+	@echo "make demo-quick  one model: synthetic data, train the CPU recipe, evaluate, export, print the table"
 	@echo "make test   build and run every test suite"
 	@echo "make build  publish artifacts/fastreid/fastreid, artifacts/kube-emulator/kube-emulator, artifacts/operator/fastreid-operator"
 	@echo "make bench  run the benchmarks under bench/ (results in bench/results/)"
@@ -49,7 +51,10 @@ test: build test-deps
 	  --logger "console;verbosity=normal" -- RunConfiguration.TestSessionTimeout=1500000
 
 demo: build-cli
-	@bash trainer-image/scripts/demo.sh "$(FASTREID)" "$(DEMO_DATA)" "$(DEMO_DIR)"
+	@bash trainer-image/scripts/demo.sh "$(FASTREID)" "$(DEMO_DIR)"
+
+demo-quick: build-cli
+	@bash trainer-image/scripts/demo-quick.sh "$(FASTREID)" "$(DEMO_DATA)" "$(DEMO_QUICK_DIR)"
 
 bench: build
 	@bash bench/run.sh "$(FASTREID)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# make demo: synthetic Market-1501-layout data -> train the CPU recipe -> evaluate -> metrics table
+# make demo-quick: one model, no pipeline: synthetic Market-1501-layout data -> train the CPU recipe -> evaluate -> metrics table
 # -> ONNX export (verified against onnxruntime) -> the exported model evaluated on the same data.
 set -euo pipefail
-fastreid=${1:?usage: demo.sh FASTREID DATA_DIR OUTPUT_DIR}
+fastreid=${1:?usage: demo-quick.sh FASTREID DATA_DIR OUTPUT_DIR}
 data=${2:?}
 out=${3:?}
 config=trainer-image/configs/Synthetic/bagtricks_R18-cpu.yml
