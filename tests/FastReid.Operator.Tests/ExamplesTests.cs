@@ -36,12 +36,17 @@ public sealed class ExamplesTests
         var kinds = Manifests().Select(m => $"{m.Object["kind"]}/{m.Object["metadata"]!["name"]}").Order(StringComparer.Ordinal).ToList();
         Assert.Equal(
         [
+            "DistillJob/demo-kd",
             "DistillJob/market1501-r50-to-r18",
+            "ExportJob/demo-student-onnx",
             "ExportJob/market1501-r50-onnx",
             "ExportJob/synthetic-r18-cpu-onnx",
+            "ReidExperiment/demo-student-alone",
+            "ReidExperiment/demo-teacher",
             "ReidExperiment/market1501-r50",
             "ReidExperiment/synthetic-r18-cpu",
             "Secret/s3-credentials",
+            "TuneSweep/demo-sweep",
             "TuneSweep/synthetic-lr-sweep",
             "TuneSweep/synthetic-quick-sweep",
         ], kinds);
@@ -107,9 +112,9 @@ public sealed class ExamplesTests
     };
 
     /// <summary>The planner's verdict on a spec: the Job it would create, or the InvalidSpec message.</summary>
-    private static V1Job PlannedJob(ReidExperiment experiment)
+    private static V1Job PlannedJob(ReidExperiment experiment, PlannerOptions? options = null)
     {
-        var plan = ReidExperimentPlanner.Plan(experiment, ObservedChildren.None(DateTimeOffset.UnixEpoch), new PlannerOptions());
+        var plan = ReidExperimentPlanner.Plan(experiment, ObservedChildren.None(DateTimeOffset.UnixEpoch), options ?? new PlannerOptions());
         var invalid = Conditions.Find(plan.Status.Conditions, ConditionTypes.InvalidSpec);
         Assert.True(invalid is null || invalid.Status != "True", $"{experiment.Metadata.Name}: {invalid?.Message}");
         return Assert.Single(plan.Actions.OfType<CreateChild>().Select(c => c.Object).OfType<V1Job>());
@@ -167,6 +172,27 @@ public sealed class ExamplesTests
         var byUri = Typed<ExportJob>("ExportJob", "market1501-r50-onnx");
         Report(byUri.Metadata.Name!, Validation.Validate(byUri));
         Assert.Equal((false, 8), (byUri.Spec.Onnx.DynamicBatch, byUri.Spec.Onnx.BatchSize));
+
+        // make demo's pipeline: the same validation (its outputs go to the operator's --default-storage), and the
+        // student and export reference what it defines
+        var storage = new PlannerOptions { DefaultStorage = new OutputSpec { Uri = "s3://models" } };
+        foreach (var name in (string[])["demo-teacher", "demo-student-alone"])
+        {
+            var experiment = Typed<ReidExperiment>("ReidExperiment", name);
+            Report(name, Validation.Validate(experiment));
+            PlannedJob(experiment, storage);
+        }
+        var demoKd = Typed<DistillJob>("DistillJob", "demo-kd");
+        Report("demo-kd", Validation.Validate(demoKd));
+        Assert.Equal(["demo-teacher"], demoKd.Spec.Teachers.Select(t => t.ExperimentRef?.Name));
+        // the KD gain the demo prints compares the same student with and without the teacher
+        Assert.Equal(ApiJson.Serialize(Typed<ReidExperiment>("ReidExperiment", "demo-student-alone").Spec), ApiJson.Serialize(demoKd.Spec.Student));
+        var demoSweep = Typed<TuneSweep>("TuneSweep", "demo-sweep");
+        Report("demo-sweep", Validation.Validate(demoSweep));
+        PlannedJob(Experiment("trial", demoSweep.Spec.Template), storage);
+        var demoExport = Typed<ExportJob>("ExportJob", "demo-student-onnx");
+        Report("demo-student-onnx", Validation.Validate(demoExport));
+        Assert.Equal(FastReid.Pipeline.Distill.DistillNames.StudentName(demoKd), demoExport.Spec.Source.ExperimentRef?.Name);
 
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
