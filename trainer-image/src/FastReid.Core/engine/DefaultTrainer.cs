@@ -78,7 +78,8 @@ public sealed class DefaultTrainer : TrainerBase
         var checkpointer = new PeriodicCheckpointer(cfg.Int("SOLVER.CHECKPOINT_PERIOD"), checkpointing, trainer.CheckpointState);
         var progressHook = new ProgressHook(run, session.Step, batchSize);
         trainer.Register(new LRScheduler(session.Step), progressHook,
-            new EvalHook(cfg.Int("TEST.EVAL_PERIOD"), epoch => Evaluate(session.Extractor, session.EvaluationSets, session.EvaluationOptions, progress, epoch, run.Collectives)),
+            new EvalHook(cfg.Int("TEST.EVAL_PERIOD"), epoch => Evaluate(session.Extractor, session.EvaluationSets, session.EvaluationOptions, progress, epoch, run.Collectives,
+                rankingDir: run.IsMain ? run.OutputDir : null)),
             new BestCheckpointer(SaveWeights));
         // after the evaluation hook: its last evaluation (in AfterTrain) is written before the file is closed
         if (run.IsMain) trainer.Register(new TensorBoardHook(run, session.Step, progressHook));
@@ -129,10 +130,28 @@ public sealed class DefaultTrainer : TrainerBase
         Aqe: cfg.Bool("TEST.AQE.ENABLED"), QeTimes: cfg.Int("TEST.AQE.QE_TIME"), QeK: cfg.Int("TEST.AQE.QE_K"), Alpha: cfg.Float("TEST.AQE.ALPHA"),
         Roc: cfg.Bool("TEST.ROC.ENABLED"));
 
-    /// <summary>Evaluates every test set, printing one line each; returns the first set's metrics (the one "best" is chosen by).</summary>
+    /// <summary>
+    /// Evaluates every test set, printing one line each; returns the first set's metrics (the one "best" is chosen by).
+    /// With <paramref name="rankingDir"/>, the first set's ranked-gallery figure is written there (<see cref="RankingFile"/>),
+    /// replaced at each evaluation so the last one stays; a figure that cannot be drawn costs a line, not the run.
+    /// </summary>
     public static ReidMetrics? Evaluate(FeatureExtractor extractor, IReadOnlyList<Data.ReidDataset> tests, EvaluationOptions options,
-        ProgressReporter progress, int epoch, Distributed.ICollectives? group = null) =>
-        TestSetEvaluation.Run(extractor, tests, options, group: group, report: r => progress.Line(string.Create(CultureInfo.InvariantCulture,
-            $"evaluation of {r.Test.Name} after epoch {epoch} ({r.Elapsed.TotalSeconds:F1} s): mAP {r.Metrics.MAP:P2}  R1 {r.Metrics.Rank1:P2}  R5 {r.Metrics.Rank5:P2}  R10 {r.Metrics.Rank10:P2}  mINP {r.Metrics.MINP:P2}")))
-        .FirstOrDefault();
+        ProgressReporter progress, int epoch, Distributed.ICollectives? group = null, string? rankingDir = null)
+    {
+        bool first = true;
+        return TestSetEvaluation.Run(extractor, tests, options, group: group, report: r =>
+        {
+            progress.Line(string.Create(CultureInfo.InvariantCulture,
+                $"evaluation of {r.Test.Name} after epoch {epoch} ({r.Elapsed.TotalSeconds:F1} s): mAP {r.Metrics.MAP:P2}  R1 {r.Metrics.Rank1:P2}  R5 {r.Metrics.Rank5:P2}  R10 {r.Metrics.Rank10:P2}  mINP {r.Metrics.MINP:P2}"));
+            if (first && rankingDir is not null)
+            {
+                try { RankingFile.Write(rankingDir, r, options.Metric, epoch); }
+                catch (Exception e) when (e is FastReidException or IOException or UnauthorizedAccessException)
+                {
+                    progress.Line($"ranked-gallery figure not written: {e.Message}");
+                }
+            }
+            first = false;
+        }).FirstOrDefault();
+    }
 }
