@@ -104,6 +104,22 @@ public sealed class PipelineRunTests : IDisposable
             Assert.Matches($@"(?m)^{name}\S*\s+Succeeded\s", table);
         Assert.Contains("STUDENT-MAP", table);
 
+        // the report at the end: every resource, the DistillJob's table, the sweep plots, the export's check, each run's ranked gallery
+        var page = Path.Combine(State, "report", "report.html");
+        Assert.Contains($"report: {page}", stdout);
+        var html = File.ReadAllText(page);
+        foreach (var heading in new[] { "<h2>Resources</h2>", "<h2>DistillJob kd</h2>", "<h2>TuneSweep sweep</h2>", "<h2>ExportJob teacher-onnx</h2>", "<h2>ReidExperiment teacher</h2>", "<h2>ReidExperiment kd-student</h2>" })
+            Assert.Contains(heading, html);
+        Assert.Contains("student, distilled", html);
+        // a sweep's trials are its plots, not sections; its test-set run is a section
+        Assert.Single(Regex.Matches(html, "<h2>ReidExperiment sweep-"));
+        Assert.Matches("<h2>ReidExperiment sweep-[0-9a-f]{6}-test</h2>", html);
+        var images = ReportTests.LoadedImages(Path.Combine(State, "report"), "pipeline-state-report.png");
+        Assert.Contains(images, i => i.EndsWith("-objective.png", StringComparison.Ordinal));
+        Assert.Contains(images, i => i.EndsWith("-param-SOLVER_BASE_LR.png", StringComparison.Ordinal));
+        Assert.Contains(images, i => i.EndsWith("-verify.png", StringComparison.Ordinal));
+        Assert.True(images.Count(i => i.EndsWith("-ranking.png", StringComparison.Ordinal)) >= 2, string.Join(", ", images));
+
         // finished work is kept: the same command again starts no pod
         var (again, rerun, rerunErr) = Pipeline("run", "-f", file, "--state", State);
         Assert.True(again == 0, $"exit {again}\n{rerunErr}{rerun}");

@@ -90,7 +90,72 @@ public sealed class ReportTests(ReportedRun fixture) : IClassFixture<ReportedRun
         var (code, stdout, stderr) = CliRunner.Run(null, "report", fixture.Run, "--out", outDir);
         Assert.True(code == 0, stderr + stdout);
         var images = LoadedImages(outDir, "run-report.png");
-        Assert.Equal(["s1-loss.png", "s1-lr.png", "s1-map.png", "s1-cmc.png", "s1-roc.png"], images);
+        Assert.Equal(["s1-loss.png", "s1-lr.png", "s1-map.png", "s1-cmc.png", "s1-roc.png", "s1-ranking.png"], images);
+        Assert.Contains("Ranked gallery of Market1501 after epoch 2", File.ReadAllText(Path.Combine(outDir, "report.html")));
+    }
+
+    [Fact]
+    public void Ranked_gallery_lists_each_querys_nearest_images_by_the_final_model_framed_by_identity()
+    {
+        using var ranking = JsonDocument.Parse(File.ReadAllText(Path.Combine(fixture.Run, RankingFile.JsonName)));
+        var root = ranking.RootElement;
+        Assert.Equal(2, root.GetProperty("epoch").GetInt32());
+        int k = root.GetProperty("k").GetInt32();
+        var queries = root.GetProperty("queries").EnumerateArray().ToList();
+        Assert.Equal(RankingFile.Queries, queries.Count);
+        Assert.Equal(queries.Count, queries.Select(q => q.GetProperty("pid").GetInt32()).Distinct().Count());
+
+        // the final model's embeddings, from `fastreid embed` (another code path), ranked here by plain cosine distance
+        var market = Path.GetDirectoryName(Path.GetDirectoryName(queries[0].GetProperty("image").GetString()!))!;
+        (float[][] Rows, string[] Names, long[] Pids, long[] Cams) Embed(string split)
+        {
+            var npz = Path.Combine(fixture.Root, split + ".npz");
+            var (code, stdout, stderr) = CliRunner.Run(null, "embed", "--config", Path.Combine(fixture.Run, "config.yaml"), "--images", Path.Combine(market, split),
+                "--out", npz, "MODEL.WEIGHTS", Path.Combine(fixture.Run, "model_final.pth"));
+            Assert.True(code == 0, stderr + stdout);
+            var set = FastReid.Evaluation.FeatureSetNpz.Read(npz);
+            var names = FastReid.IO.Npz.Read(npz)["names"];
+            int width = (int)names.Shape[1];
+            var bytes = (byte[])names.Data;
+            var text = Enumerable.Range(0, set.Count).Select(i => System.Text.Encoding.UTF8.GetString(bytes, i * width, width).TrimEnd('\0')).ToArray();
+            return ([.. Enumerable.Range(0, set.Count).Select(i => set.Features[(i * set.Dim)..((i + 1) * set.Dim)])], text, set.Pids, set.CamIds);
+        }
+        var query = Embed("query");
+        var gallery = Embed("bounding_box_test");
+        static double Cosine(float[] a, float[] b)
+        {
+            double dot = 0, na = 0, nb = 0;
+            for (int i = 0; i < a.Length; i++) { dot += (double)a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
+            return 1 - dot / Math.Sqrt(na * nb);
+        }
+
+        using var mosaic = SkiaSharp.SKBitmap.Decode(Path.Combine(fixture.Run, RankingFile.ImageName));
+        Assert.NotNull(mosaic);
+        for (int row = 0; row < queries.Count; row++)
+        {
+            var q = queries[row];
+            int qi = Array.IndexOf(query.Names, Path.GetFileName(q.GetProperty("image").GetString()));
+            Assert.True(qi >= 0, "the query is not an image of the query folder");
+            var expected = Enumerable.Range(0, gallery.Names.Length)
+                .Where(g => gallery.Pids[g] >= 0 && !(gallery.Pids[g] == query.Pids[qi] && gallery.Cams[g] == query.Cams[qi]))
+                .Select(g => (Name: gallery.Names[g], Distance: Cosine(query.Rows[qi], gallery.Rows[g]), Match: gallery.Pids[g] == query.Pids[qi]))
+                .OrderBy(x => x.Distance).Take(k).ToList();
+            var top = q.GetProperty("top").EnumerateArray().ToList();
+            Assert.Equal(k, top.Count);
+            for (int i = 0; i < k; i++)
+            {
+                var got = top[i];
+                Assert.Equal(expected[i].Distance, got.GetProperty("distance").GetDouble(), 1e-4);
+                // a near tie (embedding batches round differently) may swap two neighbours; otherwise the same image
+                if (Math.Abs(expected[i].Distance - expected[Math.Min(i + 1, k - 1)].Distance) > 1e-4 && (i == 0 || Math.Abs(expected[i].Distance - expected[i - 1].Distance) > 1e-4))
+                    Assert.Equal(expected[i].Name, Path.GetFileName(got.GetProperty("image").GetString()));
+                bool match = got.GetProperty("match").GetBoolean();
+                Assert.Equal(got.GetProperty("pid").GetInt32() == q.GetProperty("pid").GetInt32(), match);
+                // the frame of cell i of this row: green for the same identity, red for another
+                var frame = mosaic.GetPixel(RankingFile.CellLeft(i + 1) + 1, RankingFile.RowTop(row) + 1);
+                Assert.True(match ? frame.Green > 150 && frame.Red < 100 : frame.Red > 150 && frame.Green < 100, $"row {row} rank {i + 1}: frame {frame} for match={match}");
+            }
+        }
     }
 
     [Fact]
@@ -136,7 +201,7 @@ public sealed class ReportTests(ReportedRun fixture) : IClassFixture<ReportedRun
     }
 
     /// <summary>The src of every image on the page, once headless Chromium has loaded it; each must be a decoded file of the folder.</summary>
-    private static List<string> LoadedImages(string outDir, string screenshot)
+    internal static List<string> LoadedImages(string outDir, string screenshot)
     {
         Assert.True(File.Exists("/usr/bin/chromium"), "chromium is not installed: run bash tests/report-check/install.sh (`make test-deps` does it)");
         var shot = Path.Combine(outDir, "..", screenshot);

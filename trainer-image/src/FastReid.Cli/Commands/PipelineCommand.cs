@@ -27,6 +27,7 @@ internal static class PipelineCommand
         Rerunning continues: finished work is kept, pods that were running (Ctrl-C, a crash, SIGKILL)
         are ended and started again, and a training resumes from its checkpoint. A changed spec is a new
         generation, as kubectl apply makes it. Ctrl-C (or SIGTERM) stops every pod's processes.
+        When it ends, STATE/report/report.html is written (as `fastreid report STATE` writes it).
 
         Storage: s3:// works as in the trainer (credentials from AWS_ACCESS_KEY_ID and
         AWS_SECRET_ACCESS_KEY, read where a spec names a Secret); local folders (absolute paths) work too

@@ -11,10 +11,15 @@ internal static class ReportCommand
         anywhere, open it in a browser). For a run directory (a training's OUTPUT_DIR): the loss and
         learning-rate curves and mAP / rank-1 per evaluation from its TensorBoard event files
         (events.out.tfevents.*), the final metrics, the CMC points and the ROC (TPR@FPR, when the run
-        measured it with TEST.ROC.ENABLED) from metrics.json. For a sweep directory (fastreid tune's
-        --out, with sweep.json): the objective per trial and against each searched parameter. A
-        pipeline directory is any folder with run or sweep directories up to two levels below it: each
-        gets its own section.
+        measured it with TEST.ROC.ENABLED) from metrics.json, and the ranked gallery (ranking.png: a few
+        queries and their nearest gallery images, framed green for the same identity, red for another).
+        For a sweep directory (fastreid tune's --out, with sweep.json): the objective per trial and
+        against each searched parameter. For a `fastreid pipeline run` state folder (with objects/):
+        every resource's phase, each DistillJob's teacher / student table with the KD gain over an
+        experiment that trains the student alone, each TuneSweep's plots, each ExportJob's
+        verification, and each experiment's run section (local outputs; s3:// ones are named, not
+        fetched). Any other folder with run or sweep directories up to two levels below it gets a
+        section for each.
 
         Options:
           --out DIR   folder to write (default RUN_OR_PIPELINE_DIR/report)

@@ -57,8 +57,25 @@ internal sealed class PipelineRunner(LocalCluster cluster, PlannerOptions option
         PipelineTable.Write(cluster, output, DateTimeOffset.UtcNow);
         var failed = wanted.Select(w => Current(w)).OfType<ICustomResource>().Where(r => LocalKinds.Status(r)?.Phase != Phases.Succeeded).ToList();
         foreach (var f in failed) output.WriteLine($"{f.Kind}/{f.Metadata.Name} {LocalKinds.Status(f)?.Phase}: {Why(f)}");
+        WriteReport();
         return failed.Count == 0 ? 0 : 1;
     }
+
+    /// <summary>The pipeline's report page (<c>fastreid report STATE</c>) in STATE/report; a report that cannot be written costs a line, not the run's result.</summary>
+    private void WriteReport()
+    {
+        try
+        {
+            output.WriteLine($"report: {Report.Report.Write(cluster.Dir, Path.Combine(cluster.Dir, ReportFolder))}");
+        }
+        catch (Exception e) when (e is FastReidException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            output.WriteLine($"report not written: {e.Message} (run `fastreid report {cluster.Dir}` to retry)");
+        }
+    }
+
+    /// <summary>Where in the state folder the report goes.</summary>
+    public const string ReportFolder = "report";
 
     private ICustomResource? Current((Type Type, string Ns, string Name) key) =>
         cluster.All<ICustomResource>().FirstOrDefault(r => r.GetType() == key.Type && PipelineManifest.Ns(r) == key.Ns && r.Metadata.Name == key.Name);

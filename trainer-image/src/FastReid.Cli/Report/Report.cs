@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using FastReid.Cli.Tune;
 using FastReid.Engine;
 using FastReid.Storage;
@@ -24,8 +25,9 @@ public static class Report
     public static string Write(string dir, string outDir)
     {
         if (!Directory.Exists(dir)) throw new FastReidException($"{dir}: no such directory (expected a run or pipeline directory)");
-        var sections = Discover(Path.GetFullPath(dir), Path.GetFullPath(outDir));
-        if (sections.Count == 0)
+        bool pipeline = PipelineReport.IsState(dir);
+        var sections = pipeline ? [] : Discover(Path.GetFullPath(dir), Path.GetFullPath(outDir));
+        if (!pipeline && sections.Count == 0)
             throw new FastReidException($"{dir}: nothing to report (no config.yaml, metrics.json, {TensorBoardEvents.FilePrefix}* or {SweepReport.FileName} in it or two levels below)");
         Directory.CreateDirectory(outDir);
         var html = new StringBuilder();
@@ -38,6 +40,7 @@ public static class Report
             <p class="note">written {{DateTime.UtcNow:yyyy-MM-dd HH:mm}} UTC</p>
 
             """);
+        if (pipeline) PipelineReport.Append(Path.GetFullPath(dir), outDir, html);
         int n = 0;
         foreach (var (kind, path) in sections)
         {
@@ -75,7 +78,7 @@ public static class Report
         File.Exists(Path.Combine(d, "config.yaml")) || File.Exists(Path.Combine(d, "metrics.json")) ||
         Directory.GetFiles(d, TensorBoardEvents.FilePrefix + "*").Length > 0;
 
-    private static void RunSection(string run, string outDir, string prefix, StringBuilder html)
+    internal static void RunSection(string run, string outDir, string prefix, StringBuilder html)
     {
         var scalars = TensorBoardEvents.ReadDirectory(run);
         var figures = new List<string>();
@@ -127,7 +130,30 @@ public static class Report
         html.Append(table);
         if (scalars.Count == 0) html.Append("<p class=\"note\">No TensorBoard event file in this run: no training curves.</p>\n");
         if (!hasRoc) html.Append("<p class=\"note\">No ROC in metrics.json (set TEST.ROC.ENABLED True to measure TPR@FPR).</p>\n");
-        foreach (var f in figures) html.Append($"<img src=\"{H(f)}\" width=\"{ReportPlots.Width}\" height=\"{ReportPlots.Height}\" alt=\"{H(f)}\">\n");
+        Images(figures, html);
+        RankingFigure(run, outDir, prefix, html);
+    }
+
+    /// <summary>The run's ranked-gallery mosaic (<see cref="RankingFile"/>), copied next to the page, with what it shows.</summary>
+    private static void RankingFigure(string run, string outDir, string prefix, StringBuilder html)
+    {
+        var png = Path.Combine(run, RankingFile.ImageName);
+        var json = Path.Combine(run, RankingFile.JsonName);
+        if (!File.Exists(png) || !File.Exists(json))
+        {
+            html.Append($"<p class=\"note\">No {RankingFile.ImageName} in this run: no ranked-gallery figure (runs before this version do not write one).</p>\n");
+            return;
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        var queries = root.GetProperty("queries").EnumerateArray().ToList();
+        int k = root.GetProperty("k").GetInt32();
+        var hits = queries.Select(q => q.GetProperty("top").EnumerateArray().Count(m => m.GetProperty("match").GetBoolean())).ToList();
+        string file = prefix + RankingFile.ImageName;
+        File.Copy(png, Path.Combine(outDir, file), overwrite: true);
+        html.Append($"<figure><img src=\"{H(file)}\" alt=\"{H(file)}\"><figcaption>Ranked gallery of {H(root.GetProperty("dataset").GetString() ?? "")} after epoch {root.GetProperty("epoch").GetInt32()} " +
+                    $"({H(root.GetProperty("metric").GetString() ?? "")} distance, no re-ranking): each row a query (blue) and its {k} nearest gallery images, " +
+                    $"green the same identity, red another; same identity and camera left out. Correct in the top {k}: {string.Join(", ", hits)}.</figcaption></figure>\n");
     }
 
     private static void SweepSection(string dir, string outDir, string prefix, StringBuilder html)
@@ -136,11 +162,17 @@ public static class Report
         var done = sweep.Trials.Where(t => t.Objective is not null).OrderBy(t => t.Id).ToList();
         html.Append($"<p>{H(sweep.Algorithm)} sweep, objective {H(sweep.Objective.Metric)} ({H(sweep.Objective.Goal.ToString())}), {sweep.Trials.Count} trials, phase {H(sweep.Phase)}" +
                     (sweep.Best is { } best ? $"; best trial {best.Id}: {best.Objective?.ToString("F4", CultureInfo.InvariantCulture)} with {H(best.Params.ToJsonString())}" : "") + "</p>\n");
+        SweepFigures([.. done.Select(t => (t.Id, t.Params, t.Objective!.Value))], sweep.Objective.Metric, outDir, prefix, html);
+    }
+
+    /// <summary>The sweep plots: the objective per trial, and against each searched parameter (an index for non-numbers).</summary>
+    internal static void SweepFigures(IReadOnlyList<(int Id, JsonObject Params, double Objective)> done, string metric, string outDir, string prefix, StringBuilder html)
+    {
         var figures = new List<string>();
         if (done.Count > 0)
         {
-            figures.Add(Figure(outDir, prefix + "objective.png", "Objective per trial", "trial", sweep.Objective.Metric,
-                [new Series("objective", [.. done.Select(t => (double)t.Id)], [.. done.Select(t => t.Objective!.Value)], Points: true)]));
+            figures.Add(Figure(outDir, prefix + "objective.png", "Objective per trial", "trial", metric,
+                [new Series("objective", [.. done.Select(t => (double)t.Id)], [.. done.Select(t => t.Objective)], Points: true)]));
             foreach (var key in done.SelectMany(t => t.Params.Select(p => p.Key)).Distinct().Order(StringComparer.Ordinal))
             {
                 var values = done.Select(t => t.Params[key]?.ToJsonString() ?? "null").ToList();
@@ -148,19 +180,24 @@ public static class Report
                 bool numeric = values.All(v => double.TryParse(v, CultureInfo.InvariantCulture, out _));
                 double[] x = numeric ? [.. values.Select(v => double.Parse(v, CultureInfo.InvariantCulture))] : [.. values.Select(v => (double)labels.IndexOf(v))];
                 string file = prefix + "param-" + string.Concat(key.Select(c => char.IsLetterOrDigit(c) ? c : '_')) + ".png";
-                figures.Add(Figure(outDir, file, $"Objective vs {key}", numeric ? key : $"{key} (index of {string.Join(", ", labels)})", sweep.Objective.Metric,
-                    [new Series("trial", x, [.. done.Select(t => t.Objective!.Value)], Points: true)]));
+                figures.Add(Figure(outDir, file, $"Objective vs {key}", numeric ? key : $"{key} (index of {string.Join(", ", labels)})", metric,
+                    [new Series("trial", x, [.. done.Select(t => t.Objective)], Points: true)]));
             }
         }
         else html.Append("<p class=\"note\">No trial has an objective yet.</p>\n");
+        Images(figures, html);
+    }
+
+    internal static void Images(IEnumerable<string> figures, StringBuilder html)
+    {
         foreach (var f in figures) html.Append($"<img src=\"{H(f)}\" width=\"{ReportPlots.Width}\" height=\"{ReportPlots.Height}\" alt=\"{H(f)}\">\n");
     }
 
-    private static string Figure(string outDir, string file, string title, string x, string y, IReadOnlyList<Series> series)
+    internal static string Figure(string outDir, string file, string title, string x, string y, IReadOnlyList<Series> series)
     {
         ReportPlots.Save(Path.Combine(outDir, file), title, x, y, series);
         return file;
     }
 
-    private static string H(string text) => WebUtility.HtmlEncode(text);
+    internal static string H(string text) => WebUtility.HtmlEncode(text);
 }
